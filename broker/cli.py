@@ -1,0 +1,204 @@
+"""`referral-broker`: set up the broker, run the router, publish, follow the routing log, check contracts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from broker.settings import Settings
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _participants(args: argparse.Namespace, settings: Settings) -> Any:
+    from broker.participants import Participants
+
+    return Participants.load(args.participants or settings.participants_file, settings.user_prefix)
+
+
+def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
+    from kombu import Connection
+
+    from broker.transport import topology
+
+    with Connection(settings.amqp_url) as conn:
+        count = topology.declare(conn)
+    print(f"declared {count} exchanges and queues on {settings.vhost!r}")
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.provision import provision
+
+    participants = _participants(args, settings)
+    report = provision(settings, participants, rotate_passwords=args.rotate_passwords, progress=True)
+    print(f"{len(participants)} participants: {len(report.created)} users created or re-keyed, "
+          f"{len(report.updated)} updated, {report.inboxes} inboxes declared")
+    if report.created:
+        out = Path(args.credentials_out)
+        existing = json.loads(out.read_text()) if out.exists() else {}
+        existing.update(report.created)
+        out.touch(mode=0o600, exist_ok=True)
+        out.write_text(json.dumps(existing, indent=2) + "\n")
+        os.chmod(out, 0o600)
+        print(f"new passwords written to {out} (mode 600); hand each to its participant")
+    return 0
+
+
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    from broker import logs
+    from broker.memory import SqlRoutingMemory
+    from workers.router import Router
+
+    logs.configure(args.log_level)
+    router = Router(
+        settings.amqp_url,
+        _participants(args, settings),
+        SqlRoutingMemory(settings.database_url),
+        prefetch=args.prefetch,
+        copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
+    )
+    router.install_signal_handlers()
+    router.run()
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.client import ParticipantClient, PublishRefused
+    from broker.domain.address import Address
+    from broker.domain.validation import ContractError, parse_message
+
+    address = Address.parse(args.as_address)
+    password = args.password or os.environ.get("RB_PASSWORD")
+    if not password:
+        print("error: give the participant's password with --password or RB_PASSWORD", file=sys.stderr)
+        return 2
+    raw = Path(args.file).read_bytes()
+    try:
+        message = parse_message(raw)
+    except ContractError as exc:
+        print(f"error: {args.file} is not a valid message: {exc}", file=sys.stderr)
+        return 1
+    if message.envelope.sender != str(address):
+        print(f"warning: envelope.sender is {message.envelope.sender}; the router will quarantine it", file=sys.stderr)
+    url = settings.amqp_url_for(f"{settings.user_prefix}{address.username}", password)
+    with ParticipantClient(url, address) as client:
+        try:
+            client.publish(message)
+        except PublishRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"published {message.envelope.kind.value} {message.envelope.message_id} (confirmed by the broker)")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.tail import follow
+
+    return follow(settings, bureau=args.bureau, case_id=args.case, kind=args.kind, count=args.count)
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.domain.validation import ContractError, parse_message
+
+    failed = 0
+    for name in args.files:
+        try:
+            message = parse_message(Path(name).read_bytes())
+            print(f"{name}: valid {message.envelope.kind.value}")
+        except ContractError as exc:
+            failed += 1
+            for error in exc.errors:
+                print(f"{name}: {error}")
+    return 1 if failed else 0
+
+
+def cmd_export_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.contract import drift, export
+
+    root = Path(args.dir)
+    if args.check:
+        problems = drift(root)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print("the contract drifted: run `referral-broker export-schemas` and commit the result")
+            return 1
+        print("schemas and examples match the models")
+        return 0
+    written = export(root)
+    print(f"wrote {len(written)} files under {root}" if written else "schemas already up to date")
+    return 0
+
+
+def cmd_refresh_divisions(args: argparse.Namespace, settings: Settings) -> int:
+    from broker import registry_refresh
+
+    return registry_refresh.main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="referral-broker",
+        description="Route case referrals between market-regulation bureaus, departments and police over RabbitMQ.",
+        epilog="Environment: RB_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/), RB_MANAGEMENT_URL, "
+        "RB_DATABASE_URL (default sqlite:///referral-broker.sqlite3), RB_PARTICIPANTS, RB_USER_PREFIX.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("declare", help="declare exchanges and queues (idempotent)")
+    p.set_defaults(func=cmd_declare)
+
+    p = sub.add_parser("provision", help="create or update participants' users, permissions and inboxes")
+    p.add_argument("participants", nargs="?", help="participants file, one address a line (default RB_PARTICIPANTS)")
+    p.add_argument("--credentials-out", default="credentials.json", help="where new passwords are written (mode 600)")
+    p.add_argument("--rotate-passwords", action="store_true", help="give existing users new passwords too")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("route", help="run the router worker until SIGTERM")
+    p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
+    p.add_argument("--prefetch", type=int, default=64, help="unacked messages held at once (default 64)")
+    p.add_argument("--no-procuratorate-copy", action="store_true", help="do not copy police referrals to the procuratorate")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("publish", help="publish a message file as a participant, waiting for the broker's confirm")
+    p.add_argument("file", help="a JSON message (see schemas/examples/)")
+    p.add_argument("--as", dest="as_address", required=True, metavar="ADDRESS", help="the participant, e.g. bureau:330681")
+    p.add_argument("--password", help="the participant's password (or RB_PASSWORD)")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("tail", help="follow the routing log (one JSON line per decision)")
+    p.add_argument("--bureau", help="only decisions sent by or delivered to this division code or address")
+    p.add_argument("--case", help="only this case id")
+    p.add_argument("--kind", help="only this message kind")
+    p.add_argument("--count", type=int, help="stop after this many lines")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("validate", help="check message files against the contract")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("export-schemas", help="write JSON Schemas and examples generated from the models")
+    p.add_argument("--dir", default=str(SCHEMAS_DIR), help="schemas folder (default: the repository's)")
+    p.add_argument("--check", action="store_true", help="only report drift; exit 1 when files differ")
+    p.set_defaults(func=cmd_export_schemas)
+
+    p = sub.add_parser("refresh-divisions", help="regenerate the division-code data file", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_refresh_divisions)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, Settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Case facts: what routing, deadlines and the criminal threshold need to know about a case.
+
+These facts travel in the envelope, never in the body, so they must never hold personal data:
+counts, amounts, flags and the company's credit code only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import Field, field_validator, model_validator
+
+from broker.domain.credit_code import CreditCodeError, validate_credit_code
+from broker.domain.strict import StrictModel
+
+
+class Sector(StrEnum):
+    """The ten sectors targeted by the 2019 campaign."""
+
+    REAL_ESTATE = "real_estate"
+    MICRO_LOAN = "micro_loan"
+    EDUCATION = "education"
+    INSURANCE_BROKERAGE = "insurance_brokerage"
+    BEAUTY_FITNESS = "beauty_fitness"
+    DECORATION = "decoration"
+    TRAVEL_LODGING = "travel_lodging"
+    EXPRESS_DELIVERY = "express_delivery"
+    TELEMARKETING = "telemarketing"
+    WEBSITES_APPS = "websites_apps"
+
+
+class Violation(StrEnum):
+    """The three kinds of violation the campaign targeted."""
+
+    COLLECTING_WITHOUT_CONSENT = "collecting_without_consent"
+    LEAKING_SELLING_PROVIDING = "leaking_selling_providing"
+    UNSOLICITED_COMMERCIAL_MESSAGES = "unsolicited_commercial_messages"
+
+
+class InformationCategory(StrEnum):
+    """Categories of personal information in Art. 5 of 法释〔2017〕10号; each has its own threshold."""
+
+    LOCATION_TRACK = "location_track"
+    COMMUNICATION_CONTENT = "communication_content"
+    CREDIT = "credit"
+    PROPERTY = "property"
+    LODGING = "lodging"
+    CALL_RECORDS = "call_records"
+    HEALTH = "health"
+    TRANSACTION = "transaction"
+    OTHER_SAFETY_RELEVANT = "other_safety_relevant"
+    OTHER = "other"
+
+
+class SevereHarm(StrEnum):
+    """Consequences that make a case 情节特别严重 regardless of counts (Art. 6)."""
+
+    DEATH = "death"
+    SERIOUS_INJURY = "serious_injury"
+    MENTAL_DISORDER = "mental_disorder"
+    KIDNAPPING = "kidnapping"
+    MAJOR_ECONOMIC_LOSS = "major_economic_loss"
+    BAD_SOCIAL_IMPACT = "bad_social_impact"
+
+
+class RecordCount(StrictModel):
+    """Records of one information category, counted as Art. 11 of the interpretation counts them."""
+
+    category: InformationCategory = Field(description="Information category (Art. 5 of 法释〔2017〕10号).")
+    provided: int = Field(
+        default=0,
+        ge=0,
+        description="Records sold or provided, counted once per recipient (the same record sold to "
+        "three buyers counts three times).",
+    )
+    held: int = Field(
+        default=0,
+        ge=0,
+        description="Records illegally obtained and not provided onward (records obtained and then "
+        "provided are counted under 'provided' only, never twice).",
+    )
+
+    @property
+    def counted(self) -> int:
+        return self.provided + self.held
+
+
+class CaseFacts(StrictModel):
+    """Facts about a case that routing, deadlines and the criminal threshold use. No personal data."""
+
+    company_credit_code: str = Field(
+        description="Unified social credit code (GB 32100) of the company concerned; identifies it "
+        "across jurisdictions."
+    )
+    sector: Sector
+    violations: list[Violation] = Field(min_length=1)
+    records: list[RecordCount] = Field(default_factory=list)
+    illegal_income_cny: Decimal = Field(
+        default=Decimal(0), ge=0, max_digits=16, decimal_places=2, description="Illegal income in yuan."
+    )
+    insider: bool = Field(
+        default=False,
+        description="Data obtained while performing duties or providing services (thresholds halve).",
+    )
+    prior_criminal_penalty: bool = Field(
+        default=False, description="The party was criminally punished for this kind of offence before."
+    )
+    administrative_penalty_within_2_years: bool = Field(
+        default=False,
+        description="The party had an administrative penalty for this kind of act within two years.",
+    )
+    location_data_used_for_crime: bool = Field(
+        default=False, description="Location-track data provided was then used by someone for a crime."
+    )
+    supplied_to_known_criminal: bool = Field(
+        default=False, description="Data supplied to someone known (or who should be known) to use it for crime."
+    )
+    other_serious_circumstances: bool = Field(
+        default=False, description="A human judgement that other serious circumstances apply (clause 10)."
+    )
+    severe_harms: list[SevereHarm] = Field(default_factory=list)
+
+    @field_validator("company_credit_code")
+    @classmethod
+    def _credit_code(cls, value: str) -> str:
+        try:
+            return validate_credit_code(value)
+        except CreditCodeError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _one_count_per_category(self) -> CaseFacts:
+        seen: set[InformationCategory] = set()
+        for record in self.records:
+            if record.category in seen:
+                raise ValueError(f"records: category '{record.category}' is listed twice; give one count per category")
+            seen.add(record.category)
+        return self
+
+    def counted(self, category: InformationCategory) -> int:
+        """Records of one category as counted for the threshold (0 when not listed)."""
+        return sum(r.counted for r in self.records if r.category == category)

@@ -1,0 +1,430 @@
+"""The message contract, version 1.0: one envelope, one body model per message kind.
+
+The envelope carries what routing, deadlines and the criminal threshold need and never personal
+data; the body carries what may (names, phone numbers, ID numbers, addresses, evidence).
+Routers, trackers and logs read the envelope only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from broker.domain.address import AddressText
+from broker.domain.case import CaseFacts
+from broker.domain.strict import StrictModel
+
+SCHEMA_VERSION = "1.0"
+"""The contract version this module describes; see README "Versioning" for how a new one is added."""
+
+MAX_TEXT = 20_000
+"""Longest free text accepted in a body field, in characters."""
+
+
+class Kind(StrEnum):
+    CASE_NOTICE = "case_notice"
+    ASSISTANCE_REQUEST = "assistance_request"
+    ASSISTANCE_REPLY = "assistance_reply"
+    EXTENSION_REQUEST = "extension_request"
+    EXTENSION_DECISION = "extension_decision"
+    ESCALATION = "escalation"
+    DIRECTIVE = "directive"
+    CASE_TRANSFER = "case_transfer"
+    JURISDICTION_DESIGNATION = "jurisdiction_designation"
+    COORDINATION_REQUEST = "coordination_request"
+    COORDINATION_REPLY = "coordination_reply"
+    POLICE_REFERRAL = "police_referral"
+    POLICE_RECEIPT = "police_receipt"
+    FILING_DECISION = "filing_decision"
+    FILE_RETURN = "file_return"
+    RECONSIDERATION_REQUEST = "reconsideration_request"
+    RECEIPT_ACK = "receipt_ack"
+    COMPLETION_ACK = "completion_ack"
+
+
+class Handling(StrEnum):
+    """Handling restrictions, after Europol SIENA's handling codes."""
+
+    NO_ONWARD_DISSEMINATION = "no_onward_dissemination"
+    """H2: not to be passed to any third party without the sender's permission."""
+    CRIME_PURPOSES_ONLY = "crime_purposes_only"
+    """H0: to be used for criminal investigation purposes only."""
+    NOT_FOR_COURT = "not_for_court"
+    """H1: not to be used in court proceedings without the sender's permission."""
+
+
+class Scope(StrEnum):
+    ADDRESSED = "addressed"
+    """Deliver to the addressees in ``to``."""
+    ALL_SUBORDINATES = "all_subordinates"
+    """Directives only: every provisioned bureau under the sender."""
+
+
+CaseId = Field(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+    description="The case number the sending bureau assigned (no personal data).",
+    examples=["ZJ-SX-2019-0042"],
+)
+
+
+class Envelope(StrictModel):
+    """Everything the broker reads. No personal data goes here."""
+
+    message_id: UUID = Field(description="Unique id chosen by the sender; duplicates are dropped.")
+    kind: Kind
+    schema_version: Literal["1.0"] = Field(description="Contract version of this message.")
+    sender: AddressText
+    to: list[AddressText] = Field(default_factory=list, max_length=50)
+    scope: Scope = Scope.ADDRESSED
+    case_id: str = CaseId
+    in_reply_to: UUID | None = Field(
+        default=None, description="The message this one answers (replies, acknowledgements, decisions)."
+    )
+    causation_id: UUID | None = Field(
+        default=None, description="The message that caused this one, when it is not a reply."
+    )
+    forwards: UUID | None = Field(
+        default=None,
+        description="A provincial bureau forwarding a cross-province message to a bureau in its "
+        "province names the message it forwards.",
+    )
+    sent_at: AwareDatetime = Field(description="When the sender sent it, with a UTC offset.")
+    handling: list[Handling] = Field(default_factory=list, max_length=len(Handling))
+    case: CaseFacts | None = Field(default=None, description="Case facts, for case-bearing kinds.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Envelope:
+        if len(set(self.to)) != len(self.to):
+            raise ValueError("to: names the same addressee twice")
+        if self.scope is Scope.ALL_SUBORDINATES and self.to:
+            raise ValueError("to: scope all_subordinates takes no addressees")
+        if len(set(self.handling)) != len(self.handling):
+            raise ValueError("handling: lists the same restriction twice")
+        return self
+
+
+# ---- bodies: what may hold personal data ----
+
+
+class Person(StrictModel):
+    """A natural person in a case (a victim, a suspect, a witness). Personal data."""
+
+    role: Literal["suspect", "victim", "witness", "other"]
+    name: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class Evidence(StrictModel):
+    reference: str = Field(max_length=500, description="Where the evidence is kept (file number, link).")
+    description: str = Field(default="", max_length=MAX_TEXT)
+
+
+class Body(StrictModel):
+    summary: str = Field(default="", max_length=MAX_TEXT)
+    persons: list[Person] = Field(default_factory=list, max_length=1000)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=1000)
+
+
+class CaseNoticeBody(Body):
+    pass
+
+
+class AssistanceRequestBody(Body):
+    questions: list[str] = Field(min_length=1, max_length=100, description="What the other bureau is asked to find out or do.")
+
+
+class AssistanceReplyBody(Body):
+    findings: str = Field(max_length=MAX_TEXT)
+    complete: bool = Field(description="True when the request is fully answered.")
+
+
+class ExtensionRequestBody(Body):
+    extra_working_days: int = Field(ge=1, le=60)
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ExtensionDecisionBody(Body):
+    granted: bool
+    extra_working_days: int = Field(default=0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _days_when_granted(self) -> ExtensionDecisionBody:
+        if self.granted and self.extra_working_days == 0:
+            raise ValueError("extra_working_days: a granted extension names how many days")
+        return self
+
+
+class EscalationBody(Body):
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class DirectiveBody(Body):
+    directive_type: Literal["directive", "guidance"] = Field(description="督办 (directive) or 指导 (guidance).")
+    instructions: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class CaseTransferBody(Body):
+    reason: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the receiving bureau is competent.")
+
+
+class JurisdictionDesignationBody(Body):
+    designated: AddressText = Field(description="The bureau that will handle the case.")
+
+
+class CoordinationRequestBody(Body):
+    action: Literal["information", "joint_action", "takedown", "other"]
+    request: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class CoordinationReplyBody(Body):
+    answer: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ClauseFinding(StrictModel):
+    clause: str = Field(max_length=40)
+    title: str = Field(max_length=500)
+    figures: dict[str, str] = Field(default_factory=dict)
+
+
+class PoliceReferralBody(Body):
+    approved_by: str = Field(min_length=1, max_length=200, description="The bureau head who approved the transfer.")
+    approved_at: AwareDatetime
+    threshold_version: str = Field(max_length=100)
+    level: Literal["serious", "especially_serious"]
+    clauses: list[ClauseFinding] = Field(min_length=1)
+    explanation: str = Field(max_length=MAX_TEXT)
+
+
+class PoliceReceiptBody(Body):
+    received_at: AwareDatetime
+
+
+class FilingDecisionBody(Body):
+    decision: Literal["filed", "not_filed"]
+    reasons: str = Field(default="", max_length=MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _reasons_when_not_filed(self) -> FilingDecisionBody:
+        if self.decision == "not_filed" and not self.reasons.strip():
+            raise ValueError("reasons: a decision not to file must give reasons")
+        return self
+
+
+class FileReturnBody(Body):
+    returned_items: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ReconsiderationRequestBody(Body):
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class AckBody(Body):
+    pass
+
+
+# ---- messages: envelope + body, with the rules of each kind ----
+
+
+class Message(StrictModel):
+    """Base of every message kind. Subclasses fix KIND and the body model."""
+
+    KIND: ClassVar[Kind]
+    IS_REPLY: ClassVar[bool] = False
+    """Replies, acknowledgements and decisions must name what they answer."""
+    CASE_FACTS: ClassVar[Literal["required", "optional", "forbidden"]] = "forbidden"
+
+    envelope: Envelope
+    body: Any
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Message:
+        env = self.envelope
+        if env.kind is not self.KIND:
+            raise ValueError(f"envelope.kind: is {env.kind.value}, but this is a {self.KIND.value}")
+        if self.IS_REPLY and env.in_reply_to is None:
+            raise ValueError(f"envelope.in_reply_to: a {self.KIND.value} must name the message it answers")
+        if not self.IS_REPLY and env.in_reply_to is not None:
+            raise ValueError(f"envelope.in_reply_to: a {self.KIND.value} answers nothing; leave it out")
+        if self.CASE_FACTS == "required" and env.case is None:
+            raise ValueError(f"envelope.case: a {self.KIND.value} must carry the case facts")
+        if self.CASE_FACTS == "forbidden" and env.case is not None:
+            raise ValueError(f"envelope.case: a {self.KIND.value} carries no case facts; leave it out")
+        if env.scope is Scope.ALL_SUBORDINATES and self.KIND is not Kind.DIRECTIVE:
+            raise ValueError("envelope.scope: only a directive may use all_subordinates")
+        if env.forwards is not None and self.KIND not in FORWARDABLE:
+            raise ValueError(f"envelope.forwards: a {self.KIND.value} cannot be forwarded")
+        return self
+
+    @property
+    def sent_at(self) -> datetime:
+        return self.envelope.sent_at
+
+
+class CaseNotice(Message):
+    """通报: tells another bureau or a department about a case."""
+
+    KIND = Kind.CASE_NOTICE
+    CASE_FACTS = "required"
+    body: CaseNoticeBody
+
+
+class AssistanceRequest(Message):
+    """协查函: asks another bureau to investigate; completed within 15 working days by default."""
+
+    KIND = Kind.ASSISTANCE_REQUEST
+    CASE_FACTS = "required"
+    body: AssistanceRequestBody
+
+
+class AssistanceReply(Message):
+    KIND = Kind.ASSISTANCE_REPLY
+    IS_REPLY = True
+    body: AssistanceReplyBody
+
+
+class ExtensionRequest(Message):
+    """Asks the requesting bureau for more time; must be sent before the due time."""
+
+    KIND = Kind.EXTENSION_REQUEST
+    IS_REPLY = True
+    body: ExtensionRequestBody
+
+
+class ExtensionDecision(Message):
+    KIND = Kind.EXTENSION_DECISION
+    IS_REPLY = True
+    body: ExtensionDecisionBody
+
+
+class Escalation(Message):
+    """报请: a lower bureau reports a case to its superior."""
+
+    KIND = Kind.ESCALATION
+    CASE_FACTS = "required"
+    body: EscalationBody
+
+
+class Directive(Message):
+    """督办 / 指导: a superior bureau directs or guides subordinates."""
+
+    KIND = Kind.DIRECTIVE
+    CASE_FACTS = "optional"
+    body: DirectiveBody
+
+
+class CaseTransfer(Message):
+    """案件移送: hands a case to the competent bureau."""
+
+    KIND = Kind.CASE_TRANSFER
+    CASE_FACTS = "required"
+    body: CaseTransferBody
+
+
+class JurisdictionDesignation(Message):
+    """The common superior designates which bureau handles a disputed case (Art. 14)."""
+
+    KIND = Kind.JURISDICTION_DESIGNATION
+    IS_REPLY = True
+    body: JurisdictionDesignationBody
+
+
+class CoordinationRequest(Message):
+    """部门联动: asks another department's office for information or a joint action."""
+
+    KIND = Kind.COORDINATION_REQUEST
+    CASE_FACTS = "required"
+    body: CoordinationRequestBody
+
+
+class CoordinationReply(Message):
+    KIND = Kind.COORDINATION_REPLY
+    IS_REPLY = True
+    body: CoordinationReplyBody
+
+
+class PoliceReferral(Message):
+    """移送公安机关: a case over the criminal threshold, to the police office at the same level."""
+
+    KIND = Kind.POLICE_REFERRAL
+    CASE_FACTS = "required"
+    body: PoliceReferralBody
+
+
+class PoliceReceipt(Message):
+    KIND = Kind.POLICE_RECEIPT
+    IS_REPLY = True
+    body: PoliceReceiptBody
+
+
+class FilingDecision(Message):
+    """立案 / 不予立案: the police decision on a referral, with reasons when not filing."""
+
+    KIND = Kind.FILING_DECISION
+    IS_REPLY = True
+    body: FilingDecisionBody
+
+
+class FileReturn(Message):
+    KIND = Kind.FILE_RETURN
+    IS_REPLY = True
+    body: FileReturnBody
+
+
+class ReconsiderationRequest(Message):
+    """The bureau asks the police to reconsider a decision not to file (within 3 days)."""
+
+    KIND = Kind.RECONSIDERATION_REQUEST
+    IS_REPLY = True
+    body: ReconsiderationRequestBody
+
+
+class ReceiptAck(Message):
+    """签收: the addressee confirms receipt."""
+
+    KIND = Kind.RECEIPT_ACK
+    IS_REPLY = True
+    body: AckBody
+
+
+class CompletionAck(Message):
+    """The addressee reports the matter done."""
+
+    KIND = Kind.COMPLETION_ACK
+    IS_REPLY = True
+    body: AckBody
+
+
+FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
+"""Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
+
+MESSAGE_TYPES: dict[Kind, type[Message]] = {
+    cls.KIND: cls
+    for cls in (
+        CaseNotice,
+        AssistanceRequest,
+        AssistanceReply,
+        ExtensionRequest,
+        ExtensionDecision,
+        Escalation,
+        Directive,
+        CaseTransfer,
+        JurisdictionDesignation,
+        CoordinationRequest,
+        CoordinationReply,
+        PoliceReferral,
+        PoliceReceipt,
+        FilingDecision,
+        FileReturn,
+        ReconsiderationRequest,
+        ReceiptAck,
+        CompletionAck,
+    )
+}
+"""Every kind of contract version 1.0 and its model."""

@@ -1,0 +1,402 @@
+"""Routing decisions: who gets a message, by which rule and why. Pure: no broker, no database.
+
+A decision is a value. The router worker executes it (publishes one copy per delivery) and logs it;
+tests check it without a broker; a replay recomputes it from the same memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from broker.domain.address import Address, Party
+from broker.domain.jurisdictions import NATIONAL, Registry
+from broker.domain.messages import Handling, Kind, Message, Scope
+
+
+class Rule(StrEnum):
+    """The rule behind each delivery, as it appears in the routing log."""
+
+    ESCALATION = "vertical.escalation"
+    DIRECTIVE = "vertical.directive"
+    DIRECTIVE_ALL = "vertical.directive_all_subordinates"
+    VERTICAL = "vertical.addressed"
+    INTRA_PROVINCE = "intra_province.addressed"
+    HUB_INBOUND = "regional.hub_inbound"
+    HUB_OUTBOUND = "regional.hub_outbound_copy"
+    FORWARD = "regional.forward"
+    DEPARTMENT = "interdepartmental.addressed"
+    TRANSFER = "transfer.competent"
+    NO_RETRANSFER = "transfer.no_retransfer"
+    DESIGNATION = "transfer.designation"
+    REPLY = "reply.correlation"
+    REPLY_REGIONAL = "reply.regional_origin"
+    POLICE_REFERRAL = "police.referral"
+    SUPERVISION_COPY = "police.supervision_copy"
+
+
+RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
+"""Deliveries after which the recipient holds a case by transfer (and may not transfer it on)."""
+
+ANSWERS: dict[Kind, frozenset[Kind]] = {
+    Kind.ASSISTANCE_REPLY: frozenset({Kind.ASSISTANCE_REQUEST}),
+    Kind.EXTENSION_REQUEST: frozenset({Kind.ASSISTANCE_REQUEST}),
+    Kind.EXTENSION_DECISION: frozenset({Kind.EXTENSION_REQUEST}),
+    Kind.COORDINATION_REPLY: frozenset({Kind.COORDINATION_REQUEST}),
+    Kind.POLICE_RECEIPT: frozenset({Kind.POLICE_REFERRAL}),
+    Kind.FILING_DECISION: frozenset({Kind.POLICE_REFERRAL}),
+    Kind.FILE_RETURN: frozenset({Kind.POLICE_REFERRAL, Kind.FILING_DECISION}),
+    Kind.RECONSIDERATION_REQUEST: frozenset({Kind.FILING_DECISION}),
+    Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER}),
+    Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK},
+    Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK},
+}
+"""Which kinds each reply kind may answer."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient: Address
+    rule: Rule
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    message_id: UUID
+    kind: Kind
+    sender: Address
+    case_id: str
+    deliveries: tuple[Delivery, ...]
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return tuple(d.recipient for d in self.deliveries)
+
+
+class RoutingRefused(ValueError):
+    """The message is valid but cannot be routed; it goes to quarantine with this reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+@dataclass(frozen=True)
+class RoutedRecord:
+    """What the router remembers of a message it routed, for replies, forwards and transfers."""
+
+    message_id: UUID
+    kind: Kind
+    sender: Address
+    case_id: str
+    to: tuple[Address, ...]
+    handling: frozenset[Handling]
+    forwards: UUID | None
+    deliveries: tuple[tuple[Address, Rule], ...]
+
+    @property
+    def recipients(self) -> frozenset[Address]:
+        return frozenset(a for a, _ in self.deliveries)
+
+    @classmethod
+    def of(cls, message: Message, decision: RoutingDecision) -> RoutedRecord:
+        env = message.envelope
+        return cls(
+            message_id=env.message_id,
+            kind=env.kind,
+            sender=decision.sender,
+            case_id=env.case_id,
+            to=tuple(Address.parse(t) for t in env.to),
+            handling=frozenset(env.handling),
+            forwards=env.forwards,
+            deliveries=tuple((d.recipient, d.rule) for d in decision.deliveries),
+        )
+
+
+class RoutingMemory(Protocol):
+    def original(self, message_id: UUID) -> RoutedRecord | None:
+        """The routed message with this id, if the router has routed it."""
+
+    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
+        """Whether this bureau received the case by transfer, forward or designation."""
+
+
+@dataclass
+class InMemoryRoutingMemory:
+    """A RoutingMemory in a dict, for tests and replays."""
+
+    records: dict[UUID, RoutedRecord] = field(default_factory=dict)
+
+    def original(self, message_id: UUID) -> RoutedRecord | None:
+        return self.records.get(message_id)
+
+    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
+        return any(
+            r.case_id == case_id and (bureau, rule) in r.deliveries
+            for r in self.records.values()
+            for rule in RECEIVES_CASE
+        )
+
+    def remember(self, record: RoutedRecord) -> None:
+        self.records[record.message_id] = record
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    registry: Registry
+    participants: frozenset[Address]
+    memory: RoutingMemory
+    copy_referrals_to_procuratorate: bool = True
+    """Send a supervision copy of each police referral to the procuratorate at the same level."""
+
+
+def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
+    """Compute who receives the message. Raises RoutingRefused when no rule allows it."""
+    env = message.envelope
+    sender = Address.parse(env.sender)
+    kind = env.kind
+    if message.IS_REPLY:
+        deliveries = _reply(message, sender, ctx)
+    elif kind is Kind.ESCALATION:
+        deliveries = _escalation(message, sender, ctx)
+    elif kind is Kind.DIRECTIVE:
+        deliveries = _directive(message, sender, ctx)
+    elif kind is Kind.POLICE_REFERRAL:
+        deliveries = _police_referral(message, sender, ctx)
+    elif env.forwards is not None:
+        deliveries = _forward(message, sender, ctx)
+    elif kind is Kind.CASE_TRANSFER:
+        deliveries = _transfer(message, sender, ctx)
+    else:
+        deliveries = _addressed(message, sender, ctx)
+    unique = _unique(d for d in deliveries if d.recipient != sender)
+    if not unique:
+        raise RoutingRefused("envelope.to", "the message has no recipient other than its sender")
+    for delivery in unique:
+        if delivery.recipient not in ctx.participants:
+            raise RoutingRefused(
+                "envelope.to", f"{delivery.recipient} is not a provisioned participant ({delivery.reason})"
+            )
+    return RoutingDecision(env.message_id, kind, sender, env.case_id, tuple(unique))
+
+
+def _unique(deliveries: Iterable[Delivery]) -> list[Delivery]:
+    seen: set[Address] = set()
+    out = []
+    for d in deliveries:
+        if d.recipient not in seen:
+            seen.add(d.recipient)
+            out.append(d)
+    return out
+
+
+def _bureau(code: str) -> Address:
+    return Address(Party.BUREAU, code)
+
+
+def _require_bureau(sender: Address, kind: Kind) -> None:
+    if not sender.is_bureau:
+        raise RoutingRefused("envelope.sender", f"only a market-regulation bureau may send a {kind.value}")
+
+
+def _targets(message: Message) -> list[Address]:
+    targets = [Address.parse(t) for t in message.envelope.to]
+    if not targets:
+        raise RoutingRefused("envelope.to", f"a {message.envelope.kind.value} needs at least one addressee")
+    return targets
+
+
+def _escalation(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    _require_bureau(sender, Kind.ESCALATION)
+    superior = ctx.registry.superior_of(sender.code)
+    if superior is None:
+        raise RoutingRefused("envelope.sender", "the national bureau has no superior to escalate to")
+    target = _bureau(superior)
+    if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [target]:
+        raise RoutingRefused("envelope.to", f"an escalation goes to the sender's superior {target}; leave to empty")
+    return [Delivery(target, Rule.ESCALATION, f"{sender} reports to its superior {target}")]
+
+
+def _directive(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    _require_bureau(sender, Kind.DIRECTIVE)
+    if message.envelope.scope is Scope.ALL_SUBORDINATES:
+        below = sorted(
+            p for p in ctx.participants if p.is_bureau and _is_under(ctx.registry, p.code, sender.code)
+        )
+        if not below:
+            raise RoutingRefused("envelope.scope", f"no provisioned bureau is under {sender}")
+        return [Delivery(p, Rule.DIRECTIVE_ALL, f"directive from {sender} to all its subordinates") for p in below]
+    out = []
+    for target in _targets(message):
+        if not target.is_bureau or not _is_under(ctx.registry, target.code, sender.code):
+            raise RoutingRefused(
+                "envelope.to", f"{target} is not a bureau under {sender}; directives go down the hierarchy"
+            )
+        out.append(Delivery(target, Rule.DIRECTIVE, f"directive from {sender} to its subordinate {target}"))
+    return out
+
+
+def _police_referral(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    _require_bureau(sender, Kind.POLICE_REFERRAL)
+    police = Address(Party.POLICE, sender.code)
+    if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [police]:
+        raise RoutingRefused(
+            "envelope.to", f"a police referral goes to the police office at the bureau's own level, {police}"
+        )
+    out = [Delivery(police, Rule.POLICE_REFERRAL, f"criminal referral from {sender} to same-level police")]
+    procuratorate = Address(Party.PROCURATORATE, sender.code)
+    restricted = Handling.NO_ONWARD_DISSEMINATION in message.envelope.handling
+    if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants and not restricted:
+        out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, "supervision copy of a police referral"))
+    return out
+
+
+def _addressed(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    out: list[Delivery] = []
+    for target in _targets(message):
+        out.extend(_to_one(sender, target, ctx, Rule.VERTICAL))
+    return out
+
+
+def _to_one(sender: Address, target: Address, ctx: RoutingContext, same_province_rule: Rule) -> list[Delivery]:
+    """Deliveries that carry a message from sender to one named addressee."""
+    reg = ctx.registry
+    if not sender.is_bureau or not target.is_bureau:
+        if sender.is_bureau == target.is_bureau:
+            raise RoutingRefused("envelope.to", "departments talk to bureaus here, not to each other")
+        if target.code != sender.code:
+            office = Address(target.party, sender.code)
+            raise RoutingRefused(
+                "envelope.to",
+                f"interdepartmental messages go to the office at the sender's own level ({office}), not {target}",
+            )
+        return [Delivery(target, Rule.DEPARTMENT, f"interdepartmental: {sender} to {target}")]
+    if NATIONAL in (sender.code, target.code) or reg.province_of(sender.code) == reg.province_of(target.code):
+        related = _is_under(reg, target.code, sender.code) or _is_under(reg, sender.code, target.code)
+        rule = same_province_rule if related or same_province_rule is not Rule.VERTICAL else Rule.INTRA_PROVINCE
+        return [Delivery(target, rule, f"{sender} to {target} within one province")]
+    hub = _bureau(reg.province_of(target.code))
+    own = _bureau(reg.province_of(sender.code))
+    out = [
+        Delivery(
+            hub,
+            Rule.HUB_INBOUND,
+            f"cross-province: {target} is reached through its provincial bureau {hub}, which forwards",
+        )
+    ]
+    if own != sender:
+        out.append(Delivery(own, Rule.HUB_OUTBOUND, f"cross-province: copy to the sender's provincial bureau {own}"))
+    return out
+
+
+def _transfer(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    _require_bureau(sender, Kind.CASE_TRANSFER)
+    targets = _targets(message)
+    if len(targets) != 1 or not targets[0].is_bureau:
+        raise RoutingRefused("envelope.to", "a case transfer names exactly one competent bureau")
+    target = targets[0]
+    if ctx.memory.holds_by_transfer(message.envelope.case_id, sender):
+        common = _bureau(ctx.registry.common_superior(sender.code, target.code))
+        return [
+            Delivery(
+                common,
+                Rule.NO_RETRANSFER,
+                f"{sender} received case {message.envelope.case_id} by transfer and may not transfer it on; "
+                f"the common superior {common} designates jurisdiction (SAMR procedure rules, Art. 14)",
+            )
+        ]
+    return _to_one(sender, target, ctx, Rule.TRANSFER)
+
+
+def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    env = message.envelope
+    assert env.forwards is not None
+    original = ctx.memory.original(env.forwards)
+    if original is None:
+        raise RoutingRefused("envelope.forwards", f"refers to message {env.forwards}, which this broker has not routed")
+    if (sender, Rule.HUB_INBOUND) not in original.deliveries:
+        raise RoutingRefused("envelope.forwards", f"{sender} did not receive message {env.forwards} as provincial hub")
+    if original.kind is not env.kind or original.case_id != env.case_id:
+        raise RoutingRefused("envelope.forwards", "a forward keeps the kind and case id of the message it forwards")
+    if not original.handling <= set(env.handling):
+        raise RoutingRefused("envelope.handling", "a forward keeps every handling restriction of the original")
+    out = []
+    for target in _targets(message):
+        if not target.is_bureau or not _is_under(ctx.registry, target.code, sender.code):
+            raise RoutingRefused("envelope.to", f"{sender} forwards only to bureaus in its own province, not {target}")
+        if Handling.NO_ONWARD_DISSEMINATION in original.handling and target not in original.to:
+            raise RoutingRefused(
+                "envelope.to",
+                f"message {env.forwards} is marked no_onward_dissemination; it may reach only the addressees "
+                f"its sender named, not {target}",
+            )
+        out.append(Delivery(target, Rule.FORWARD, f"provincial hub {sender} forwards to the competent bureau"))
+    return out
+
+
+def _reply(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    env = message.envelope
+    assert env.in_reply_to is not None
+    original = ctx.memory.original(env.in_reply_to)
+    if original is None:
+        raise RoutingRefused(
+            "envelope.in_reply_to", f"refers to message {env.in_reply_to}, which this broker has not routed"
+        )
+    allowed = ANSWERS[env.kind]
+    if original.kind not in allowed:
+        raise RoutingRefused(
+            "envelope.in_reply_to",
+            f"a {env.kind.value} answers a {' or '.join(sorted(k.value for k in allowed))}, "
+            f"not a {original.kind.value}",
+        )
+    if sender not in original.recipients:
+        raise RoutingRefused(
+            "envelope.sender", f"{sender} did not receive message {original.message_id} and cannot answer it"
+        )
+    if env.kind is Kind.JURISDICTION_DESIGNATION:
+        return _designation(message, sender, original, ctx)
+    out = [Delivery(original.sender, Rule.REPLY, f"answer to {original.kind.value} {original.message_id}")]
+    if original.forwards is not None:
+        first = ctx.memory.original(original.forwards)
+        if first is not None:
+            out.append(Delivery(first.sender, Rule.REPLY_REGIONAL, "answer to a cross-province message, to its origin"))
+    expected = {d.recipient for d in out}
+    if env.to and not {Address.parse(t) for t in env.to} <= expected:
+        raise RoutingRefused("envelope.to", "replies go back to the sender of what they answer; leave to empty")
+    return out
+
+
+def _designation(message: Message, sender: Address, original: RoutedRecord, ctx: RoutingContext) -> list[Delivery]:
+    body = message.body
+    designated = Address.parse(body.designated)
+    if not designated.is_bureau or not _is_under(ctx.registry, designated.code, sender.code):
+        raise RoutingRefused("body.designated", f"{designated} is not a bureau under {sender}")
+    parties = [designated, original.sender, *original.to]
+    reason = f"{sender} designates {designated} for case {original.case_id}"
+    return [Delivery(designated, Rule.DESIGNATION, reason)] + [
+        Delivery(p, Rule.REPLY, reason) for p in parties[1:]
+    ]
+
+
+def _is_under(registry: Registry, code: str, ancestor: str) -> bool:
+    if ancestor == NATIONAL:
+        return code != NATIONAL
+    return registry.is_under(code, ancestor)
+
+
+__all__ = [
+    "Delivery",
+    "InMemoryRoutingMemory",
+    "RoutedRecord",
+    "RoutingContext",
+    "RoutingDecision",
+    "RoutingMemory",
+    "RoutingRefused",
+    "Rule",
+    "decide",
+]

@@ -1,0 +1,717 @@
+"""Criminal threshold for infringing personal information (刑法第二百五十三条之一), 法释〔2017〕10号 Art. 5.
+
+A bureau transfers a case to the police (移送公安机关) once its facts reach "情节严重". This module
+says whether they do, at which level, by which clause and with which numbers, so that the referral
+can carry its own reasoning. The figures themselves are versioned data
+(``broker/domain/data/thresholds/<version>.json``), not code: a new interpretation is a new file.
+
+Arithmetic is exact (``Fraction``): ¥4,999.99 never rounds up to ¥5,000, and 24/50 + 250/500 is
+exactly 49/50.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from functools import cache
+from importlib import resources
+from typing import Any, Final, TypeAlias
+
+from broker.domain.case import CaseFacts, InformationCategory, SevereHarm
+
+DEFAULT_RULES_VERSION: Final = "2017-spc-spp-10"
+"""The rules ``assess`` applies when it is given none."""
+
+_VERSION_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
+
+Figure: TypeAlias = bool | int | Decimal | Fraction | str
+"""A number that met (or missed) a clause: ``int`` counts records, ``Decimal`` is yuan, ``Fraction``
+is a ratio (the proportional sum, the insider factor)."""
+
+
+class ThresholdRulesError(ValueError):
+    """A rules version that is not shipped, or whose data file is malformed."""
+
+
+class Level(StrEnum):
+    """How serious the circumstances are under Art. 5 of 法释〔2017〕10号."""
+
+    NOT_REACHED = "not_reached"
+    SERIOUS = "serious"
+    """情节严重 (Art. 5 para. 1): the crime is made out, the case goes to the police."""
+    ESPECIALLY_SERIOUS = "especially_serious"
+    """情节特别严重 (Art. 5 para. 2): the higher sentencing bracket."""
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def label(self) -> str:
+        return _LABEL[self]
+
+
+_RANK: Final = {Level.NOT_REACHED: 0, Level.SERIOUS: 1, Level.ESPECIALLY_SERIOUS: 2}
+_LABEL: Final = {
+    Level.NOT_REACHED: "not reached",
+    Level.SERIOUS: "serious circumstances (情节严重)",
+    Level.ESPECIALLY_SERIOUS: "especially serious circumstances (情节特别严重)",
+}
+
+# Art. 5 para. 2 items 1 and 2 name two kinds of consequence.
+_HARM_TO_VICTIM: Final = (
+    SevereHarm.DEATH,
+    SevereHarm.SERIOUS_INJURY,
+    SevereHarm.MENTAL_DISORDER,
+    SevereHarm.KIDNAPPING,
+)
+_HARM_TO_SOCIETY: Final = (SevereHarm.MAJOR_ECONOMIC_LOSS, SevereHarm.BAD_SOCIAL_IMPACT)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules (data)
+
+
+@dataclass(frozen=True)
+class RecordTier:
+    """One of Art. 5 items 3-5: a group of information categories sharing one record threshold."""
+
+    clause: str
+    title: str
+    threshold: int
+    categories: tuple[InformationCategory, ...]
+
+
+@dataclass(frozen=True)
+class ThresholdRules:
+    """The figures of one version of the interpretation, loaded from its data file."""
+
+    version: str
+    citation: str
+    citation_en: str
+    effective_from: date
+    record_tiers: tuple[RecordTier, ...]
+    illegal_income_cny: Decimal
+    insider_factor: Fraction
+    """Art. 5 item 8: insiders reach items 3-7 with this share of the figures (1/2)."""
+    especially_serious_factor: Fraction
+    """Art. 5 para. 2 item 3: items 3-8 reached this many times over are 情节特别严重 (10)."""
+
+    def tier_of(self, category: InformationCategory) -> RecordTier:
+        for tier in self.record_tiers:
+            if category in tier.categories:
+                return tier
+        raise ThresholdRulesError(f"rules {self.version} give no threshold for category '{category}'")
+
+
+def load_rules(version: str | None = None) -> ThresholdRules:
+    """The shipped rules of ``version`` (default: ``DEFAULT_RULES_VERSION``)."""
+    return _load_rules(DEFAULT_RULES_VERSION if version is None else version)
+
+
+@cache
+def _load_rules(version: str) -> ThresholdRules:
+    if not _VERSION_PATTERN.fullmatch(version):
+        raise ThresholdRulesError(f"'{version}' is not a rules version id")
+    resource = resources.files("broker.domain") / "data" / "thresholds" / f"{version}.json"
+    if not resource.is_file():
+        raise ThresholdRulesError(f"no threshold rules shipped for version '{version}'")
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"), parse_float=Decimal)
+    except ValueError as exc:
+        raise ThresholdRulesError(f"threshold rules '{version}' are not valid JSON: {exc}") from None
+    return _parse_rules(version, data)
+
+
+def _parse_rules(version: str, data: object) -> ThresholdRules:
+    where = f"threshold rules '{version}'"
+    doc = _as_dict(data, where)
+    if doc.get("version") != version:
+        raise ThresholdRulesError(f"{where}: the file declares version {doc.get('version')!r}")
+    tiers = tuple(
+        _parse_tier(raw, f"{where}, record_tiers[{i}]")
+        for i, raw in enumerate(_as_list(doc.get("record_tiers"), f"{where}: record_tiers"))
+    )
+    listed = [category for tier in tiers for category in tier.categories]
+    missing = [c.value for c in InformationCategory if c not in listed]
+    doubled = sorted({c.value for c in listed if listed.count(c) > 1})
+    if missing or doubled:
+        raise ThresholdRulesError(
+            f"{where}: each information category needs exactly one tier (missing {missing}, twice {doubled})"
+        )
+    if len({tier.clause for tier in tiers}) != len(tiers):
+        raise ThresholdRulesError(f"{where}: two record tiers share a clause id")
+    income = _as_fraction(doc.get("illegal_income_cny"), f"{where}: illegal_income_cny")
+    insider = _as_fraction(doc.get("insider_factor"), f"{where}: insider_factor")
+    especially = _as_fraction(doc.get("especially_serious_factor"), f"{where}: especially_serious_factor")
+    if income <= 0 or not 0 < insider <= 1 or especially <= 1:
+        raise ThresholdRulesError(
+            f"{where}: need illegal_income_cny > 0, 0 < insider_factor <= 1, especially_serious_factor > 1"
+        )
+    try:
+        effective_from = date.fromisoformat(_as_str(doc.get("effective_from"), f"{where}: effective_from"))
+    except ValueError as exc:
+        raise ThresholdRulesError(f"{where}: effective_from: {exc}") from None
+    return ThresholdRules(
+        version=version,
+        citation=_as_str(doc.get("citation"), f"{where}: citation"),
+        citation_en=_as_str(doc.get("citation_en"), f"{where}: citation_en"),
+        effective_from=effective_from,
+        record_tiers=tiers,
+        illegal_income_cny=Decimal(income.numerator) / Decimal(income.denominator),
+        insider_factor=insider,
+        especially_serious_factor=especially,
+    )
+
+
+def _parse_tier(data: object, where: str) -> RecordTier:
+    raw = _as_dict(data, where)
+    threshold = raw.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold <= 0:
+        raise ThresholdRulesError(f"{where}: threshold must be a positive whole number of records")
+    try:
+        categories = tuple(
+            InformationCategory(_as_str(c, f"{where}: categories"))
+            for c in _as_list(raw.get("categories"), f"{where}: categories")
+        )
+    except ValueError as exc:
+        raise ThresholdRulesError(f"{where}: {exc}") from None
+    return RecordTier(
+        clause=_as_str(raw.get("clause"), f"{where}: clause"),
+        title=_as_str(raw.get("title"), f"{where}: title"),
+        threshold=threshold,
+        categories=categories,
+    )
+
+
+def _as_dict(value: object, where: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ThresholdRulesError(f"{where}: expected an object")
+    return {str(k): v for k, v in value.items()}
+
+
+def _as_list(value: object, where: str) -> list[object]:
+    if not isinstance(value, list) or not value:
+        raise ThresholdRulesError(f"{where}: expected a non-empty list")
+    return list(value)
+
+
+def _as_str(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ThresholdRulesError(f"{where}: expected a non-empty string")
+    return value
+
+
+def _as_fraction(value: object, where: str) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ThresholdRulesError(f"{where}: expected a number")
+    return Fraction(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Assessment (values)
+
+
+@dataclass(frozen=True)
+class ClauseMet:
+    """One clause of Art. 5 that the facts meet, the numbers that met it and the level it supports.
+
+    ``clause`` is ``art5.N`` for item N of para. 1 (情节严重) and ``art5.p2.N`` for item N of para. 2
+    (情节特别严重). Items 3-7 reached ten times over (para. 2 item 3) stay under their own id with
+    ``level`` ESPECIALLY_SERIOUS, so the numbers sit next to the clause they were counted for.
+    """
+
+    clause: str
+    title: str
+    figures: tuple[tuple[str, Figure], ...]
+    level: Level
+
+    def figure(self, name: str) -> Figure:
+        for key, value in self.figures:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clause": self.clause,
+            "title": self.title,
+            "level": self.level.value,
+            "figures": {name: _figure_json(value) for name, value in self.figures},
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One quantitative test (items 3-7), met or not, with the thresholds actually applied."""
+
+    clause: str
+    measure: str
+    value: Figure
+    threshold: Figure
+    especially_serious_threshold: Figure
+    level: Level
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clause": self.clause,
+            "measure": self.measure,
+            "value": _figure_json(self.value),
+            "threshold": _figure_json(self.threshold),
+            "especially_serious_threshold": _figure_json(self.especially_serious_threshold),
+            "level": self.level.value,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Whether a case reaches the criminal threshold, and why: the explanation of a police referral."""
+
+    reached: bool
+    level: Level
+    clauses: tuple[ClauseMet, ...]
+    rules_version: str
+    insider: bool = False
+    comparisons: tuple[Comparison, ...] = ()
+    rules_citation: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reached != (self.level is not Level.NOT_REACHED):
+            raise ValueError(f"reached={self.reached} contradicts level '{self.level}'")
+
+    @property
+    def clause_ids(self) -> tuple[str, ...]:
+        return tuple(c.clause for c in self.clauses)
+
+    def clause(self, clause_id: str) -> ClauseMet | None:
+        return next((c for c in self.clauses if c.clause == clause_id), None)
+
+    def explain(self) -> str:
+        """A plain-text account for a police officer: result, clauses, numbers, thresholds, halving."""
+        verdict = (
+            f"REACHED: {self.level.label}" if self.reached else "NOT REACHED: no clause of Art. 5 is met"
+        )
+        lines = [
+            f"Criminal threshold (侵犯公民个人信息罪): {verdict}.",
+            f"Rules: {self.rules_version}" + (f", {self.rules_citation}" if self.rules_citation else ""),
+        ]
+        if self.insider:
+            lines.append(
+                "Insider halving (Art. 5 item 8): APPLIED. The data were obtained while performing duties "
+                "or providing services, so half the figures of items 3-7 suffice; the thresholds below "
+                "are halved."
+            )
+        else:
+            lines.append(
+                "Insider halving (Art. 5 item 8): not applied. The data were not obtained while performing "
+                "duties or providing services; full thresholds apply."
+            )
+        lines.append("Clauses met:")
+        if not self.clauses:
+            lines.append(
+                "  none. The case stays administrative unless other serious circumstances are found."
+            )
+        for met in self.clauses:
+            lines.append(f"  - {_clause_name(met.clause)} [{met.clause}], {met.level.label}: {met.title}")
+            lines.append(
+                "      " + "; ".join(f"{_figure_label(n)}: {_figure_text(v)}" for n, v in met.figures)
+            )
+        if self.comparisons:
+            lines.append("Figures compared (value vs threshold for 情节严重 / for 情节特别严重):")
+            for c in self.comparisons:
+                lines.append(
+                    f"  - {_clause_name(c.clause)} [{c.clause}] {c.measure}: {_figure_text(c.value)} vs "
+                    f"{_figure_text(c.threshold)} / {_figure_text(c.especially_serious_threshold)}"
+                    f" -> {c.level.label}"
+                )
+        lines.append(
+            "Counting (Art. 11): a record sold or provided to several recipients counts once per recipient; "
+            "a record obtained and then sold or provided counts once."
+        )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: yuan as decimal strings ("5000.00"), ratios as exact fractions ("49/50")."""
+        return {
+            "reached": self.reached,
+            "level": self.level.value,
+            "rules_version": self.rules_version,
+            "rules_citation": self.rules_citation,
+            "insider": self.insider,
+            "clauses": [c.to_dict() for c in self.clauses],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "explanation": self.explain(),
+        }
+
+
+@dataclass(frozen=True)
+class _Scale:
+    factor: Fraction
+    """1, or the insider factor (item 8)."""
+    times: Fraction
+    """The multiple of para. 2 item 3 (10)."""
+    insider: bool
+
+
+@dataclass(frozen=True)
+class _Halving:
+    """A clause of items 3-7 met by an insider: the level reached, and the level without halving."""
+
+    clause: str
+    level: Level
+    level_without_halving: Level
+
+
+def assess(facts: CaseFacts, rules: ThresholdRules | None = None) -> Assessment:
+    """Assess ``facts`` against Art. 5 of 法释〔2017〕10号 (or the given ``rules``)."""
+    rules = rules or load_rules()
+    scale = _Scale(
+        factor=rules.insider_factor if facts.insider else Fraction(1),
+        times=rules.especially_serious_factor,
+        insider=facts.insider,
+    )
+    comparisons: list[Comparison] = []
+    halvings: list[_Halving] = []
+    clauses = _flag_clauses_1_2(facts)
+    clauses += _record_clauses(facts, rules, scale, comparisons, halvings)
+    clauses += _income_clause(facts, rules, scale, comparisons, halvings)
+    clauses += _insider_clause(scale, halvings)
+    clauses += _flag_clauses_9_10(facts)
+    clauses += _harm_clauses(facts)
+    level = _highest(c.level for c in clauses)
+    return Assessment(
+        reached=level is not Level.NOT_REACHED,
+        level=level,
+        clauses=tuple(clauses),
+        rules_version=rules.version,
+        insider=facts.insider,
+        comparisons=tuple(comparisons),
+        rules_citation=rules.citation,
+    )
+
+
+def _flag_clauses_1_2(facts: CaseFacts) -> list[ClauseMet]:
+    clauses = []
+    if facts.location_data_used_for_crime:
+        clauses.append(
+            _flag_clause(
+                "art5.1",
+                "Location-track data sold or provided were then used by someone for a crime "
+                "(出售或者提供行踪轨迹信息，被他人用于犯罪)",
+                location_data_used_for_crime=True,
+            )
+        )
+    if facts.supplied_to_known_criminal:
+        clauses.append(
+            _flag_clause(
+                "art5.2",
+                "Data sold or provided to someone known, or who should have been known, to use them for a "
+                "crime (知道或者应当知道他人利用公民个人信息实施犯罪，向其出售或者提供)",
+                supplied_to_known_criminal=True,
+            )
+        )
+    return clauses
+
+
+def _record_clauses(
+    facts: CaseFacts,
+    rules: ThresholdRules,
+    scale: _Scale,
+    comparisons: list[Comparison],
+    halvings: list[_Halving],
+) -> list[ClauseMet]:
+    """Items 3-5, one per tier, then item 6 from the same shares (records of a tier ÷ its threshold)."""
+    clauses = []
+    shares: list[_Share] = []
+    for tier in rules.record_tiers:
+        by_category = [(c, facts.counted(c)) for c in tier.categories]
+        counted = sum(n for _, n in by_category)
+        threshold = tier.threshold * scale.factor
+        level = _level(Fraction(counted), threshold, scale.times)
+        shares.append(_Share(tier, counted, threshold))
+        comparisons.append(
+            Comparison(
+                tier.clause,
+                f"records of {tier.title}",
+                counted,
+                _count(threshold),
+                _count(threshold * scale.times),
+                level,
+            )
+        )
+        if level is Level.NOT_REACHED:
+            continue
+        full = Fraction(tier.threshold)
+        halvings.append(_Halving(tier.clause, level, _level(Fraction(counted), full, scale.times)))
+        clauses.append(
+            ClauseMet(
+                tier.clause,
+                _titled(f"At least {tier.threshold:,} records of {tier.title}", level, scale),
+                (
+                    ("records_counted", counted),
+                    *((f"records_{c.value}", n) for c, n in by_category if n),
+                    *_threshold_figures(full, threshold, scale, _count),
+                ),
+                level,
+            )
+        )
+    return clauses + _proportional(shares, scale, comparisons, halvings)
+
+
+@dataclass(frozen=True)
+class _Share:
+    tier: RecordTier
+    counted: int
+    threshold: Fraction
+    """The tier's threshold as applied (halved for insiders)."""
+
+    @property
+    def share(self) -> Fraction:
+        return self.counted / self.threshold
+
+    @property
+    def share_without_halving(self) -> Fraction:
+        return Fraction(self.counted, self.tier.threshold)
+
+
+def _proportional(
+    shares: list[_Share], scale: _Scale, comparisons: list[Comparison], halvings: list[_Halving]
+) -> list[ClauseMet]:
+    """Item 6: Σ (records of a tier ÷ that tier's threshold) reaches 1, though no tier does alone.
+
+    Read the same way for para. 2 item 3: a sum of ``times`` (10) or more is 情节特别严重 when no tier
+    alone reaches ten times its threshold.
+    """
+    total = sum((s.share for s in shares), Fraction(0))
+    largest = max((s.share for s in shares), default=Fraction(0))
+    level = _proportional_level(total, largest, scale.times)
+    measure = "proportional sum Σ(records of a tier ÷ its threshold)"
+    if largest >= 1:
+        measure += ", needed only where no tier reaches its threshold alone"
+    comparisons.append(Comparison("art5.6", measure, total, 1, _count(scale.times), level))
+    if level is Level.NOT_REACHED:
+        return []
+    without = [s.share_without_halving for s in shares]
+    level_without = _proportional_level(
+        sum(without, Fraction(0)), max(without, default=Fraction(0)), scale.times
+    )
+    halvings.append(_Halving("art5.6", level, level_without))
+    figures: list[tuple[str, Figure]] = []
+    for s in shares:
+        figures += [
+            (f"records_{s.tier.clause}", s.counted),
+            (f"threshold_{s.tier.clause}", _count(s.threshold)),
+            (f"share_{s.tier.clause}", s.share),
+        ]
+    figures += [
+        ("proportional_sum", total),
+        ("required_sum", 1 if level is Level.SERIOUS else _count(scale.times)),
+    ]
+    title = (
+        "Below the thresholds of items 3-5 one by one, but reaching them combined in proportion "
+        "(数量未达到第三项至第五项规定标准，但是按相应比例合计达到有关数量标准)"
+    )
+    return [ClauseMet("art5.6", _titled(title, level, scale), tuple(figures), level)]
+
+
+def _income_clause(
+    facts: CaseFacts,
+    rules: ThresholdRules,
+    scale: _Scale,
+    comparisons: list[Comparison],
+    halvings: list[_Halving],
+) -> list[ClauseMet]:
+    """Item 7: illegal income."""
+    income = facts.illegal_income_cny
+    full = Fraction(rules.illegal_income_cny)
+    threshold = full * scale.factor
+    level = _level(Fraction(income), threshold, scale.times)
+    comparisons.append(
+        Comparison("art5.7", "illegal income", income, _cny(threshold), _cny(threshold * scale.times), level)
+    )
+    if level is Level.NOT_REACHED:
+        return []
+    halvings.append(_Halving("art5.7", level, _level(Fraction(income), full, scale.times)))
+    title = f"Illegal income of ¥{rules.illegal_income_cny:,.0f} or more (违法所得数额标准)"
+    figures = (("illegal_income_cny", income), *_threshold_figures(full, threshold, scale, _cny))
+    return [ClauseMet("art5.7", _titled(title, level, scale), figures, level)]
+
+
+def _insider_clause(scale: _Scale, halvings: list[_Halving]) -> list[ClauseMet]:
+    """Item 8, reported next to the clauses of items 3-7 whose halved figures were met."""
+    if not scale.insider or not halvings:
+        return []
+    decisive = [h.clause for h in halvings if h.level != h.level_without_halving]
+    return [
+        ClauseMet(
+            "art5.8",
+            "Insider: data obtained while performing duties or providing services were sold or provided; "
+            "half the figures of items 3-7 suffice (将在履行职责或者提供服务过程中获得的"
+            "公民个人信息出售或者提供给他人，数量或者数额达到第三项至第七项规定标准一半以上)",
+            (
+                ("insider_factor", scale.factor),
+                ("applies_to", ", ".join(h.clause for h in halvings)),
+                ("decisive_for", ", ".join(decisive) or "none"),
+            ),
+            _highest(h.level for h in halvings),
+        )
+    ]
+
+
+def _flag_clauses_9_10(facts: CaseFacts) -> list[ClauseMet]:
+    clauses = []
+    if facts.prior_criminal_penalty or facts.administrative_penalty_within_2_years:
+        # The case at hand is the "again" (又非法获取、出售或者提供) of item 9.
+        clauses.append(
+            _flag_clause(
+                "art5.9",
+                "Criminally punished before for infringing personal information, or administratively "
+                "punished for it within two years, and doing it again (曾因侵犯公民个人信息受过刑事处罚或者"
+                "二年内受过行政处罚，又非法获取、出售或者提供公民个人信息)",
+                prior_criminal_penalty=facts.prior_criminal_penalty,
+                administrative_penalty_within_2_years=facts.administrative_penalty_within_2_years,
+            )
+        )
+    if facts.other_serious_circumstances:
+        clauses.append(
+            _flag_clause(
+                "art5.10",
+                "Other serious circumstances, as judged by the case handler (其他情节严重的情形)",
+                other_serious_circumstances=True,
+            )
+        )
+    return clauses
+
+
+def _harm_clauses(facts: CaseFacts) -> list[ClauseMet]:
+    """Para. 2 items 1 and 2: consequences that make a case 情节特别严重 whatever the counts."""
+    clauses = []
+    for clause, harms, title in (
+        (
+            "art5.p2.1",
+            _HARM_TO_VICTIM,
+            "A victim died, was seriously injured, became mentally disordered or was kidnapped "
+            "(造成被害人死亡、重伤、精神失常或者被绑架等严重后果)",
+        ),
+        (
+            "art5.p2.2",
+            _HARM_TO_SOCIETY,
+            "Major economic loss or bad social impact (造成重大经济损失或者恶劣社会影响)",
+        ),
+    ):
+        found = ", ".join(h.value for h in harms if h in facts.severe_harms)
+        if found:
+            clauses.append(ClauseMet(clause, title, (("severe_harms", found),), Level.ESPECIALLY_SERIOUS))
+    return clauses
+
+
+def _proportional_level(total: Fraction, largest: Fraction, times: Fraction) -> Level:
+    if total >= times and largest < times:
+        return Level.ESPECIALLY_SERIOUS
+    if total >= 1 and largest < 1:
+        return Level.SERIOUS
+    return Level.NOT_REACHED
+
+
+def _level(value: Fraction, threshold: Fraction, times: Fraction) -> Level:
+    if value >= threshold * times:
+        return Level.ESPECIALLY_SERIOUS
+    if value >= threshold:
+        return Level.SERIOUS
+    return Level.NOT_REACHED
+
+
+def _highest(levels: Iterable[Level]) -> Level:
+    return max(levels, key=lambda level: level.rank, default=Level.NOT_REACHED)
+
+
+def _titled(title: str, level: Level, scale: _Scale) -> str:
+    if scale.insider:
+        title += ", or half of that for an insider (Art. 5 item 8)"
+    if level is Level.ESPECIALLY_SERIOUS:
+        title += "; reached ten times over (数量或者数额达到前款标准十倍以上, Art. 5 para. 2 item 3)"
+    return title
+
+
+def _threshold_figures(
+    full: Fraction, applied: Fraction, scale: _Scale, show: Callable[[Fraction], Figure]
+) -> tuple[tuple[str, Figure], ...]:
+    figures: tuple[tuple[str, Figure], ...] = (("threshold", show(applied)),)
+    if scale.insider:
+        figures += (("threshold_without_halving", show(full)),)
+    return (*figures, ("especially_serious_threshold", show(applied * scale.times)))
+
+
+def _flag_clause(clause: str, title: str, **flags: bool) -> ClauseMet:
+    return ClauseMet(clause, title, tuple(flags.items()), Level.SERIOUS)
+
+
+def _count(value: Fraction) -> int | Fraction:
+    return value.numerator if value.denominator == 1 else value
+
+
+def _cny(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"))
+
+
+def _clause_name(clause: str) -> str:
+    parts = clause.removeprefix("art").split(".")
+    if len(parts) == 3 and parts[1] == "p2":
+        return f"Art. {parts[0]} para. 2 item {parts[2]}"
+    if len(parts) == 2:
+        return f"Art. {parts[0]} item {parts[1]}"
+    return clause
+
+
+_FIGURE_LABELS: Final = {
+    "records_counted": "records counted",
+    "threshold": "threshold applied",
+    "threshold_without_halving": "threshold without insider halving",
+    "especially_serious_threshold": "ten-times threshold (情节特别严重)",
+    "illegal_income_cny": "illegal income",
+    "insider_factor": "insider factor",
+    "applies_to": "halved figures met for",
+    "decisive_for": "met only thanks to halving",
+    "proportional_sum": "proportional sum",
+    "required_sum": "sum required",
+    "severe_harms": "severe harms",
+}
+
+
+def _figure_label(name: str) -> str:
+    if name in _FIGURE_LABELS:
+        return _FIGURE_LABELS[name]
+    prefix, _, subject = name.partition("_")
+    if prefix in ("records", "threshold", "share") and subject:
+        return f"{prefix} ({subject})"  # records_credit, threshold_art5.3, share_art5.3
+    return name.replace("_", " ")
+
+
+def _figure_text(value: Figure) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        return f"¥{value:,.2f}"
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return f"{value.numerator:,}"
+        return f"{value.numerator}/{value.denominator} (about {_cny(value)})"
+    return value
+
+
+def _figure_json(value: Figure) -> bool | int | str:
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return value

@@ -1,0 +1,133 @@
+"""One valid example of every message kind, fixed (ids, times) so the committed files are stable.
+
+The people in them are invented; phone and ID numbers use reserved-looking test values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from broker.domain.messages import SCHEMA_VERSION, Kind, Message
+from broker.domain.validation import validate_message
+
+EXAMPLE_COMPANY = "91330681MA29FT8L2C"
+"""A syntactically valid unified social credit code of an invented company in Zhuji."""
+
+SENT_AT = "2019-06-03T09:30:00+08:00"
+
+
+def _id(n: int) -> str:
+    return str(UUID(int=0x5EED_0000_0000_4000_8000_0000_0000_0000 + n))
+
+
+CASE_FACTS: dict[str, Any] = {
+    "company_credit_code": EXAMPLE_COMPANY,
+    "sector": "real_estate",
+    "violations": ["leaking_selling_providing"],
+    "records": [{"category": "other", "provided": 320, "held": 0}],
+    "illegal_income_cny": "1200.00",
+}
+
+PERSON = {"role": "suspect", "name": "张某", "phone": "13800000000", "id_number": "330681199001011234"}
+
+
+def _message(
+    n: int,
+    kind: Kind,
+    sender: str,
+    body: dict[str, Any],
+    to: list[str] | None = None,
+    answers: int | None = None,
+    case: bool = False,
+    **extra: Any,
+) -> Message:
+    envelope: dict[str, Any] = {
+        "message_id": _id(n),
+        "kind": kind.value,
+        "schema_version": SCHEMA_VERSION,
+        "sender": sender,
+        "to": to or [],
+        "case_id": "ZJ-ZJ-2019-0042",
+        "sent_at": SENT_AT,
+        **extra,
+    }
+    if answers is not None:
+        envelope["in_reply_to"] = _id(answers)
+    if case:
+        envelope["case"] = CASE_FACTS
+    return validate_message({"envelope": envelope, "body": body})
+
+
+def example_messages() -> list[Message]:
+    zhuji, shaoxing, zhejiang = "bureau:330681", "bureau:330600", "bureau:330000"
+    shenzhen = "bureau:440300"
+    police = "police:330681"
+    summary = "Staff of a property developer sold owners' names, flat numbers and phone numbers."
+    return [
+        _message(1, Kind.CASE_NOTICE, zhuji, {"summary": summary, "persons": [PERSON]}, [shaoxing], case=True),
+        _message(
+            2,
+            Kind.ASSISTANCE_REQUEST,
+            zhuji,
+            {"summary": summary, "questions": ["Identify the buyer of the data and the payments received."]},
+            [shenzhen],
+            case=True,
+            handling=["no_onward_dissemination"],
+        ),
+        _message(
+            3, Kind.ASSISTANCE_REPLY, "bureau:440000", {"findings": "Buyer identified.", "complete": True}, answers=2
+        ),
+        _message(
+            4,
+            Kind.EXTENSION_REQUEST,
+            "bureau:440000",
+            {"extra_working_days": 10, "reason": "Bank records requested, not yet received."},
+            answers=2,
+        ),
+        _message(5, Kind.EXTENSION_DECISION, zhuji, {"granted": True, "extra_working_days": 10}, answers=4),
+        _message(6, Kind.ESCALATION, zhuji, {"reason": "Case spans several counties.", "summary": summary}, case=True),
+        _message(
+            7,
+            Kind.DIRECTIVE,
+            zhejiang,
+            {"directive_type": "directive", "instructions": "Report progress weekly."},
+            scope="all_subordinates",
+        ),
+        _message(
+            8, Kind.CASE_TRANSFER, zhuji, {"reason": "The company is registered in Shaoxing city."}, ["bureau:330602"], case=True
+        ),
+        _message(9, Kind.JURISDICTION_DESIGNATION, shaoxing, {"designated": zhuji}, answers=8),
+        _message(
+            10,
+            Kind.COORDINATION_REQUEST,
+            zhuji,
+            {"action": "joint_action", "request": "Suspend the numbers used for spam SMS."},
+            ["telecom:330681"],
+            case=True,
+        ),
+        _message(11, Kind.COORDINATION_REPLY, "telecom:330681", {"answer": "Numbers suspended."}, answers=10),
+        _message(
+            12,
+            Kind.POLICE_REFERRAL,
+            zhuji,
+            {
+                "summary": "18,990 SIM cards registered with ID cards taken from elderly people.",
+                "persons": [PERSON],
+                "approved_by": "Bureau head",
+                "approved_at": "2019-06-03T08:00:00+08:00",
+                "threshold_version": "2017-spc-spp-10",
+                "level": "especially_serious",
+                "clauses": [{"clause": "art5.5", "title": "≥ 5,000 other records", "figures": {"records": "18990"}}],
+                "explanation": "Clause 5 met: 18,990 records of other personal information (threshold 5,000).",
+            },
+            [police],
+            case=True,
+        ),
+        _message(13, Kind.POLICE_RECEIPT, police, {"received_at": "2019-06-03T15:00:00+08:00"}, answers=12),
+        _message(14, Kind.FILING_DECISION, police, {"decision": "not_filed", "reasons": "Evidence insufficient."}, answers=12),
+        _message(15, Kind.FILE_RETURN, police, {"returned_items": ["case file ZJ-ZJ-2019-0042"]}, answers=14),
+        _message(16, Kind.RECONSIDERATION_REQUEST, zhuji, {"reason": "Bank records now show the sales."}, answers=14),
+        _message(17, Kind.RECEIPT_ACK, shaoxing, {"summary": "Received."}, answers=1),
+        _message(18, Kind.COMPLETION_ACK, "bureau:440000", {"summary": "Done."}, answers=2),
+    ]

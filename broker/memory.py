@@ -1,0 +1,199 @@
+"""What the router remembers of the messages it routed, in SQLite (one router) or PostgreSQL (several).
+
+It serves three purposes: replies find the sender of what they answer; the no-re-transfer rule
+finds who holds a case by transfer; a message delivered twice (a redelivery after a crash, or a
+publisher that sent it again) is recognised by its id and not routed twice. Records are kept for
+RETENTION_DAYS after routing and pruned after that.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from broker.domain.address import Address
+from broker.domain.messages import Handling, Kind
+from broker.domain.routing import RECEIVES_CASE, RoutedRecord, Rule
+
+RETENTION_DAYS = 400
+"""How long routed message ids are remembered: longer than any reply or transfer chain runs
+(15 working days plus extensions), and past a year so yearly reports can replay them."""
+
+metadata = MetaData()
+
+routed = Table(
+    "routed_messages",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("sender", String(40), nullable=False),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("to_json", Text, nullable=False),
+    Column("handling_json", Text, nullable=False),
+    Column("forwards", String(36)),
+    Column("digest", String(64), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("routed_at", Float, nullable=False, index=True),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("recipient", String(40), primary_key=True),
+    Column("rule", String(60), nullable=False),
+    Column("confirmed", Integer, nullable=False, default=0),
+    Index("ix_deliveries_recipient_rule", "recipient", "rule"),
+)
+
+
+class State(StrEnum):
+    ROUTING = "routing"
+    """Recorded before publishing; a crash here leaves unconfirmed deliveries to publish again."""
+    ROUTED = "routed"
+    """Every delivery confirmed by the broker."""
+
+
+@dataclass(frozen=True)
+class Seen:
+    state: State
+    digest: str
+    pending: frozenset[Address]
+    """Deliveries not yet confirmed."""
+
+
+class SqlRoutingMemory:
+    """RoutingMemory backed by SQL, shared by every router replica that uses the same database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def original(self, message_id: UUID) -> RoutedRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(routed).where(routed.c.message_id == str(message_id))).first()
+            if row is None:
+                return None
+            rows = conn.execute(select(deliveries).where(deliveries.c.message_id == str(message_id))).all()
+        return RoutedRecord(
+            message_id=UUID(row.message_id),
+            kind=Kind(row.kind),
+            sender=Address.parse(row.sender),
+            case_id=row.case_id,
+            to=tuple(Address.parse(a) for a in json.loads(row.to_json)),
+            handling=frozenset(Handling(h) for h in json.loads(row.handling_json)),
+            forwards=UUID(row.forwards) if row.forwards else None,
+            deliveries=tuple((Address.parse(d.recipient), Rule(d.rule)) for d in rows),
+        )
+
+    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
+        query = (
+            select(deliveries.c.message_id)
+            .join(routed, routed.c.message_id == deliveries.c.message_id)
+            .where(
+                and_(
+                    routed.c.case_id == case_id,
+                    deliveries.c.recipient == str(bureau),
+                    deliveries.c.rule.in_([r.value for r in RECEIVES_CASE]),
+                )
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def seen(self, message_id: UUID) -> Seen | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(routed.c.state, routed.c.digest).where(routed.c.message_id == str(message_id))
+            ).first()
+            if row is None:
+                return None
+            pending = conn.execute(
+                select(deliveries.c.recipient).where(
+                    and_(deliveries.c.message_id == str(message_id), deliveries.c.confirmed == 0)
+                )
+            ).scalars()
+            return Seen(State(row.state), row.digest, frozenset(Address.parse(a) for a in pending))
+
+    def begin(self, record: RoutedRecord, digest: str) -> bool:
+        """Record a decision before publishing. False when another replica recorded it first."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(routed).values(
+                        message_id=str(record.message_id),
+                        kind=record.kind.value,
+                        sender=str(record.sender),
+                        case_id=record.case_id,
+                        to_json=json.dumps([str(a) for a in record.to]),
+                        handling_json=json.dumps(sorted(h.value for h in record.handling)),
+                        forwards=str(record.forwards) if record.forwards else None,
+                        digest=digest,
+                        state=State.ROUTING.value,
+                        routed_at=time.time(),
+                    )
+                )
+                if record.deliveries:
+                    conn.execute(
+                        insert(deliveries),
+                        [
+                            {"message_id": str(record.message_id), "recipient": str(a), "rule": r.value, "confirmed": 0}
+                            for a, r in record.deliveries
+                        ],
+                    )
+        except IntegrityError:
+            return False
+        return True
+
+    def confirmed(self, message_id: UUID, recipients: list[Address], complete: bool) -> None:
+        """Mark deliveries the broker confirmed; with complete, the whole message is routed."""
+        with self.engine.begin() as conn:
+            if recipients:
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        and_(
+                            deliveries.c.message_id == str(message_id),
+                            deliveries.c.recipient.in_([str(a) for a in recipients]),
+                        )
+                    )
+                    .values(confirmed=1)
+                )
+            if complete:
+                conn.execute(
+                    update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value)
+                )
+
+    def prune(self, older_than_days: float = RETENTION_DAYS) -> int:
+        cutoff = time.time() - older_than_days * 86400
+        with self.engine.begin() as conn:
+            old = select(routed.c.message_id).where(routed.c.routed_at < cutoff)
+            conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(old)))
+            result = conn.execute(delete(routed).where(routed.c.routed_at < cutoff))
+            return int(result.rowcount or 0)

@@ -1,0 +1,78 @@
+"""RabbitMQ's HTTP API: users, permissions and vhosts. Only provisioning and tests use it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from broker.settings import Settings
+
+
+class ManagementError(RuntimeError):
+    pass
+
+
+class Management:
+    """A thin client of the management plugin's HTTP API (https://www.rabbitmq.com/docs/http-api-reference)."""
+
+    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+        self._client = httpx.Client(base_url=settings.api_url, auth=settings.admin_credentials, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Management:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._client.request(method, path, json=body)
+        if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
+            raise ManagementError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
+        return response.json() if response.content else None
+
+    def put_vhost(self, vhost: str) -> None:
+        self._call("PUT", f"/api/vhosts/{quote(vhost, safe='')}", {})
+
+    def delete_vhost(self, vhost: str) -> None:
+        self._call("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
+
+    def user_exists(self, name: str) -> bool:
+        response = self._client.get(f"/api/users/{quote(name, safe='')}")
+        return response.status_code == 200
+
+    def put_user(self, name: str, password: str | None, tags: str = "") -> None:
+        body: dict[str, Any] = {"tags": tags}
+        if password is None:
+            body["password_hash"] = ""  # no password: cannot log in until one is set
+        else:
+            body["password"] = password
+        self._call("PUT", f"/api/users/{quote(name, safe='')}", body)
+
+    def set_tags(self, name: str, tags: str) -> None:
+        """Change a user's tags and keep its password."""
+        current = self._call("GET", f"/api/users/{quote(name, safe='')}")
+        body = {"tags": tags, "password_hash": current["password_hash"], "hashing_algorithm": current["hashing_algorithm"]}
+        self._call("PUT", f"/api/users/{quote(name, safe='')}", body)
+
+    def delete_user(self, name: str) -> None:
+        self._call("DELETE", f"/api/users/{quote(name, safe='')}")
+
+    def users(self) -> list[str]:
+        return [u["name"] for u in self._call("GET", "/api/users")]
+
+    def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
+        path = f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}"
+        self._call("PUT", path, {"configure": configure, "write": write, "read": read})
+
+    def queue(self, vhost: str, name: str) -> dict[str, Any] | None:
+        response = self._client.get(f"/api/queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
+        return response.json() if response.status_code == 200 else None
+
+    def queues(self, vhost: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/api/queues/{quote(vhost, safe='')}")
+        return result

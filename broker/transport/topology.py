@@ -1,0 +1,128 @@
+"""The one place that names and declares exchanges, queues and bindings. Declaring is idempotent.
+
+    participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
+    router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>  (one per participant)
+    router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
+    router ──▶ rb.routing-log (topic, key = kind.party.code)   (one record per decision)
+    nothing bound ──alternate-exchange──▶ rb.unroutable ──▶ rb.unroutable
+    rejected / over delivery limit ──dead-letter──▶ rb.dead ──▶ rb.dead-letter
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kombu import Connection, Exchange, Queue
+
+from broker.domain.address import Address
+
+INBOUND_EXCHANGE = "rb.inbound"
+"""Where every participant publishes. Participants may write here and nowhere else."""
+ROUTER_QUEUE = "rb.router.inbound"
+DELIVER_EXCHANGE = "rb.deliver"
+"""Where the router puts each copy; the routing key is the recipient's address."""
+INBOX_PREFIX = "rb.inbox."
+QUARANTINE = "rb.quarantine"
+"""Exchange and queue for input that was not routed; each message carries x-quarantine-* headers."""
+UNROUTABLE = "rb.unroutable"
+"""Alternate exchange and queue: anything published where no queue is bound lands here."""
+DEAD_LETTER = "rb.dead"
+DEAD_LETTER_QUEUE = "rb.dead-letter"
+ROUTING_LOG = "rb.routing-log"
+"""Topic exchange carrying one JSON record per routing decision; `tail` binds a private queue."""
+
+DEFAULT_INBOX_LENGTH = 100_000
+"""Messages an inbox holds before the broker refuses more (the router then retries later)."""
+DEFAULT_DELIVERY_LIMIT = 20
+"""Deliveries of one message before a quorum queue dead-letters it as poison."""
+
+
+@dataclass(frozen=True)
+class QueueArguments:
+    """Arguments of every queue here, typed. Each maps to one x-argument of RabbitMQ."""
+
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    """Replicated, durable queue type for data safety: https://www.rabbitmq.com/docs/quorum-queues"""
+    dead_letter_exchange: str | None = DEAD_LETTER
+    """Where rejected and poison messages go: https://www.rabbitmq.com/docs/dlx"""
+    max_length: int | None = None
+    """Length limit: https://www.rabbitmq.com/docs/maxlength"""
+    overflow: Literal["reject-publish", "drop-head"] = "reject-publish"
+    """At the limit, refuse new messages (the publisher gets a nack) rather than drop old ones:
+    https://www.rabbitmq.com/docs/maxlength#overflow-behaviour"""
+    delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
+    """Poison-message handling of quorum queues: https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling"""
+
+    def as_arguments(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"x-queue-type": self.queue_type}
+        if self.dead_letter_exchange:
+            args["x-dead-letter-exchange"] = self.dead_letter_exchange
+        if self.max_length is not None:
+            args["x-max-length"] = self.max_length
+            args["x-overflow"] = self.overflow
+        if self.delivery_limit is not None and self.queue_type == "quorum":
+            args["x-delivery-limit"] = self.delivery_limit
+        return args
+
+
+def inbox_name(address: Address) -> str:
+    return f"{INBOX_PREFIX}{address}"
+
+
+def _exchange(name: str, kind: str, alternate: bool = True) -> Exchange:
+    arguments = {"alternate-exchange": UNROUTABLE} if alternate else {}
+    return Exchange(name, type=kind, durable=True, auto_delete=False, arguments=arguments)
+
+
+def _queue(name: str, exchange: Exchange, routing_key: str = "", args: QueueArguments | None = None) -> Queue:
+    args = args or QueueArguments()
+    return Queue(
+        name,
+        exchange=exchange,
+        routing_key=routing_key,
+        durable=True,
+        auto_delete=False,
+        queue_arguments=args.as_arguments(),
+    )
+
+
+def core_entities() -> list[Exchange | Queue]:
+    """The fixed part of the topology, in declaration order."""
+    unroutable = _exchange(UNROUTABLE, "fanout", alternate=False)
+    dead = _exchange(DEAD_LETTER, "fanout", alternate=False)
+    final = QueueArguments(dead_letter_exchange=None, delivery_limit=None)
+    inbound = _exchange(INBOUND_EXCHANGE, "fanout")
+    quarantine = _exchange(QUARANTINE, "fanout")
+    log = _exchange(ROUTING_LOG, "topic", alternate=False)
+    return [
+        unroutable,
+        _queue(UNROUTABLE, unroutable, args=final),
+        dead,
+        _queue(DEAD_LETTER_QUEUE, dead, args=final),
+        inbound,
+        _queue(ROUTER_QUEUE, inbound),
+        _exchange(DELIVER_EXCHANGE, "direct"),
+        quarantine,
+        _queue(QUARANTINE, quarantine, args=final),
+        log,
+    ]
+
+
+def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH) -> Queue:
+    return _queue(
+        inbox_name(address),
+        _exchange(DELIVER_EXCHANGE, "direct"),
+        routing_key=str(address),
+        args=QueueArguments(max_length=max_length),
+    )
+
+
+def declare(connection: Connection, inboxes: list[Address] | None = None, inbox_length: int = DEFAULT_INBOX_LENGTH) -> int:
+    """Declare the core topology and the given inboxes. Returns how many entities were declared."""
+    entities: list[Exchange | Queue] = core_entities()
+    entities += [inbox_queue(a, inbox_length) for a in inboxes or []]
+    with connection.channel() as channel:
+        for entity in entities:
+            entity.bind(channel).declare()
+    return len(entities)

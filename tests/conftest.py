@@ -1,0 +1,165 @@
+"""Shared fixtures. Broker tests use a real RabbitMQ: RB_AMQP_URL (default: the local one); where
+none answers and a Docker engine runs, a RabbitMQ testcontainer. Each test gets its own vhost and
+user prefix, removed afterwards, so tests leave nothing behind and do not depend on each other."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from broker.settings import DEFAULT_AMQP_URL, Settings
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def broker_root() -> Iterator[Settings]:
+    """Settings for the admin user on the test broker's default vhost."""
+    url = os.environ.get("RB_AMQP_URL") or DEFAULT_AMQP_URL
+    if _reachable(url):
+        yield Settings(amqp_url=url, management_url=os.environ.get("RB_MANAGEMENT_URL", ""))
+        return
+    try:
+        from testcontainers.rabbitmq import RabbitMqContainer
+    except ImportError:  # pragma: no cover
+        pytest.skip("no RabbitMQ reachable and testcontainers is not installed")
+    try:
+        container = RabbitMqContainer("rabbitmq:3.13-management")
+        container.start()
+    except Exception as exc:  # pragma: no cover - only without a local broker
+        pytest.fail(f"no RabbitMQ at {url} and no Docker engine to start one: {exc}")
+    host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+    api = f"http://{host}:{container.get_exposed_port(15672)}"
+    try:
+        yield Settings(amqp_url=f"amqp://guest:guest@{host}:{port}/", management_url=api)
+    finally:
+        container.stop()
+
+
+@pytest.fixture
+def isolated(broker_root: Settings) -> Iterator[Settings]:
+    """A fresh vhost and user prefix on the test broker, deleted afterwards with its users."""
+    from broker.transport.management import Management
+
+    tag = uuid.uuid4().hex[:10]
+    vhost = f"rb-test-{tag}"
+    prefix = f"t{tag}."
+    user, password = broker_root.admin_credentials
+    parts = urlsplit(broker_root.amqp_url)
+    url = f"{parts.scheme}://{user}:{password}@{parts.hostname}:{parts.port or 5672}/{vhost}"
+    settings = Settings(
+        amqp_url=url,
+        management_url=broker_root.management_url,
+        database_url="sqlite://",
+        user_prefix=prefix,
+    )
+    with Management(settings) as api:
+        api.put_vhost(vhost)
+        api.set_permissions(vhost, user, ".*", ".*", ".*")
+        try:
+            yield settings
+        finally:
+            for name in api.users():
+                if name.startswith(prefix):
+                    api.delete_user(name)
+            api.delete_vhost(vhost)
+
+
+@dataclass
+class Deployment:
+    """A provisioned broker with a router running in a thread."""
+
+    settings: Settings
+    participants: Any
+    passwords: dict[str, str]
+    router: Any = None
+    thread: threading.Thread | None = None
+    clients: list[Any] = field(default_factory=list)
+
+    def url_for(self, address: str) -> str:
+        from broker.domain.address import Address
+
+        username = self.participants.username(Address.parse(address))
+        return self.settings.amqp_url_for(username, self.passwords[username])
+
+    def client(self, address: str) -> Any:
+        from broker.client import ParticipantClient
+
+        client = ParticipantClient(self.url_for(address), address)
+        self.clients.append(client)
+        return client
+
+    def start_router(self, database_url: str = "sqlite://") -> None:
+        from broker.memory import SqlRoutingMemory
+        from workers.router import Router
+
+        memory = SqlRoutingMemory(database_url)
+        router_user = f"{self.settings.user_prefix}referral-router"
+        self.router = Router(
+            self.settings.amqp_url_for(router_user, self.passwords[router_user]), self.participants, memory, prefetch=32
+        )
+        self.thread = threading.Thread(target=self.router.run, daemon=True)
+        self.thread.start()
+
+    def stop_router(self) -> None:
+        if self.router is not None and self.thread is not None:
+            self.router.stop()
+            self.thread.join(timeout=15)
+            assert not self.thread.is_alive(), "router did not stop"
+            self.router = None
+
+
+DEFAULT_PARTICIPANTS = [
+    "bureau:000000",
+    "bureau:330000",
+    "bureau:330600",
+    "bureau:330602",
+    "bureau:330681",
+    "bureau:330100",
+    "bureau:440000",
+    "bureau:440300",
+    "bureau:440100",
+    "bureau:110000",
+    "bureau:110105",
+    "police:330681",
+    "police:330600",
+    "procuratorate:330681",
+    "telecom:330681",
+    "telecom:330600",
+]
+
+
+@pytest.fixture
+def deployment(isolated: Settings, tmp_path: Path) -> Iterator[Deployment]:
+    from broker.participants import Participants
+    from broker.provision import provision
+
+    participants = Participants.of(DEFAULT_PARTICIPANTS, isolated.user_prefix)
+    report = provision(isolated, participants)
+    dep = Deployment(isolated, participants, dict(report.created))
+    dep.start_router()
+    try:
+        yield dep
+    finally:
+        for client in dep.clients:
+            try:
+                client.close()
+            except Exception:
+                pass
+        dep.stop_router()

@@ -1,0 +1,327 @@
+"""Routing decisions as values: each rule, without a broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from broker.client import new_message
+from broker.domain.address import Address
+from broker.domain.jurisdictions import default_registry
+from broker.domain.messages import Kind, Message
+from broker.domain.routing import (
+    InMemoryRoutingMemory,
+    RoutedRecord,
+    RoutingContext,
+    RoutingDecision,
+    RoutingRefused,
+    Rule,
+    decide,
+)
+from broker.examples import CASE_FACTS
+
+PARTICIPANTS = frozenset(
+    Address.parse(a)
+    for a in [
+        "bureau:000000",
+        "bureau:330000",
+        "bureau:330600",
+        "bureau:330602",
+        "bureau:330681",
+        "bureau:330100",
+        "bureau:330106",
+        "bureau:440000",
+        "bureau:440300",
+        "bureau:110000",
+        "bureau:110105",
+        "police:330681",
+        "procuratorate:330681",
+        "telecom:330681",
+        "telecom:330600",
+    ]
+)
+
+
+class World:
+    def __init__(self, participants: frozenset[Address] = PARTICIPANTS) -> None:
+        self.memory = InMemoryRoutingMemory()
+        self.ctx = RoutingContext(default_registry(), participants, self.memory)
+
+    def route(self, message: Message) -> RoutingDecision:
+        decision = decide(message, self.ctx)
+        self.memory.remember(RoutedRecord.of(message, decision))
+        return decision
+
+
+def msg(kind: Kind, sender: str, to: list[str], body: dict[str, Any] | None = None, case: bool = True, **env: Any) -> Message:
+    default_bodies: dict[Kind, dict[str, Any]] = {
+        Kind.CASE_NOTICE: {"summary": "s"},
+        Kind.ASSISTANCE_REQUEST: {"questions": ["q"]},
+        Kind.ESCALATION: {"reason": "r"},
+        Kind.DIRECTIVE: {"directive_type": "guidance", "instructions": "i"},
+        Kind.CASE_TRANSFER: {"reason": "r"},
+        Kind.COORDINATION_REQUEST: {"action": "information", "request": "r"},
+        Kind.POLICE_REFERRAL: {
+            "approved_by": "head",
+            "approved_at": "2019-06-03T08:00:00+08:00",
+            "threshold_version": "v",
+            "level": "serious",
+            "clauses": [{"clause": "art5.5", "title": "t"}],
+            "explanation": "e",
+        },
+        Kind.ASSISTANCE_REPLY: {"findings": "f", "complete": True},
+        Kind.RECEIPT_ACK: {},
+        Kind.FILING_DECISION: {"decision": "filed"},
+        Kind.JURISDICTION_DESIGNATION: {"designated": "bureau:330681"},
+    }
+    facts = CASE_FACTS if case and kind not in {Kind.ASSISTANCE_REPLY, Kind.RECEIPT_ACK, Kind.FILING_DECISION, Kind.JURISDICTION_DESIGNATION} else None
+    env.setdefault("case_id", "C-1")
+    case_id = env.pop("case_id")
+    return new_message(kind, sender, to, case_id, body or default_bodies[kind], case=facts, **env)
+
+
+def routes(decision: RoutingDecision) -> set[tuple[str, Rule]]:
+    return {(str(d.recipient), d.rule) for d in decision.deliveries}
+
+
+def refused(world: World, message: Message) -> RoutingRefused:
+    with pytest.raises(RoutingRefused) as info:
+        decide(message, world.ctx)
+    return info.value
+
+
+# ---- vertical ----
+
+
+def test_county_escalates_to_its_city() -> None:
+    d = World().route(msg(Kind.ESCALATION, "bureau:330681", []))
+    assert routes(d) == {("bureau:330600", Rule.ESCALATION)}
+
+
+def test_city_escalates_to_province_and_province_to_samr() -> None:
+    w = World()
+    assert routes(w.route(msg(Kind.ESCALATION, "bureau:330600", []))) == {("bureau:330000", Rule.ESCALATION)}
+    assert routes(w.route(msg(Kind.ESCALATION, "bureau:330000", []))) == {("bureau:000000", Rule.ESCALATION)}
+
+
+def test_municipal_district_escalates_to_the_municipality() -> None:
+    d = World().route(msg(Kind.ESCALATION, "bureau:110105", []))
+    assert routes(d) == {("bureau:110000", Rule.ESCALATION)}
+
+
+def test_escalation_to_someone_else_is_refused() -> None:
+    error = refused(World(), msg(Kind.ESCALATION, "bureau:330681", ["bureau:330000"]))
+    assert error.field == "envelope.to" and "bureau:330600" in error.reason
+
+
+def test_directive_down_to_a_named_subordinate() -> None:
+    d = World().route(msg(Kind.DIRECTIVE, "bureau:330000", ["bureau:330681"], case=False))
+    assert routes(d) == {("bureau:330681", Rule.DIRECTIVE)}
+
+
+def test_directive_to_all_subordinates_of_a_province() -> None:
+    d = World().route(msg(Kind.DIRECTIVE, "bureau:330000", [], case=False, scope="all_subordinates"))
+    assert {str(r) for r in d.recipients} == {
+        "bureau:330600",
+        "bureau:330602",
+        "bureau:330681",
+        "bureau:330100",
+        "bureau:330106",
+    }
+    assert all(rule is Rule.DIRECTIVE_ALL for _, rule in routes(d))
+
+
+def test_directive_up_or_sideways_is_refused() -> None:
+    assert refused(World(), msg(Kind.DIRECTIVE, "bureau:330681", ["bureau:330600"], case=False)).field == "envelope.to"
+    assert refused(World(), msg(Kind.DIRECTIVE, "bureau:330600", ["bureau:330106"], case=False)).field == "envelope.to"
+
+
+# ---- regional ----
+
+
+def test_cross_province_request_goes_through_both_provincial_bureaus() -> None:
+    d = World().route(msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"]))
+    assert routes(d) == {("bureau:440000", Rule.HUB_INBOUND), ("bureau:330000", Rule.HUB_OUTBOUND)}
+
+
+def test_provincial_bureau_to_provincial_bureau_is_direct() -> None:
+    d = World().route(msg(Kind.CASE_NOTICE, "bureau:330000", ["bureau:440000"]))
+    assert routes(d) == {("bureau:440000", Rule.HUB_INBOUND)}
+
+
+def test_hub_forwards_to_the_competent_local_bureau() -> None:
+    w = World()
+    original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
+    w.route(original)
+    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id)
+    assert routes(w.route(forward)) == {("bureau:440300", Rule.FORWARD)}
+
+
+def test_forward_by_a_bureau_that_was_not_the_hub_is_refused() -> None:
+    w = World()
+    original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
+    w.route(original)
+    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:330000", ["bureau:330600"], forwards=original.envelope.message_id)
+    assert refused(w, forward).field == "envelope.forwards"
+
+
+def test_reply_to_a_forward_reaches_the_hub_and_the_origin() -> None:
+    w = World()
+    original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
+    w.route(original)
+    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id)
+    w.route(forward)
+    reply = msg(Kind.ASSISTANCE_REPLY, "bureau:440300", [], in_reply_to=forward.envelope.message_id)
+    assert routes(w.route(reply)) == {("bureau:440000", Rule.REPLY), ("bureau:330681", Rule.REPLY_REGIONAL)}
+
+
+# ---- handling restrictions ----
+
+
+def test_no_onward_dissemination_forward_only_to_named_addressee() -> None:
+    w = World(PARTICIPANTS | {Address.parse("bureau:440100")})
+    original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], handling=["no_onward_dissemination"])
+    w.route(original)
+
+    def forward(to: str) -> Message:
+        return msg(
+            Kind.ASSISTANCE_REQUEST,
+            "bureau:440000",
+            [to],
+            forwards=original.envelope.message_id,
+            handling=["no_onward_dissemination"],
+        )
+
+    assert routes(w.route(forward("bureau:440300"))) == {("bureau:440300", Rule.FORWARD)}
+    error = refused(w, forward("bureau:440100"))
+    assert error.field == "envelope.to" and "no_onward_dissemination" in error.reason
+
+
+def test_forward_must_keep_restrictions() -> None:
+    w = World()
+    original = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:440300"], handling=["no_onward_dissemination"])
+    w.route(original)
+    forward = msg(Kind.CASE_NOTICE, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id)
+    assert refused(w, forward).field == "envelope.handling"
+
+
+def test_restricted_referral_gets_no_supervision_copy() -> None:
+    w = World()
+    plain = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
+    assert routes(plain) == {("police:330681", Rule.POLICE_REFERRAL), ("procuratorate:330681", Rule.SUPERVISION_COPY)}
+    restricted = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], handling=["no_onward_dissemination"]))
+    assert routes(restricted) == {("police:330681", Rule.POLICE_REFERRAL)}
+
+
+# ---- interdepartmental ----
+
+
+def test_bureau_to_department_office_at_its_level() -> None:
+    d = World().route(msg(Kind.COORDINATION_REQUEST, "bureau:330681", ["telecom:330681"]))
+    assert routes(d) == {("telecom:330681", Rule.DEPARTMENT)}
+
+
+def test_department_office_at_another_level_is_refused() -> None:
+    error = refused(World(), msg(Kind.COORDINATION_REQUEST, "bureau:330681", ["telecom:330600"]))
+    assert error.field == "envelope.to" and "telecom:330681" in error.reason
+
+
+def test_referral_to_other_police_office_is_refused() -> None:
+    assert refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", ["police:330600"])).field == "envelope.to"
+
+
+# ---- case transfer ----
+
+
+def test_transfer_to_the_competent_bureau_then_no_retransfer() -> None:
+    w = World()
+    first = msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], case_id="C-9")
+    assert routes(w.route(first)) == {("bureau:330602", Rule.TRANSFER)}
+    onward = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="C-9")
+    d = w.route(onward)
+    # 330602 (Shaoxing Yuecheng) and 330106 (Hangzhou Xihu) meet at Zhejiang province
+    assert routes(d) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert "may not transfer it on" in d.deliveries[0].reason
+    # another case of the same bureau is not affected
+    other = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330681"], case_id="C-10")
+    assert routes(w.route(other)) == {("bureau:330681", Rule.TRANSFER)}
+
+
+def test_designation_reaches_the_designated_bureau_and_both_parties() -> None:
+    w = World()
+    w.route(msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], case_id="C-9"))
+    onward = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="C-9")
+    w.route(onward)
+    designation = msg(
+        Kind.JURISDICTION_DESIGNATION,
+        "bureau:330000",
+        [],
+        body={"designated": "bureau:330106"},
+        case_id="C-9",
+        in_reply_to=onward.envelope.message_id,
+    )
+    assert routes(w.route(designation)) == {
+        ("bureau:330106", Rule.DESIGNATION),
+        ("bureau:330602", Rule.REPLY),
+    }
+
+
+# ---- replies ----
+
+
+def test_reply_goes_back_to_the_sender() -> None:
+    w = World()
+    notice = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"])
+    w.route(notice)
+    ack = msg(Kind.RECEIPT_ACK, "bureau:330600", [], in_reply_to=notice.envelope.message_id)
+    assert routes(w.route(ack)) == {("bureau:330681", Rule.REPLY)}
+
+
+def test_reply_from_someone_who_did_not_receive_it_is_refused() -> None:
+    w = World()
+    notice = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"])
+    w.route(notice)
+    ack = msg(Kind.RECEIPT_ACK, "bureau:440300", [], in_reply_to=notice.envelope.message_id)
+    assert refused(w, ack).field == "envelope.sender"
+
+
+def test_reply_to_unknown_message_is_refused() -> None:
+    notice = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"])
+    ack = msg(Kind.RECEIPT_ACK, "bureau:330600", [], in_reply_to=notice.envelope.message_id)
+    error = refused(World(), ack)
+    assert error.field == "envelope.in_reply_to" and "has not routed" in error.reason
+
+
+def test_reply_of_the_wrong_kind_is_refused() -> None:
+    w = World()
+    notice = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"])
+    w.route(notice)
+    decision = msg(Kind.FILING_DECISION, "bureau:330600", [], in_reply_to=notice.envelope.message_id)
+    error = refused(w, decision)
+    assert error.field == "envelope.in_reply_to" and "police_referral" in error.reason
+
+
+def test_police_answers_go_back_to_the_referring_bureau() -> None:
+    w = World()
+    referral = msg(Kind.POLICE_REFERRAL, "bureau:330681", [])
+    w.route(referral)
+    decision = msg(Kind.FILING_DECISION, "police:330681", [], in_reply_to=referral.envelope.message_id)
+    assert routes(w.route(decision)) == {("bureau:330681", Rule.REPLY)}
+
+
+# ---- participants ----
+
+
+def test_unprovisioned_addressee_is_refused() -> None:
+    error = refused(World(), msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330683"]))
+    assert error.field == "envelope.to" and "bureau:330683 is not a provisioned participant" in error.reason
+
+
+def test_unprovisioned_hub_is_refused() -> None:
+    error = refused(World(), msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:320100"]))
+    assert "bureau:320000" in error.reason
+
+
+def test_message_to_oneself_only_is_refused() -> None:
+    assert refused(World(), msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330681"])).field == "envelope.to"

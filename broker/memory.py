@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
 
 from broker.domain.address import Address
 from broker.domain.messages import Handling, Kind
@@ -88,7 +89,13 @@ class SqlRoutingMemory:
     """RoutingMemory backed by SQL, shared by every router replica that uses the same database."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            # one shared connection, or every thread would see its own empty database
+            self.engine: Engine = create_engine(
+                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

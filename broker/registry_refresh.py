@@ -309,20 +309,30 @@ def _stem(name: str) -> str:
     return name
 
 
-def same_name_successor(code: str, name: str, current: Mapping[str, Division]) -> str | None:
-    """The one current division of the same level and province with the same name stem, if unique."""
+NameIndex = dict[tuple[Level, str, str], list[str]]
+"""(level, province prefix, name stem) -> current codes, for same-name successors."""
+
+
+def name_index(current: Mapping[str, Division]) -> NameIndex:
+    """Index the current divisions by level, province and name stem."""
+    index: NameIndex = {}
+    for d in current.values():
+        if d.name not in _GENERIC_NAMES:
+            index.setdefault((d.level, d.code[:2], _stem(d.name)), []).append(d.code)
+    return index
+
+
+def same_name_successor(
+    code: str, name: str, current: Mapping[str, Division], index: NameIndex | None = None
+) -> str | None:
+    """The one current division of the same level and province with the same name stem, if unique.
+
+    When several match, only those of the same prefecture (first 4 digits) are kept.
+    """
     if name in _GENERIC_NAMES:
         return None
     level = Level.PREFECTURE if code.endswith("00") else Level.COUNTY
-    stem = _stem(name)
-    found = [
-        d.code
-        for d in current.values()
-        if d.level is level
-        and d.code[:2] == code[:2]
-        and d.name not in _GENERIC_NAMES
-        and _stem(d.name) == stem
-    ]
+    found = (index if index is not None else name_index(current)).get((level, code[:2], _stem(name)), [])
     if len(found) > 1:
         found = [c for c in found if c[:4] == code[:4]]
     return found[0] if len(found) == 1 else None
@@ -368,6 +378,7 @@ def build_retired(
             raise RefreshError(
                 f"KNOWN_CHANGES: successor {k.successor} {k.successor_name} of {k.code} is not current"
             )
+    index = name_index(current)
     out: list[RetiredDivision] = []
     for code in sorted(candidates):
         c = candidates[code]
@@ -376,7 +387,7 @@ def build_retired(
             basis = SuccessorBasis.KNOWN if change.successor else None
             out.append(RetiredDivision(code, c.name, change.retired_in, change.successor, basis, c.found_in))
             continue
-        successor = same_name_successor(code, c.name, current)
+        successor = same_name_successor(code, c.name, current, index)
         basis = SuccessorBasis.SAME_NAME if successor else None
         out.append(RetiredDivision(code, c.name, None, successor, basis, c.found_in))
     return out

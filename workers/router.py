@@ -23,6 +23,7 @@ import structlog
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Consumer, Producer, Queue
 from kombu.message import Message as AmqpMessage
+from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
 
 from broker.domain.address import Address
@@ -132,7 +133,7 @@ class Router:
     def run(self) -> None:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away."""
         for attempt in Retrying(
-            retry=retry_if_exception(lambda e: not self.stopping.is_set()),
+            retry=retry_if_exception(lambda e: _is_connection_error(e) and not self.stopping.is_set()),
             wait=wait_exponential(multiplier=0.2, max=15),
             stop=stop_never,
             before_sleep=_log_retry,
@@ -177,7 +178,13 @@ class Router:
         user_id = props.get("user_id")
         if isinstance(user_id, bytes):
             user_id = user_id.decode("utf-8", "replace")
-        outcome = self.assess(delivery.body, user_id)
+        try:
+            outcome = self.assess(_raw_body(delivery), user_id)
+        except INFRASTRUCTURE_ERRORS:
+            raise  # the database or broker is away: reconnect, the input returns unacked
+        except Exception as exc:  # a bug must cost one message (quarantined), never the worker
+            log.exception("internal error while assessing a message")
+            outcome = Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
         if isinstance(outcome, Duplicate):
             self.counters.duplicates += 1
             log.info("duplicate", message_id=outcome.message_id, redelivered=delivery.delivery_info.get("redelivered"))
@@ -254,7 +261,7 @@ class Router:
         reason = _scrub(outcome.reason)
         props = delivery.properties
         producer.publish(
-            delivery.body,
+            _raw_body(delivery),
             exchange=topology.QUARANTINE,
             routing_key="",
             content_type=props.get("content_type") or "application/octet-stream",
@@ -296,11 +303,34 @@ class Router:
         )
 
 
+def _raw_body(delivery: AmqpMessage) -> bytes:
+    """The body as published. py-amqp decodes text bodies using the declared content_encoding;
+    encoding them back with the same codec restores the exact bytes."""
+    body = delivery.body
+    if isinstance(body, str):
+        return body.encode(delivery.properties.get("content_encoding") or "utf-8", "surrogateescape")
+    return bytes(body)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return text[:100] if REDACTED not in text else REDACTED
+
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    *Connection().connection_errors,
+    *Connection().channel_errors,
+    OSError,
+    OperationalError,
+)
+"""Errors of the broker or the database, after which the router reconnects and retries; any other
+error while handling a message is a bug, which quarantines that message and is logged."""
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
 def _log_retry(state: RetryCallState) -> None:

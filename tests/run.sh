@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: a clean virtualenv from pyproject.toml, then the whole suite against the
+# RabbitMQ in RB_AMQP_URL (default: the local one) and PostgreSQL where a test needs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib.sh
+ensure_venv
+ensure_rabbitmq_management
+exec .venv/bin/python -m pytest "$@"

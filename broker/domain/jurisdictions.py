@@ -172,10 +172,11 @@ def check_code_shape(code: object) -> str:
 class Registry:
     """The divisions in force, the retired codes, and hierarchy queries over them.
 
-    Every query taking a code validates it first and raises :class:`JurisdictionError`
+    The hierarchy queries validate every code they are given and raise :class:`JurisdictionError`
     (:class:`UnknownDivisionError`, :class:`MalformedDivisionCodeError` or
-    :class:`RetiredDivisionError`) for a code that is not a division in force.
-    Membership, iteration and length cover the divisions in force *including* :data:`NATIONAL`.
+    :class:`RetiredDivisionError`) for a code that is not a division in force; ``is_retired`` and
+    ``in`` never raise. Membership, iteration (in code order, so :data:`NATIONAL` first) and
+    length cover the divisions in force *including* :data:`NATIONAL`.
     """
 
     def __init__(

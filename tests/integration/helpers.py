@@ -1,0 +1,35 @@
+"""Reading queues as an administrator, for assertions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kombu import Connection, Queue
+
+from broker.settings import Settings
+
+
+def drain(settings: Settings, queue: str, expect: int | None = None, timeout: float = 10.0) -> list[Any]:
+    """Take every message from a queue (acking them); wait until `expect` arrived or timeout."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    with Connection(settings.amqp_url) as conn, conn.channel() as channel:
+        bound = Queue(queue, no_declare=True).bind(channel)
+        while True:
+            message = bound.get(no_ack=True)
+            if message is not None:
+                got.append(message)
+                continue
+            if expect is None or len(got) >= expect or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+
+def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

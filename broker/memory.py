@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
+    event,
     delete,
     insert,
     select,
@@ -70,6 +72,16 @@ deliveries = Table(
 )
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # WAL with synchronous=NORMAL survives a killed process (the case that matters here); only
+    # an OS crash may lose the last commits, which then are redelivered and deduplicated downstream.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 class State(StrEnum):
     ROUTING = "routing"
     """Recorded before publishing; a crash here leaves unconfirmed deliveries to publish again."""
@@ -96,6 +108,8 @@ class SqlRoutingMemory:
             )
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

@@ -105,15 +105,17 @@ class Deployment:
         self.clients.append(client)
         return client
 
+    @property
+    def router_url(self) -> str:
+        user = f"{self.settings.user_prefix}referral-router"
+        return self.settings.amqp_url_for(user, self.passwords[user])
+
     def start_router(self, database_url: str = "sqlite://") -> None:
         from broker.memory import SqlRoutingMemory
         from workers.router import Router
 
         memory = SqlRoutingMemory(database_url)
-        router_user = f"{self.settings.user_prefix}referral-router"
-        self.router = Router(
-            self.settings.amqp_url_for(router_user, self.passwords[router_user]), self.participants, memory, prefetch=32
-        )
+        self.router = Router(self.router_url, self.participants, memory, prefetch=32)
         self.thread = threading.Thread(target=self.router.run, daemon=True)
         self.thread.start()
 
@@ -146,14 +148,14 @@ DEFAULT_PARTICIPANTS = [
 
 
 @pytest.fixture
-def deployment(isolated: Settings, tmp_path: Path) -> Iterator[Deployment]:
+def provisioned(isolated: Settings) -> Iterator[Deployment]:
+    """Topology declared and participants provisioned; no router running."""
     from broker.participants import Participants
     from broker.provision import provision
 
     participants = Participants.of(DEFAULT_PARTICIPANTS, isolated.user_prefix)
     report = provision(isolated, participants)
     dep = Deployment(isolated, participants, dict(report.created))
-    dep.start_router()
     try:
         yield dep
     finally:
@@ -163,3 +165,10 @@ def deployment(isolated: Settings, tmp_path: Path) -> Iterator[Deployment]:
             except Exception:
                 pass
         dep.stop_router()
+
+
+@pytest.fixture
+def deployment(provisioned: Deployment) -> Iterator[Deployment]:
+    """A provisioned broker with the router running in a thread."""
+    provisioned.start_router()
+    yield provisioned

@@ -33,3 +33,31 @@ def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> b
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def drain_ids(url: str, queue: str, idle_s: float = 2.0) -> list[str]:
+    """Every message id in a queue, consumed quickly (prefetch) and acked; duplicates kept."""
+    import pika
+
+    ids: list[str] = []
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=500)
+    for method, props, _ in channel.consume(queue, inactivity_timeout=idle_s):
+        if method is None:
+            break
+        ids.append(props.message_id)
+        channel.basic_ack(method.delivery_tag)
+    channel.cancel()
+    connection.close()
+    return ids
+
+
+def queue_depth(url: str, queue: str) -> int:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()

@@ -192,24 +192,26 @@ class SqlRoutingMemory:
             return False
         return True
 
-    def confirmed(self, message_id: UUID, recipients: list[Address], complete: bool) -> None:
-        """Mark deliveries the broker confirmed; with complete, the whole message is routed."""
+    def confirmed(self, message_id: UUID, recipients: list[Address]) -> None:
+        """Mark the deliveries the broker confirmed."""
+        if not recipients:
+            return
         with self.engine.begin() as conn:
-            if recipients:
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        and_(
-                            deliveries.c.message_id == str(message_id),
-                            deliveries.c.recipient.in_([str(a) for a in recipients]),
-                        )
+            conn.execute(
+                update(deliveries)
+                .where(
+                    and_(
+                        deliveries.c.message_id == str(message_id),
+                        deliveries.c.recipient.in_([str(a) for a in recipients]),
                     )
-                    .values(confirmed=1)
                 )
-            if complete:
-                conn.execute(
-                    update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value)
-                )
+                .values(confirmed=1)
+            )
+
+    def finished(self, message_id: UUID) -> None:
+        """Every output of the message, decision record included, is confirmed."""
+        with self.engine.begin() as conn:
+            conn.execute(update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value))
 
     def prune(self, older_than_days: float = RETENTION_DAYS) -> int:
         cutoff = time.time() - older_than_days * 86400

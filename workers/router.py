@@ -15,6 +15,7 @@ import json
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
 
 from broker.domain.address import Address
+from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.messages import Message
 from broker.domain.routing import RoutedRecord, RoutingContext, RoutingDecision, RoutingRefused, decide
@@ -236,24 +238,15 @@ class Router:
                 )
                 confirmed.append(delivery.recipient)
         finally:
-            self.memory.confirmed(decision.message_id, confirmed, complete=len(confirmed) == len(pending))
+            self.memory.confirmed(decision.message_id, confirmed)
+        # The decision record feeds the tracker: the message counts as routed only once it is confirmed.
+        record = decision_record(route.message, decision, datetime.now(UTC))
+        self._log(producer, "routed", started, record, age_ms=round((time.time() - env.sent_at.timestamp()) * 1000, 1))
+        self.memory.finished(decision.message_id)
         self.counters.routed += 1
         self.counters.deliveries += len(confirmed)
         for d in decision.deliveries:
             self.counters.by_rule[d.rule.value] = self.counters.by_rule.get(d.rule.value, 0) + 1
-        self._log(
-            producer,
-            "routed",
-            started,
-            message_id=str(decision.message_id),
-            kind=decision.kind.value,
-            sender=str(decision.sender),
-            case_id=decision.case_id,
-            deliveries=[
-                {"to": str(d.recipient), "rule": d.rule.value, "reason": d.reason} for d in decision.deliveries
-            ],
-            age_ms=round((time.time() - env.sent_at.timestamp()) * 1000, 1),
-        )
 
     def _quarantine(
         self, delivery: AmqpMessage, user_id: str | None, outcome: Quarantine, producer: Producer, started: float
@@ -276,25 +269,24 @@ class Router:
             },
         )
         self.counters.quarantined += 1
-        self._log(
-            producer,
-            "quarantined",
-            started,
-            message_id=_text(props.get("message_id")),
-            user_id=user_id or None,
-            stage=outcome.stage,
-            field=outcome.field,
-            reason=reason,
-        )
+        record = {
+            "event": "quarantined",
+            "message_id": _text(props.get("message_id")),
+            "user_id": user_id or None,
+            "stage": outcome.stage,
+            "field": outcome.field,
+            "reason": reason,
+        }
+        self._log(producer, "quarantined", started, record)
 
-    def _log(self, producer: Producer, event: str, started: float, **fields: Any) -> None:
-        fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        log.info(event, **fields)
-        kind = fields.get("kind", "invalid")
-        sender = str(fields.get("sender", "unknown")).replace(":", ".")
-        record = json.dumps({"event": event, **fields}, ensure_ascii=False).encode("utf-8")
+    def _log(self, producer: Producer, event: str, started: float, record: dict[str, Any], **extra: Any) -> None:
+        """One line on stdout and one record on rb.routing-log, confirmed like every output."""
+        record = {**record, **extra, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        log.info(event, **{k: v for k, v in record.items() if k not in ("event", "case") and v is not None})
+        kind = record.get("kind", "invalid")
+        sender = str(record.get("sender", "unknown")).replace(":", ".")
         producer.publish(
-            record,
+            json.dumps(record, ensure_ascii=False).encode("utf-8"),
             exchange=topology.ROUTING_LOG,
             routing_key=f"{event}.{kind}.{sender}",
             content_type="application/json",

@@ -3,7 +3,8 @@
     participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
     router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>  (one per participant)
     router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
-    router ──▶ rb.routing-log (topic, key = kind.party.code)   (one record per decision)
+    router ──▶ rb.routing-log (topic, key = event.kind.party.code) (one record per decision)
+                  └─ routed.# ──▶ rb.tracker.decisions ──▶ tracker
     nothing bound ──alternate-exchange──▶ rb.unroutable ──▶ rb.unroutable
     rejected / over delivery limit ──dead-letter──▶ rb.dead ──▶ rb.dead-letter
 """
@@ -31,6 +32,11 @@ DEAD_LETTER = "rb.dead"
 DEAD_LETTER_QUEUE = "rb.dead-letter"
 ROUTING_LOG = "rb.routing-log"
 """Topic exchange carrying one JSON record per routing decision; `tail` binds a private queue."""
+
+TRACKER_QUEUE = "rb.tracker.decisions"
+"""Durable copy of every `routed` decision record, consumed by the deadline tracker."""
+TRACKER_BACKLOG = 1_000_000
+"""Decision records held for a stopped tracker before the router is pushed back (nacked)."""
 
 DEFAULT_INBOX_LENGTH = 100_000
 """Messages an inbox holds before the broker refuses more (the router then retries later)."""
@@ -106,6 +112,7 @@ def core_entities() -> list[Exchange | Queue]:
         quarantine,
         _queue(QUARANTINE, quarantine, args=final),
         log,
+        _queue(TRACKER_QUEUE, log, routing_key="routed.#", args=QueueArguments(max_length=TRACKER_BACKLOG)),
     ]
 
 

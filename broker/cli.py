@@ -189,10 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only report drift; exit 1 when files differ")
     p.set_defaults(func=cmd_export_schemas)
 
+    _add_optional_commands(sub)
+
     p = sub.add_parser("refresh-divisions", help="regenerate the division-code data file", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_refresh_divisions)
     return parser
+
+
+def _add_optional_commands(sub: Any) -> None:
+    """Commands that live with their component (tracker, demo, bench) register themselves here."""
+    import importlib
+
+    for module in ("broker.tracker.commands", "broker.referrals.commands", "broker.demo.commands", "broker.bench.commands"):
+        try:
+            commands = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        commands.add_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

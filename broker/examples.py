@@ -130,4 +130,21 @@ def example_messages() -> list[Message]:
         _message(16, Kind.RECONSIDERATION_REQUEST, zhuji, {"reason": "Bank records now show the sales."}, answers=14),
         _message(17, Kind.RECEIPT_ACK, shaoxing, {"summary": "Received."}, answers=1),
         _message(18, Kind.COMPLETION_ACK, "bureau:440000", {"summary": "Done."}, answers=2),
+        _message(
+            19,
+            Kind.DEADLINE_NOTICE,
+            "system:000000",
+            {
+                "notice": "reminder",
+                "obligation_id": f"{_id(2)}/reply/bureau:440000",
+                "obligation": "reply",
+                "regarding": _id(2),
+                "owed_by": "bureau:440000",
+                "owed_to": zhuji,
+                "due_at": "2019-06-24T23:59:59+08:00",
+                "basis": "assistance request: complete within 15 working days (SAMR procedure rules)",
+            },
+            ["bureau:440000"],
+            causation_id=_id(2),
+        ),
     ]

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from broker.domain.address import Address, AddressError
 
+SYSTEM = Address.parse("system:000000")
+"""The broker's own participant (the tracker's deadline notices); always provisioned."""
+
 
 class ParticipantsError(ValueError):
     pass
@@ -42,7 +45,8 @@ class Participants:
 
     @classmethod
     def of(cls, addresses: Iterable[Address | str], user_prefix: str = "") -> Participants:
-        return cls(frozenset(a if isinstance(a, Address) else Address.parse(a) for a in addresses), user_prefix)
+        parsed = {a if isinstance(a, Address) else Address.parse(a) for a in addresses}
+        return cls(frozenset(parsed | {SYSTEM}), user_prefix)
 
     @classmethod
     def load(cls, path: str | Path, user_prefix: str = "") -> Participants:
@@ -56,7 +60,7 @@ class Participants:
                 addresses.append(Address.parse(text))
             except AddressError as exc:
                 raise ParticipantsError(f"{path}, line {number}: {exc}") from None
-        return cls(frozenset(addresses), user_prefix)
+        return cls(frozenset([*addresses, SYSTEM]), user_prefix)
 
     def dump(self) -> str:
-        return "".join(f"{a}\n" for a in self)
+        return "".join(f"{a}\n" for a in self if a != SYSTEM)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kombu import Connection
 
 from broker.domain.address import Address
-from broker.participants import Participants
+from broker.participants import SYSTEM, Participants
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
@@ -31,11 +31,11 @@ class Permissions:
 
 
 def participant_permissions(address: Address) -> Permissions:
-    return Permissions(
-        configure="^$",
-        write=f"^{re.escape(topology.INBOUND_EXCHANGE)}$",
-        read=f"^{re.escape(topology.inbox_name(address))}$",
-    )
+    read = f"^{re.escape(topology.inbox_name(address))}$"
+    if address == SYSTEM:
+        # the tracker: it also consumes the decision records
+        read = f"{read}|^{re.escape(topology.TRACKER_QUEUE)}$"
+    return Permissions(configure="^$", write=f"^{re.escape(topology.INBOUND_EXCHANGE)}$", read=read)
 
 
 ROUTER_PERMISSIONS = Permissions(configure=r"^rb\..*", write=r"^rb\..*", read=r"^rb\..*")

@@ -29,9 +29,11 @@ class Party(StrEnum):
     POSTAL = "postal"
     TOURISM = "tourism"
     PROCURATORATE = "procuratorate"
+    SYSTEM = "system"
+    """The broker itself (``system:000000``): deadline reminders and escalations come from it."""
 
 
-DEPARTMENTS = frozenset(Party) - {Party.BUREAU}
+DEPARTMENTS = frozenset(Party) - {Party.BUREAU, Party.SYSTEM}
 """Parties that are other departments (interdepartmental coordination)."""
 
 _ADDRESS = re.compile(r"^([a-z]+):([0-9]{6})$")
@@ -66,6 +68,8 @@ class Address:
             # The text is not echoed: a malformed field may hold anything, personal data included.
             raise AddressError("not an address; write party:code, e.g. bureau:330681")
         party_text, code = match.groups()
+        if party_text == Party.SYSTEM and code != "000000":
+            raise AddressError("the system address is system:000000")
         try:
             party = Party(party_text)
         except ValueError:

@@ -44,6 +44,7 @@ class Kind(StrEnum):
     RECONSIDERATION_REQUEST = "reconsideration_request"
     RECEIPT_ACK = "receipt_ack"
     COMPLETION_ACK = "completion_ack"
+    DEADLINE_NOTICE = "deadline_notice"
 
 
 class Handling(StrEnum):
@@ -229,6 +230,22 @@ class AckBody(Body):
     pass
 
 
+class DeadlineNoticeBody(StrictModel):
+    """What the tracker says about one obligation. Names offices and times, never people."""
+
+    notice: Literal["reminder", "escalation", "overdue"] = Field(
+        description="reminder: to the addressee before the due time; escalation: to the addressee's "
+        "superior once it passed; overdue: to the sender once it passed."
+    )
+    obligation_id: str = Field(max_length=100)
+    obligation: str = Field(max_length=60, description="What is owed: receipt, reply, decision, ...")
+    regarding: UUID = Field(description="The message the obligation arises from.")
+    owed_by: AddressText
+    owed_to: AddressText
+    due_at: AwareDatetime
+    basis: str = Field(max_length=500, description="The rule and its legal basis.")
+
+
 # ---- messages: envelope + body, with the rules of each kind ----
 
 
@@ -401,6 +418,13 @@ class CompletionAck(Message):
     body: AckBody
 
 
+class DeadlineNotice(Message):
+    """A reminder, escalation or overdue notice from the tracker (sender system:000000)."""
+
+    KIND = Kind.DEADLINE_NOTICE
+    body: DeadlineNoticeBody
+
+
 FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
 """Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
 
@@ -425,6 +449,7 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         ReconsiderationRequest,
         ReceiptAck,
         CompletionAck,
+        DeadlineNotice,
     )
 }
 """Every kind of contract version 1.0 and its model."""

@@ -36,6 +36,7 @@ class Rule(StrEnum):
     REPLY_REGIONAL = "reply.regional_origin"
     POLICE_REFERRAL = "police.referral"
     SUPERVISION_COPY = "police.supervision_copy"
+    DEADLINE_NOTICE = "tracker.deadline_notice"
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
@@ -51,8 +52,8 @@ ANSWERS: dict[Kind, frozenset[Kind]] = {
     Kind.FILE_RETURN: frozenset({Kind.POLICE_REFERRAL, Kind.FILING_DECISION}),
     Kind.RECONSIDERATION_REQUEST: frozenset({Kind.FILING_DECISION}),
     Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER}),
-    Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK},
-    Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK},
+    Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
+    Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
 }
 """Which kinds each reply kind may answer."""
 
@@ -160,8 +161,15 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
     env = message.envelope
     sender = Address.parse(env.sender)
     kind = env.kind
+    if (kind is Kind.DEADLINE_NOTICE) != (sender.party is Party.SYSTEM):
+        raise RoutingRefused("envelope.sender", "deadline notices come from system:000000, and only they do")
     if message.IS_REPLY:
         deliveries = _reply(message, sender, ctx)
+    elif kind is Kind.DEADLINE_NOTICE:
+        deliveries = [
+            Delivery(t, Rule.DEADLINE_NOTICE, f"{message.body.notice} about {message.body.regarding}")
+            for t in _targets(message)
+        ]
     elif kind is Kind.ESCALATION:
         deliveries = _escalation(message, sender, ctx)
     elif kind is Kind.DIRECTIVE:

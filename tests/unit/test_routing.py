@@ -325,3 +325,34 @@ def test_unprovisioned_hub_is_refused() -> None:
 
 def test_message_to_oneself_only_is_refused() -> None:
     assert refused(World(), msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330681"])).field == "envelope.to"
+
+
+# ---- deadline notices ----
+
+
+def _notice(sender: str) -> Message:
+    return new_message(
+        Kind.DEADLINE_NOTICE,
+        sender,
+        ["bureau:330600"],
+        "C-1",
+        {
+            "notice": "escalation",
+            "obligation_id": "o-1",
+            "obligation": "reply",
+            "regarding": "5eed0000-0000-4000-8000-000000000002",
+            "owed_by": "bureau:330681",
+            "owed_to": "bureau:330000",
+            "due_at": "2019-06-24T23:59:59+08:00",
+            "basis": "b",
+        },
+    )
+
+
+def test_deadline_notice_from_the_system_is_delivered() -> None:
+    world = World(PARTICIPANTS | {Address.parse("system:000000")})
+    assert routes(world.route(_notice("system:000000"))) == {("bureau:330600", Rule.DEADLINE_NOTICE)}
+
+
+def test_only_the_system_sends_deadline_notices() -> None:
+    assert refused(World(), _notice("bureau:330681")).field == "envelope.sender"

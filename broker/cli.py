@@ -37,8 +37,10 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
 
     participants = _participants(args, settings)
     report = provision(settings, participants, rotate_passwords=args.rotate_passwords, progress=True)
-    print(f"{len(participants)} participants: {len(report.created)} users created or re-keyed, "
-          f"{len(report.updated)} updated, {report.inboxes} inboxes declared")
+    print(
+        f"{len(participants)} participants: {len(report.created)} users created or re-keyed, "
+        f"{len(report.updated)} updated, {report.inboxes} inboxes declared"
+    )
     if report.created:
         out = Path(args.credentials_out)
         existing = json.loads(out.read_text()) if out.exists() else {}
@@ -85,7 +87,10 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {args.file} is not a valid message: {exc}", file=sys.stderr)
         return 1
     if message.envelope.sender != str(address):
-        print(f"warning: envelope.sender is {message.envelope.sender}; the router will quarantine it", file=sys.stderr)
+        print(
+            f"warning: envelope.sender is {message.envelope.sender}; the router will quarantine it",
+            file=sys.stderr,
+        )
     url = settings.amqp_url_for(f"{settings.user_prefix}{address.username}", password)
     with ParticipantClient(url, address) as client:
         try:
@@ -145,7 +150,8 @@ def cmd_refresh_divisions(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="referral-broker",
-        description="Route case referrals between market-regulation bureaus, departments and police over RabbitMQ.",
+        description="Route case referrals between market-regulation bureaus, departments and police "
+        "over RabbitMQ.",
         epilog="Environment: RB_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/), RB_MANAGEMENT_URL, "
         "RB_DATABASE_URL (default sqlite:///referral-broker.sqlite3), RB_PARTICIPANTS, RB_USER_PREFIX.",
     )
@@ -155,21 +161,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_declare)
 
     p = sub.add_parser("provision", help="create or update participants' users, permissions and inboxes")
-    p.add_argument("participants", nargs="?", help="participants file, one address a line (default RB_PARTICIPANTS)")
-    p.add_argument("--credentials-out", default="credentials.json", help="where new passwords are written (mode 600)")
+    p.add_argument(
+        "participants", nargs="?", help="participants file, one address a line (default RB_PARTICIPANTS)"
+    )
+    p.add_argument(
+        "--credentials-out", default="credentials.json", help="where new passwords are written (mode 600)"
+    )
     p.add_argument("--rotate-passwords", action="store_true", help="give existing users new passwords too")
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("route", help="run the router worker until SIGTERM")
     p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
     p.add_argument("--prefetch", type=int, default=64, help="unacked messages held at once (default 64)")
-    p.add_argument("--no-procuratorate-copy", action="store_true", help="do not copy police referrals to the procuratorate")
+    p.add_argument(
+        "--no-procuratorate-copy",
+        action="store_true",
+        help="do not copy police referrals to the procuratorate",
+    )
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_route)
 
-    p = sub.add_parser("publish", help="publish a message file as a participant, waiting for the broker's confirm")
+    p = sub.add_parser(
+        "publish", help="publish a message file as a participant, waiting for the broker's confirm"
+    )
     p.add_argument("file", help="a JSON message (see schemas/examples/)")
-    p.add_argument("--as", dest="as_address", required=True, metavar="ADDRESS", help="the participant, e.g. bureau:330681")
+    p.add_argument(
+        "--as",
+        dest="as_address",
+        required=True,
+        metavar="ADDRESS",
+        help="the participant, e.g. bureau:330681",
+    )
     p.add_argument("--password", help="the participant's password (or RB_PASSWORD)")
     p.set_defaults(func=cmd_publish)
 
@@ -201,7 +223,12 @@ def _add_optional_commands(sub: Any) -> None:
     """Commands that live with their component (tracker, demo, bench) register themselves here."""
     import importlib
 
-    for module in ("broker.tracker.commands", "broker.referrals.commands", "broker.demo.commands", "broker.bench.commands"):
+    for module in (
+        "broker.tracker.commands",
+        "broker.referrals.commands",
+        "broker.demo.commands",
+        "broker.bench.commands",
+    ):
         try:
             commands = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,7 +1,8 @@
 """The thin client that bureau, department and police systems embed (pika, blocking).
 
     client = ParticipantClient(url, "bureau:330681")
-    client.publish(new_message(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], "CASE-1", body, case=facts))
+    notice = new_message(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], "CASE-1", body, case=facts)
+    client.publish(notice)
     client.consume(lambda message, meta: print(message.envelope.kind))   # manual acks, duplicates dropped
     client.reply(original, Kind.RECEIPT_ACK, {"summary": "received"})
 
@@ -143,12 +144,20 @@ class ParticipantClient:
         try:
             channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
         except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:
-            raise PublishRefused(f"broker did not accept message {message_id}: {type(exc).__name__}") from None
+            raise PublishRefused(
+                f"broker did not accept message {message_id}: {type(exc).__name__}"
+            ) from None
 
     def reply(self, original: Message, kind: Kind, body: dict[str, Any], **envelope: Any) -> Message:
         """Answer a message: same case, in_reply_to set; the router sends it back to the original sender."""
         message = new_message(
-            kind, str(self.address), [], original.envelope.case_id, body, in_reply_to=original.envelope.message_id, **envelope
+            kind,
+            str(self.address),
+            [],
+            original.envelope.case_id,
+            body,
+            in_reply_to=original.envelope.message_id,
+            **envelope,
         )
         self.publish(message)
         return message
@@ -169,7 +178,9 @@ class ParticipantClient:
         channel = self._open()
         channel.basic_qos(prefetch_count=prefetch)
         handled = 0
-        for method, props, raw in channel.consume(self.inbox, auto_ack=False, inactivity_timeout=idle_timeout_s):
+        for method, props, raw in channel.consume(
+            self.inbox, auto_ack=False, inactivity_timeout=idle_timeout_s
+        ):
             if method is None:
                 break
             message_id = props.message_id or ""

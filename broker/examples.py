@@ -65,7 +65,9 @@ def example_messages() -> list[Message]:
     police = "police:330681"
     summary = "Staff of a property developer sold owners' names, flat numbers and phone numbers."
     return [
-        _message(1, Kind.CASE_NOTICE, zhuji, {"summary": summary, "persons": [PERSON]}, [shaoxing], case=True),
+        _message(
+            1, Kind.CASE_NOTICE, zhuji, {"summary": summary, "persons": [PERSON]}, [shaoxing], case=True
+        ),
         _message(
             2,
             Kind.ASSISTANCE_REQUEST,
@@ -76,7 +78,11 @@ def example_messages() -> list[Message]:
             handling=["no_onward_dissemination"],
         ),
         _message(
-            3, Kind.ASSISTANCE_REPLY, "bureau:440000", {"findings": "Buyer identified.", "complete": True}, answers=2
+            3,
+            Kind.ASSISTANCE_REPLY,
+            "bureau:440000",
+            {"findings": "Buyer identified.", "complete": True},
+            answers=2,
         ),
         _message(
             4,
@@ -86,7 +92,13 @@ def example_messages() -> list[Message]:
             answers=2,
         ),
         _message(5, Kind.EXTENSION_DECISION, zhuji, {"granted": True, "extra_working_days": 10}, answers=4),
-        _message(6, Kind.ESCALATION, zhuji, {"reason": "Case spans several counties.", "summary": summary}, case=True),
+        _message(
+            6,
+            Kind.ESCALATION,
+            zhuji,
+            {"reason": "Case spans several counties.", "summary": summary},
+            case=True,
+        ),
         _message(
             7,
             Kind.DIRECTIVE,
@@ -95,7 +107,12 @@ def example_messages() -> list[Message]:
             scope="all_subordinates",
         ),
         _message(
-            8, Kind.CASE_TRANSFER, zhuji, {"reason": "The company is registered in Shaoxing city."}, ["bureau:330602"], case=True
+            8,
+            Kind.CASE_TRANSFER,
+            zhuji,
+            {"reason": "The company is registered in Shaoxing city."},
+            ["bureau:330602"],
+            case=True,
         ),
         _message(9, Kind.JURISDICTION_DESIGNATION, shaoxing, {"designated": zhuji}, answers=8),
         _message(
@@ -118,16 +135,31 @@ def example_messages() -> list[Message]:
                 "approved_at": "2019-06-03T08:00:00+08:00",
                 "threshold_version": "2017-spc-spp-10",
                 "level": "especially_serious",
-                "clauses": [{"clause": "art5.5", "title": "≥ 5,000 other records", "figures": {"records": "18990"}}],
-                "explanation": "Clause 5 met: 18,990 records of other personal information (threshold 5,000).",
+                "clauses": [
+                    {"clause": "art5.5", "title": "≥ 5,000 other records", "figures": {"records": "18990"}}
+                ],
+                "explanation": "Clause 5 met: 18,990 records of other personal information "
+                "(threshold 5,000).",
             },
             [police],
             case=True,
         ),
         _message(13, Kind.POLICE_RECEIPT, police, {"received_at": "2019-06-03T15:00:00+08:00"}, answers=12),
-        _message(14, Kind.FILING_DECISION, police, {"decision": "not_filed", "reasons": "Evidence insufficient."}, answers=12),
+        _message(
+            14,
+            Kind.FILING_DECISION,
+            police,
+            {"decision": "not_filed", "reasons": "Evidence insufficient."},
+            answers=12,
+        ),
         _message(15, Kind.FILE_RETURN, police, {"returned_items": ["case file ZJ-ZJ-2019-0042"]}, answers=14),
-        _message(16, Kind.RECONSIDERATION_REQUEST, zhuji, {"reason": "Bank records now show the sales."}, answers=14),
+        _message(
+            16,
+            Kind.RECONSIDERATION_REQUEST,
+            zhuji,
+            {"reason": "Bank records now show the sales."},
+            answers=14,
+        ),
         _message(17, Kind.RECEIPT_ACK, shaoxing, {"summary": "Received."}, answers=1),
         _message(18, Kind.COMPLETION_ACK, "bureau:440000", {"summary": "Done."}, answers=2),
         _message(

@@ -26,8 +26,8 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
-    event,
     delete,
+    event,
     insert,
     select,
     update,
@@ -184,7 +184,12 @@ class SqlRoutingMemory:
                     conn.execute(
                         insert(deliveries),
                         [
-                            {"message_id": str(record.message_id), "recipient": str(a), "rule": r.value, "confirmed": 0}
+                            {
+                                "message_id": str(record.message_id),
+                                "recipient": str(a),
+                                "rule": r.value,
+                                "confirmed": 0,
+                            }
                             for a, r in record.deliveries
                         ],
                     )
@@ -211,7 +216,9 @@ class SqlRoutingMemory:
     def finished(self, message_id: UUID) -> None:
         """Every output of the message, decision record included, is confirmed."""
         with self.engine.begin() as conn:
-            conn.execute(update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value))
+            conn.execute(
+                update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value)
+            )
 
     def prune(self, older_than_days: float = RETENTION_DAYS) -> int:
         cutoff = time.time() - older_than_days * 86400

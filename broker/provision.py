@@ -60,7 +60,9 @@ def provision(
     report = ProvisionReport()
     vhost = settings.vhost
     with Connection(settings.amqp_url) as conn:
-        report.inboxes = topology.declare(conn, list(participants), inbox_length) - len(topology.core_entities())
+        report.inboxes = topology.declare(conn, list(participants), inbox_length) - len(
+            topology.core_entities()
+        )
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
         users = [(router, "impersonator", ROUTER_PERMISSIONS)] + [

@@ -18,7 +18,9 @@ def matches(record: dict[str, Any], bureau: str | None, case_id: str | None, kin
     if kind and record.get("kind") != kind:
         return False
     if bureau:
-        parties = [str(record.get("sender", ""))] + [str(d.get("to", "")) for d in record.get("deliveries", [])]
+        parties = [str(record.get("sender", ""))] + [
+            str(d.get("to", "")) for d in record.get("deliveries", [])
+        ]
         wanted = bureau if ":" in bureau else None
         if not any(p == wanted or (wanted is None and p.endswith(f":{bureau}")) for p in parties):
             return False
@@ -46,7 +48,10 @@ def follow(
             print(json.dumps(record, ensure_ascii=False), flush=True)
             printed += 1
 
-    with Connection(settings.amqp_url) as conn, Consumer(conn.channel(), [queue], on_message=on_message, no_ack=True):
+    with (
+        Connection(settings.amqp_url) as conn,
+        Consumer(conn.channel(), [queue], on_message=on_message, no_ack=True),
+    ):
         print(f"following {topology.ROUTING_LOG} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         try:
             while count is None or printed < count:

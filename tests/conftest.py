@@ -4,13 +4,13 @@ user prefix, removed afterwards, so tests leave nothing behind and do not depend
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -160,10 +160,8 @@ def provisioned(isolated: Settings) -> Iterator[Deployment]:
         yield dep
     finally:
         for client in dep.clients:
-            try:
+            with contextlib.suppress(Exception):
                 client.close()
-            except Exception:
-                pass
         dep.stop_router()
 
 

@@ -15,9 +15,9 @@ import json
 import signal
 import threading
 import time
-from datetime import UTC, datetime
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -106,20 +106,28 @@ class Router:
             return Quarantine("contract", exc.field, str(exc))
         env = message.envelope
         if not user_id:
-            return Quarantine("authentication", "user_id", "no validated user_id: publish with user_id set to your user")
+            return Quarantine(
+                "authentication", "user_id", "no validated user_id: publish with user_id set to your user"
+            )
         claimed = self.participants.address_of(user_id)
         if claimed is None:
-            return Quarantine("authentication", "user_id", f"user {user_id!r} is not a provisioned participant")
+            return Quarantine(
+                "authentication", "user_id", f"user {user_id!r} is not a provisioned participant"
+            )
         if str(claimed) != env.sender:
             return Quarantine(
-                "authentication", "envelope.sender", f"user {user_id!r} may send as {claimed} only, not {env.sender}"
+                "authentication",
+                "envelope.sender",
+                f"user {user_id!r} may send as {claimed} only, not {env.sender}",
             )
         digest = hashlib.sha256(body).hexdigest()
         seen = self.memory.seen(env.message_id)
         if seen is not None:
             if seen.digest != digest:
                 return Quarantine(
-                    "duplicate", "envelope.message_id", "this message id was already used for a different message"
+                    "duplicate",
+                    "envelope.message_id",
+                    "this message id was already used for a different message",
                 )
             if seen.state is State.ROUTED:
                 return Duplicate(str(env.message_id))
@@ -189,7 +197,11 @@ class Router:
             outcome = Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
         if isinstance(outcome, Duplicate):
             self.counters.duplicates += 1
-            log.info("duplicate", message_id=outcome.message_id, redelivered=delivery.delivery_info.get("redelivered"))
+            log.info(
+                "duplicate",
+                message_id=outcome.message_id,
+                redelivered=delivery.delivery_info.get("redelivered"),
+            )
         elif isinstance(outcome, Quarantine):
             self._quarantine(delivery, user_id, outcome, producer, started)
         else:
@@ -205,8 +217,7 @@ class Router:
 
     def _route(self, route: Route, user_id: str, producer: Producer, started: float) -> None:
         decision = route.decision
-        record = RoutedRecord.of(route.message, decision)
-        if not self.memory.begin(record, route.digest):
+        if not self.memory.begin(RoutedRecord.of(route.message, decision), route.digest):
             seen = self.memory.seen(decision.message_id)
             pending = seen.pending if seen else frozenset()
         else:
@@ -241,7 +252,13 @@ class Router:
             self.memory.confirmed(decision.message_id, confirmed)
         # The decision record feeds the tracker: the message counts as routed only once it is confirmed.
         record = decision_record(route.message, decision, datetime.now(UTC))
-        self._log(producer, "routed", started, record, age_ms=round((time.time() - env.sent_at.timestamp()) * 1000, 1))
+        self._log(
+            producer,
+            "routed",
+            started,
+            record,
+            age_ms=round((time.time() - env.sent_at.timestamp()) * 1000, 1),
+        )
         self.memory.finished(decision.message_id)
         self.counters.routed += 1
         self.counters.deliveries += len(confirmed)
@@ -249,7 +266,12 @@ class Router:
             self.counters.by_rule[d.rule.value] = self.counters.by_rule.get(d.rule.value, 0) + 1
 
     def _quarantine(
-        self, delivery: AmqpMessage, user_id: str | None, outcome: Quarantine, producer: Producer, started: float
+        self,
+        delivery: AmqpMessage,
+        user_id: str | None,
+        outcome: Quarantine,
+        producer: Producer,
+        started: float,
     ) -> None:
         reason = _scrub(outcome.reason)
         props = delivery.properties
@@ -279,7 +301,9 @@ class Router:
         }
         self._log(producer, "quarantined", started, record)
 
-    def _log(self, producer: Producer, event: str, started: float, record: dict[str, Any], **extra: Any) -> None:
+    def _log(
+        self, producer: Producer, event: str, started: float, record: dict[str, Any], **extra: Any
+    ) -> None:
         """One line on stdout and one record on rb.routing-log, confirmed like every output."""
         record = {**record, **extra, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
         log.info(event, **{k: v for k, v in record.items() if k not in ("event", "case") and v is not None})

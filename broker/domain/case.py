@@ -114,7 +114,8 @@ class CaseFacts(StrictModel):
         default=False, description="Location-track data provided was then used by someone for a crime."
     )
     supplied_to_known_criminal: bool = Field(
-        default=False, description="Data supplied to someone known (or who should be known) to use it for crime."
+        default=False,
+        description="Data supplied to someone known (or who should be known) to use it for crime.",
     )
     other_serious_circumstances: bool = Field(
         default=False, description="A human judgement that other serious circumstances apply (clause 10)."
@@ -134,7 +135,9 @@ class CaseFacts(StrictModel):
         seen: set[InformationCategory] = set()
         for record in self.records:
             if record.category in seen:
-                raise ValueError(f"records: category '{record.category}' is listed twice; give one count per category")
+                raise ValueError(
+                    f"records: category '{record.category}' is listed twice; give one count per category"
+                )
             seen.add(record.category)
         return self
 

@@ -31,13 +31,18 @@ def decision_record(message: Message, decision: RoutingDecision, routed_at: date
         "sent_at": env.sent_at.isoformat(),
         "routed_at": routed_at.isoformat(),
         "handling": [h.value for h in env.handling],
-        "deliveries": [{"to": str(d.recipient), "rule": d.rule.value, "reason": d.reason} for d in decision.deliveries],
+        "deliveries": [
+            {"to": str(d.recipient), "rule": d.rule.value, "reason": d.reason} for d in decision.deliveries
+        ],
         "case": env.case.model_dump(mode="json") if env.case is not None else None,
     }
     if isinstance(message, ExtensionRequest):
         record["extension"] = {"requested_working_days": message.body.extra_working_days}
     elif isinstance(message, ExtensionDecision):
-        record["extension"] = {"granted": message.body.granted, "extra_working_days": message.body.extra_working_days}
+        record["extension"] = {
+            "granted": message.body.granted,
+            "extra_working_days": message.body.extra_working_days,
+        }
     elif isinstance(message, FilingDecision):
         record["filing"] = {"decision": message.body.decision}
     return record

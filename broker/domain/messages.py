@@ -138,7 +138,9 @@ class CaseNoticeBody(Body):
 
 
 class AssistanceRequestBody(Body):
-    questions: list[str] = Field(min_length=1, max_length=100, description="What the other bureau is asked to find out or do.")
+    questions: list[str] = Field(
+        min_length=1, max_length=100, description="What the other bureau is asked to find out or do."
+    )
 
 
 class AssistanceReplyBody(Body):
@@ -167,12 +169,16 @@ class EscalationBody(Body):
 
 
 class DirectiveBody(Body):
-    directive_type: Literal["directive", "guidance"] = Field(description="督办 (directive) or 指导 (guidance).")
+    directive_type: Literal["directive", "guidance"] = Field(
+        description="督办 (directive) or 指导 (guidance)."
+    )
     instructions: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class CaseTransferBody(Body):
-    reason: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the receiving bureau is competent.")
+    reason: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="Why the receiving bureau is competent."
+    )
 
 
 class JurisdictionDesignationBody(Body):
@@ -195,7 +201,9 @@ class ClauseFinding(StrictModel):
 
 
 class PoliceReferralBody(Body):
-    approved_by: str = Field(min_length=1, max_length=200, description="The bureau head who approved the transfer.")
+    approved_by: str = Field(
+        min_length=1, max_length=200, description="The bureau head who approved the transfer."
+    )
     approved_at: AwareDatetime
     threshold_version: str = Field(max_length=100)
     level: Literal["serious", "especially_serious"]

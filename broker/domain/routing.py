@@ -226,7 +226,9 @@ def _escalation(message: Message, sender: Address, ctx: RoutingContext) -> list[
         raise RoutingRefused("envelope.sender", "the national bureau has no superior to escalate to")
     target = _bureau(superior)
     if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [target]:
-        raise RoutingRefused("envelope.to", f"an escalation goes to the sender's superior {target}; leave to empty")
+        raise RoutingRefused(
+            "envelope.to", f"an escalation goes to the sender's superior {target}; leave to empty"
+        )
     return [Delivery(target, Rule.ESCALATION, f"{sender} reports to its superior {target}")]
 
 
@@ -238,7 +240,9 @@ def _directive(message: Message, sender: Address, ctx: RoutingContext) -> list[D
         )
         if not below:
             raise RoutingRefused("envelope.scope", f"no provisioned bureau is under {sender}")
-        return [Delivery(p, Rule.DIRECTIVE_ALL, f"directive from {sender} to all its subordinates") for p in below]
+        return [
+            Delivery(p, Rule.DIRECTIVE_ALL, f"directive from {sender} to all its subordinates") for p in below
+        ]
     out = []
     for target in _targets(message):
         if not target.is_bureau or not _is_under(ctx.registry, target.code, sender.code):
@@ -271,7 +275,9 @@ def _addressed(message: Message, sender: Address, ctx: RoutingContext) -> list[D
     return out
 
 
-def _to_one(sender: Address, target: Address, ctx: RoutingContext, same_province_rule: Rule) -> list[Delivery]:
+def _to_one(
+    sender: Address, target: Address, ctx: RoutingContext, same_province_rule: Rule
+) -> list[Delivery]:
     """Deliveries that carry a message from sender to one named addressee."""
     reg = ctx.registry
     if not sender.is_bureau or not target.is_bureau:
@@ -281,12 +287,15 @@ def _to_one(sender: Address, target: Address, ctx: RoutingContext, same_province
             office = Address(target.party, sender.code)
             raise RoutingRefused(
                 "envelope.to",
-                f"interdepartmental messages go to the office at the sender's own level ({office}), not {target}",
+                f"interdepartmental messages go to the office at the sender's own level ({office}), "
+                f"not {target}",
             )
         return [Delivery(target, Rule.DEPARTMENT, f"interdepartmental: {sender} to {target}")]
     if NATIONAL in (sender.code, target.code) or reg.province_of(sender.code) == reg.province_of(target.code):
         related = _is_under(reg, target.code, sender.code) or _is_under(reg, sender.code, target.code)
-        rule = same_province_rule if related or same_province_rule is not Rule.VERTICAL else Rule.INTRA_PROVINCE
+        rule = (
+            same_province_rule if related or same_province_rule is not Rule.VERTICAL else Rule.INTRA_PROVINCE
+        )
         return [Delivery(target, rule, f"{sender} to {target} within one province")]
     hub = _bureau(reg.province_of(target.code))
     own = _bureau(reg.province_of(sender.code))
@@ -298,7 +307,9 @@ def _to_one(sender: Address, target: Address, ctx: RoutingContext, same_province
         )
     ]
     if own != sender:
-        out.append(Delivery(own, Rule.HUB_OUTBOUND, f"cross-province: copy to the sender's provincial bureau {own}"))
+        out.append(
+            Delivery(own, Rule.HUB_OUTBOUND, f"cross-province: copy to the sender's provincial bureau {own}")
+        )
     return out
 
 
@@ -326,24 +337,36 @@ def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Del
     assert env.forwards is not None
     original = ctx.memory.original(env.forwards)
     if original is None:
-        raise RoutingRefused("envelope.forwards", f"refers to message {env.forwards}, which this broker has not routed")
+        raise RoutingRefused(
+            "envelope.forwards", f"refers to message {env.forwards}, which this broker has not routed"
+        )
     if (sender, Rule.HUB_INBOUND) not in original.deliveries:
-        raise RoutingRefused("envelope.forwards", f"{sender} did not receive message {env.forwards} as provincial hub")
+        raise RoutingRefused(
+            "envelope.forwards", f"{sender} did not receive message {env.forwards} as provincial hub"
+        )
     if original.kind is not env.kind or original.case_id != env.case_id:
-        raise RoutingRefused("envelope.forwards", "a forward keeps the kind and case id of the message it forwards")
+        raise RoutingRefused(
+            "envelope.forwards", "a forward keeps the kind and case id of the message it forwards"
+        )
     if not original.handling <= set(env.handling):
-        raise RoutingRefused("envelope.handling", "a forward keeps every handling restriction of the original")
+        raise RoutingRefused(
+            "envelope.handling", "a forward keeps every handling restriction of the original"
+        )
     out = []
     for target in _targets(message):
         if not target.is_bureau or not _is_under(ctx.registry, target.code, sender.code):
-            raise RoutingRefused("envelope.to", f"{sender} forwards only to bureaus in its own province, not {target}")
+            raise RoutingRefused(
+                "envelope.to", f"{sender} forwards only to bureaus in its own province, not {target}"
+            )
         if Handling.NO_ONWARD_DISSEMINATION in original.handling and target not in original.to:
             raise RoutingRefused(
                 "envelope.to",
                 f"message {env.forwards} is marked no_onward_dissemination; it may reach only the addressees "
                 f"its sender named, not {target}",
             )
-        out.append(Delivery(target, Rule.FORWARD, f"provincial hub {sender} forwards to the competent bureau"))
+        out.append(
+            Delivery(target, Rule.FORWARD, f"provincial hub {sender} forwards to the competent bureau")
+        )
     return out
 
 
@@ -372,14 +395,22 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> list[Deliv
     if original.forwards is not None:
         first = ctx.memory.original(original.forwards)
         if first is not None:
-            out.append(Delivery(first.sender, Rule.REPLY_REGIONAL, "answer to a cross-province message, to its origin"))
+            out.append(
+                Delivery(
+                    first.sender, Rule.REPLY_REGIONAL, "answer to a cross-province message, to its origin"
+                )
+            )
     expected = {d.recipient for d in out}
     if env.to and not {Address.parse(t) for t in env.to} <= expected:
-        raise RoutingRefused("envelope.to", "replies go back to the sender of what they answer; leave to empty")
+        raise RoutingRefused(
+            "envelope.to", "replies go back to the sender of what they answer; leave to empty"
+        )
     return out
 
 
-def _designation(message: Message, sender: Address, original: RoutedRecord, ctx: RoutingContext) -> list[Delivery]:
+def _designation(
+    message: Message, sender: Address, original: RoutedRecord, ctx: RoutingContext
+) -> list[Delivery]:
     body = message.body
     designated = Address.parse(body.designated)
     if not designated.is_bureau or not _is_under(ctx.registry, designated.code, sender.code):

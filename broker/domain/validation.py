@@ -23,7 +23,8 @@ MAX_DEPTH = 32
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    """Dotted path to the offending field, e.g. ``envelope.case.records.0.provided``; ``$`` is the whole message."""
+    """Dotted path to the offending field, e.g. ``envelope.case.records.0.provided``;
+    ``$`` is the whole message."""
     reason: str
 
     def __str__(self) -> str:
@@ -59,7 +60,9 @@ def parse_message(raw: bytes) -> Message:
     except RecursionError:
         raise ContractError.single("$", f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
-        raise ContractError.single("$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ContractError.single(
+            "$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     return validate_message(data)
 
 
@@ -84,7 +87,8 @@ def validate_message(data: Any) -> Message:
     model = models.get(Kind(kind)) if isinstance(kind, str) and kind in Kind._value2member_map_ else None
     if model is None:
         raise ContractError.single(
-            "envelope.kind", f"unknown message kind {_show(kind)} (known: {', '.join(k.value for k in models)})"
+            "envelope.kind",
+            f"unknown message kind {_show(kind)} (known: {', '.join(k.value for k in models)})",
         )
     try:
         return model.model_validate(data)

@@ -18,7 +18,9 @@ class Management:
     """A thin client of the management plugin's HTTP API (https://www.rabbitmq.com/docs/http-api-reference)."""
 
     def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self._client = httpx.Client(base_url=settings.api_url, auth=settings.admin_credentials, timeout=timeout)
+        self._client = httpx.Client(
+            base_url=settings.api_url, auth=settings.admin_credentials, timeout=timeout
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -56,7 +58,11 @@ class Management:
     def set_tags(self, name: str, tags: str) -> None:
         """Change a user's tags and keep its password."""
         current = self._call("GET", f"/api/users/{quote(name, safe='')}")
-        body = {"tags": tags, "password_hash": current["password_hash"], "hashing_algorithm": current["hashing_algorithm"]}
+        body = {
+            "tags": tags,
+            "password_hash": current["password_hash"],
+            "hashing_algorithm": current["hashing_algorithm"],
+        }
         self._call("PUT", f"/api/users/{quote(name, safe='')}", body)
 
     def delete_user(self, name: str) -> None:

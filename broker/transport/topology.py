@@ -1,12 +1,12 @@
 """The one place that names and declares exchanges, queues and bindings. Declaring is idempotent.
 
-    participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
-    router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>  (one per participant)
-    router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
-    router ──▶ rb.routing-log (topic, key = event.kind.party.code) (one record per decision)
-                  └─ routed.# ──▶ rb.tracker.decisions ──▶ tracker
-    nothing bound ──alternate-exchange──▶ rb.unroutable ──▶ rb.unroutable
-    rejected / over delivery limit ──dead-letter──▶ rb.dead ──▶ rb.dead-letter
+participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
+router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>  (one per participant)
+router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
+router ──▶ rb.routing-log (topic, key = event.kind.party.code) (one record per decision)
+              └─ routed.# ──▶ rb.tracker.decisions ──▶ tracker
+nothing bound ──alternate-exchange──▶ rb.unroutable ──▶ rb.unroutable
+rejected / over delivery limit ──dead-letter──▶ rb.dead ──▶ rb.dead-letter
 """
 
 from __future__ import annotations
@@ -125,7 +125,9 @@ def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH) -> Que
     )
 
 
-def declare(connection: Connection, inboxes: list[Address] | None = None, inbox_length: int = DEFAULT_INBOX_LENGTH) -> int:
+def declare(
+    connection: Connection, inboxes: list[Address] | None = None, inbox_length: int = DEFAULT_INBOX_LENGTH
+) -> int:
     """Declare the core topology and the given inboxes. Returns how many entities were declared."""
     entities: list[Exchange | Queue] = core_entities()
     entities += [inbox_queue(a, inbox_length) for a in inboxes or []]

@@ -41,7 +41,16 @@ def start_router(dep: Deployment, database: Path, participants: Path) -> subproc
         "RB_MANAGEMENT_URL": dep.settings.api_url,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "route", "--participants", str(participants), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "route",
+            "--participants",
+            str(participants),
+            "--log-level",
+            "WARNING",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -99,7 +108,8 @@ def test_sigkill_while_5000_messages_flow_loses_nothing(provisioned: Deployment,
     assert queue_depth(dep.settings.amqp_url, topology.UNROUTABLE) == 0
     print(
         f"\n5000 messages, {sum(len(v) for v in expected.values())} deliveries, {kills} SIGKILLs: "
-        f"0 lost, {duplicates} duplicate copies (dropped by message id), backlog drained {drained_after:.1f}s after publishing"
+        f"0 lost, {duplicates} duplicate copies (dropped by message id), "
+        f"backlog drained {drained_after:.1f}s after publishing"
     )
 
 
@@ -126,7 +136,9 @@ def test_router_reconnects_after_losing_its_connection(deployment: Deployment) -
     client.publish(second)
     assert wait_for(lambda: deployment.router.counters.routed == 2, timeout=30)
     print(f"\nrouter back and routing {time.monotonic() - killed_at:.2f}s after its connection was closed")
-    got = drain_ids(deployment.settings.amqp_url, topology.inbox_name(Address.parse("bureau:330600")), idle_s=0.5)
+    got = drain_ids(
+        deployment.settings.amqp_url, topology.inbox_name(Address.parse("bureau:330600")), idle_s=0.5
+    )
     assert set(got) == {str(first.envelope.message_id), str(second.envelope.message_id)}
 
 

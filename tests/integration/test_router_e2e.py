@@ -35,7 +35,9 @@ def send(dep: Deployment, message: Message) -> Message:
 
 def wait_routed(dep: Deployment, count: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while dep.router.counters.routed + dep.router.counters.quarantined < count and time.monotonic() < deadline:
+    while (
+        dep.router.counters.routed + dep.router.counters.quarantined < count and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
 
 
@@ -58,17 +60,19 @@ def test_directive_to_all_subordinates(deployment: Deployment) -> None:
 def test_regional_request_via_hubs_then_forward_and_reply(deployment: Deployment) -> None:
     request = send(deployment, msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"]))
     hub = deployment.client("bureau:440000")
-    (received, meta), = receive(hub)
+    ((received, meta),) = receive(hub)
     assert meta.rule == "regional.hub_inbound"
     assert len(receive(deployment.client("bureau:330000"))) == 1
     assert nothing_for(deployment.client("bureau:440300"), 0.5)
-    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=received.envelope.message_id)
+    forward = msg(
+        Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=received.envelope.message_id
+    )
     hub.publish(forward)
     local = deployment.client("bureau:440300")
-    (got, meta), = receive(local)
+    ((got, meta),) = receive(local)
     assert meta.rule == "regional.forward" and got.envelope.forwards == request.envelope.message_id
     local.reply(got, Kind.ASSISTANCE_REPLY, {"findings": "found", "complete": True})
-    (answer, meta), = receive(deployment.client("bureau:330681"))
+    ((answer, meta),) = receive(deployment.client("bureau:330681"))
     assert answer.envelope.kind is Kind.ASSISTANCE_REPLY and meta.rule == "reply.regional_origin"
     assert len(receive(hub)) == 1
 
@@ -76,18 +80,18 @@ def test_regional_request_via_hubs_then_forward_and_reply(deployment: Deployment
 def test_interdepartmental_and_reply(deployment: Deployment) -> None:
     request = send(deployment, msg(Kind.COORDINATION_REQUEST, "bureau:330681", ["telecom:330681"]))
     telecom = deployment.client("telecom:330681")
-    (got, _), = receive(telecom)
+    ((got, _),) = receive(telecom)
     telecom.reply(got, Kind.COORDINATION_REPLY, {"answer": "numbers suspended"})
-    (answer, meta), = receive(deployment.client("bureau:330681"))
+    ((answer, meta),) = receive(deployment.client("bureau:330681"))
     assert answer.envelope.in_reply_to == request.envelope.message_id and meta.rule == "reply.correlation"
 
 
 def test_transfer_then_no_retransfer_goes_to_common_superior(deployment: Deployment) -> None:
     send(deployment, msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], case_id="T-1"))
-    (_, meta), = receive(deployment.client("bureau:330602"))
+    ((_, meta),) = receive(deployment.client("bureau:330602"))
     assert meta.rule == "transfer.competent"
     send(deployment, msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], case_id="T-1"))
-    (_, meta), = receive(deployment.client("bureau:330000"))
+    ((_, meta),) = receive(deployment.client("bureau:330000"))
     assert meta.rule == "transfer.no_retransfer"
     assert nothing_for(deployment.client("bureau:330100"), 0.5)
 
@@ -116,11 +120,11 @@ def test_no_onward_dissemination_is_enforced(deployment: Deployment) -> None:
 def test_police_referral_with_supervision_copy_and_answer(deployment: Deployment) -> None:
     referral = send(deployment, msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
     police = deployment.client("police:330681")
-    (got, meta), = receive(police)
+    ((got, meta),) = receive(police)
     assert meta.rule == "police.referral"
     assert len(receive(deployment.client("procuratorate:330681"))) == 1
     police.reply(got, Kind.FILING_DECISION, {"decision": "filed"})
-    (answer, _), = receive(deployment.client("bureau:330681"))
+    ((answer, _),) = receive(deployment.client("bureau:330681"))
     assert answer.envelope.in_reply_to == referral.envelope.message_id
 
 

@@ -31,7 +31,10 @@ def _publish_raw(dep: Deployment, address: str, body: bytes, user_id: str | None
     channel = _channel(dep, address)
     channel.confirm_delivery()
     channel.basic_publish(
-        topology.INBOUND_EXCHANGE, "", body, pika.BasicProperties(user_id=user_id, content_type="application/json")
+        topology.INBOUND_EXCHANGE,
+        "",
+        body,
+        pika.BasicProperties(user_id=user_id, content_type="application/json"),
     )
     channel.connection.close()
 
@@ -86,13 +89,19 @@ def test_participants_cannot_bypass_the_router_or_declare(deployment: Deployment
     "body,field,words",
     [
         (b"this is not json", "$", "not JSON"),
-        (b'{"envelope": {"schema_version": "1.0", "kind": "case_notice"}, "body": {}}', "envelope.message_id", "Field required"),
+        (
+            b'{"envelope": {"schema_version": "1.0", "kind": "case_notice"}, "body": {}}',
+            "envelope.message_id",
+            "Field required",
+        ),
         (b"x" * (MAX_MESSAGE_BYTES + 10), "$", "limit"),
         (b"\xc3\x28 invalid utf-8", "$", "not UTF-8"),
     ],
     ids=["not-json", "schema", "oversize", "bad-utf8"],
 )
-def test_bad_input_is_quarantined_with_a_reason(deployment: Deployment, body: bytes, field: str, words: str) -> None:
+def test_bad_input_is_quarantined_with_a_reason(
+    deployment: Deployment, body: bytes, field: str, words: str
+) -> None:
     deployment.client("bureau:330681").publish(body, message_id="bad-1")
     (quarantined,) = drain(deployment.settings, topology.QUARANTINE, expect=1)
     assert quarantined.headers["x-quarantine-field"] == field
@@ -106,7 +115,7 @@ def test_unknown_addressee_is_quarantined_and_the_router_keeps_going(deployment:
     client.publish(b"garbage")
     good = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"])
     client.publish(good)
-    (got, _), = receive(deployment.client("bureau:330600"))
+    ((got, _),) = receive(deployment.client("bureau:330600"))
     assert got.envelope.message_id == good.envelope.message_id
     quarantined = drain(deployment.settings, topology.QUARANTINE, expect=2)
     assert {q.headers["x-quarantine-field"] for q in quarantined} == {"envelope.to", "$"}
@@ -137,11 +146,23 @@ def _check_logs(deployment: Deployment, stream: io.StringIO) -> None:
     tap = admin.queue_declare("", exclusive=True).method.queue
     admin.queue_bind(tap, topology.ROUTING_LOG, "#")
     persons = [
-        {"role": "victim", "name": n, "phone": p, "id_number": i, "email": PERSONAL["emails"][0], "address": "诸暨市某小区3幢"}
-        for n, p, i in zip(PERSONAL["names"], PERSONAL["phones"] * 2, PERSONAL["ids"] * 2)
+        {
+            "role": "victim",
+            "name": n,
+            "phone": p,
+            "id_number": i,
+            "email": PERSONAL["emails"][0],
+            "address": "诸暨市某小区3幢",
+        }
+        for n, p, i in zip(PERSONAL["names"], PERSONAL["phones"] * 2, PERSONAL["ids"] * 2, strict=False)
     ]
     client = deployment.client("bureau:330681")
-    good = msg(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], body={"summary": "seller 13912345678", "persons": persons})
+    good = msg(
+        Kind.CASE_NOTICE,
+        "bureau:330681",
+        ["bureau:330600"],
+        body={"summary": "seller 13912345678", "persons": persons},
+    )
     client.publish(good)
     bad = good.model_dump(mode="json")
     bad["envelope"]["message_id"] = "5eed0000-0000-4000-8000-0000000000aa"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from broker.domain.messages import MESSAGE_TYPES, Kind
+from broker.domain.messages import MESSAGE_TYPES
 from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_message, validate_message
 from broker.examples import example_messages
 
@@ -54,25 +54,51 @@ ENVELOPE_BREAKS: list[tuple[str, Breaker, str]] = [
     ("bad case id", lambda m: m["envelope"].update(case_id="case id with spaces"), "envelope.case_id"),
     ("unknown handling", lambda m: m["envelope"].update(handling=["top_secret"]), "envelope.handling.0"),
     ("wrong type to", lambda m: m["envelope"].update(to="bureau:330600"), "envelope.to"),
-    ("duplicate addressee", lambda m: m["envelope"].update(to=["bureau:330600", "bureau:330600"]), "envelope.to"),
+    (
+        "duplicate addressee",
+        lambda m: m["envelope"].update(to=["bureau:330600", "bureau:330600"]),
+        "envelope.to",
+    ),
     ("body unknown field", lambda m: m["body"].update(secret="x"), "body.secret"),
 ]
 
 CASE_BREAKS: list[tuple[str, Breaker, str]] = [
-    ("negative records", lambda m: m["envelope"]["case"]["records"][0].update(provided=-1), "envelope.case.records.0.provided"),
-    ("negative income", lambda m: m["envelope"]["case"].update(illegal_income_cny="-5"), "envelope.case.illegal_income_cny"),
-    ("bad credit code", lambda m: m["envelope"]["case"].update(company_credit_code="91330681MA29FT8L2D"), "envelope.case.company_credit_code"),
+    (
+        "negative records",
+        lambda m: m["envelope"]["case"]["records"][0].update(provided=-1),
+        "envelope.case.records.0.provided",
+    ),
+    (
+        "negative income",
+        lambda m: m["envelope"]["case"].update(illegal_income_cny="-5"),
+        "envelope.case.illegal_income_cny",
+    ),
+    (
+        "bad credit code",
+        lambda m: m["envelope"]["case"].update(company_credit_code="91330681MA29FT8L2D"),
+        "envelope.case.company_credit_code",
+    ),
     ("unknown sector", lambda m: m["envelope"]["case"].update(sector="mining"), "envelope.case.sector"),
     ("no violation", lambda m: m["envelope"]["case"].update(violations=[]), "envelope.case.violations"),
-    ("unknown category", lambda m: m["envelope"]["case"]["records"][0].update(category="dna"), "envelope.case.records.0.category"),
+    (
+        "unknown category",
+        lambda m: m["envelope"]["case"]["records"][0].update(category="dna"),
+        "envelope.case.records.0.category",
+    ),
     ("missing case facts", lambda m: m["envelope"].pop("case"), "envelope.case"),
-    ("count as string", lambda m: m["envelope"]["case"]["records"][0].update(provided="many"), "envelope.case.records.0.provided"),
+    (
+        "count as string",
+        lambda m: m["envelope"]["case"]["records"][0].update(provided="many"),
+        "envelope.case.records.0.provided",
+    ),
 ]
 
 
 @pytest.mark.parametrize("kind", [k.value for k in MESSAGE_TYPES])
 @pytest.mark.parametrize("name,breaker,field", ENVELOPE_BREAKS, ids=[b[0] for b in ENVELOPE_BREAKS])
-def test_each_example_with_a_broken_envelope_field(kind: str, name: str, breaker: Breaker, field: str) -> None:
+def test_each_example_with_a_broken_envelope_field(
+    kind: str, name: str, breaker: Breaker, field: str
+) -> None:
     message = copy.deepcopy(_examples()[kind])
     breaker(message)
     error = _rejected(message)
@@ -85,7 +111,9 @@ CASE_KINDS = [k.value for k, m in MESSAGE_TYPES.items() if m.CASE_FACTS == "requ
 
 @pytest.mark.parametrize("kind", CASE_KINDS)
 @pytest.mark.parametrize("name,breaker,field", CASE_BREAKS, ids=[b[0] for b in CASE_BREAKS])
-def test_each_case_bearing_example_with_broken_facts(kind: str, name: str, breaker: Breaker, field: str) -> None:
+def test_each_case_bearing_example_with_broken_facts(
+    kind: str, name: str, breaker: Breaker, field: str
+) -> None:
     message = copy.deepcopy(_examples()[kind])
     breaker(message)
     error = _rejected(message)

@@ -54,7 +54,9 @@ class World:
         return decision
 
 
-def msg(kind: Kind, sender: str, to: list[str], body: dict[str, Any] | None = None, case: bool = True, **env: Any) -> Message:
+def msg(
+    kind: Kind, sender: str, to: list[str], body: dict[str, Any] | None = None, case: bool = True, **env: Any
+) -> Message:
     default_bodies: dict[Kind, dict[str, Any]] = {
         Kind.CASE_NOTICE: {"summary": "s"},
         Kind.ASSISTANCE_REQUEST: {"questions": ["q"]},
@@ -75,7 +77,13 @@ def msg(kind: Kind, sender: str, to: list[str], body: dict[str, Any] | None = No
         Kind.FILING_DECISION: {"decision": "filed"},
         Kind.JURISDICTION_DESIGNATION: {"designated": "bureau:330681"},
     }
-    facts = CASE_FACTS if case and kind not in {Kind.ASSISTANCE_REPLY, Kind.RECEIPT_ACK, Kind.FILING_DECISION, Kind.JURISDICTION_DESIGNATION} else None
+    facts = (
+        CASE_FACTS
+        if case
+        and kind
+        not in {Kind.ASSISTANCE_REPLY, Kind.RECEIPT_ACK, Kind.FILING_DECISION, Kind.JURISDICTION_DESIGNATION}
+        else None
+    )
     env.setdefault("case_id", "C-1")
     case_id = env.pop("case_id")
     return new_message(kind, sender, to, case_id, body or default_bodies[kind], case=facts, **env)
@@ -133,8 +141,14 @@ def test_directive_to_all_subordinates_of_a_province() -> None:
 
 
 def test_directive_up_or_sideways_is_refused() -> None:
-    assert refused(World(), msg(Kind.DIRECTIVE, "bureau:330681", ["bureau:330600"], case=False)).field == "envelope.to"
-    assert refused(World(), msg(Kind.DIRECTIVE, "bureau:330600", ["bureau:330106"], case=False)).field == "envelope.to"
+    assert (
+        refused(World(), msg(Kind.DIRECTIVE, "bureau:330681", ["bureau:330600"], case=False)).field
+        == "envelope.to"
+    )
+    assert (
+        refused(World(), msg(Kind.DIRECTIVE, "bureau:330600", ["bureau:330106"], case=False)).field
+        == "envelope.to"
+    )
 
 
 # ---- regional ----
@@ -154,7 +168,9 @@ def test_hub_forwards_to_the_competent_local_bureau() -> None:
     w = World()
     original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
     w.route(original)
-    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id)
+    forward = msg(
+        Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id
+    )
     assert routes(w.route(forward)) == {("bureau:440300", Rule.FORWARD)}
 
 
@@ -162,7 +178,9 @@ def test_forward_by_a_bureau_that_was_not_the_hub_is_refused() -> None:
     w = World()
     original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
     w.route(original)
-    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:330000", ["bureau:330600"], forwards=original.envelope.message_id)
+    forward = msg(
+        Kind.ASSISTANCE_REQUEST, "bureau:330000", ["bureau:330600"], forwards=original.envelope.message_id
+    )
     assert refused(w, forward).field == "envelope.forwards"
 
 
@@ -170,7 +188,9 @@ def test_reply_to_a_forward_reaches_the_hub_and_the_origin() -> None:
     w = World()
     original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"])
     w.route(original)
-    forward = msg(Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id)
+    forward = msg(
+        Kind.ASSISTANCE_REQUEST, "bureau:440000", ["bureau:440300"], forwards=original.envelope.message_id
+    )
     w.route(forward)
     reply = msg(Kind.ASSISTANCE_REPLY, "bureau:440300", [], in_reply_to=forward.envelope.message_id)
     assert routes(w.route(reply)) == {("bureau:440000", Rule.REPLY), ("bureau:330681", Rule.REPLY_REGIONAL)}
@@ -181,7 +201,9 @@ def test_reply_to_a_forward_reaches_the_hub_and_the_origin() -> None:
 
 def test_no_onward_dissemination_forward_only_to_named_addressee() -> None:
     w = World(PARTICIPANTS | {Address.parse("bureau:440100")})
-    original = msg(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], handling=["no_onward_dissemination"])
+    original = msg(
+        Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], handling=["no_onward_dissemination"]
+    )
     w.route(original)
 
     def forward(to: str) -> Message:
@@ -209,7 +231,10 @@ def test_forward_must_keep_restrictions() -> None:
 def test_restricted_referral_gets_no_supervision_copy() -> None:
     w = World()
     plain = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
-    assert routes(plain) == {("police:330681", Rule.POLICE_REFERRAL), ("procuratorate:330681", Rule.SUPERVISION_COPY)}
+    assert routes(plain) == {
+        ("police:330681", Rule.POLICE_REFERRAL),
+        ("procuratorate:330681", Rule.SUPERVISION_COPY),
+    }
     restricted = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], handling=["no_onward_dissemination"]))
     assert routes(restricted) == {("police:330681", Rule.POLICE_REFERRAL)}
 
@@ -228,7 +253,9 @@ def test_department_office_at_another_level_is_refused() -> None:
 
 
 def test_referral_to_other_police_office_is_refused() -> None:
-    assert refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", ["police:330600"])).field == "envelope.to"
+    assert (
+        refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", ["police:330600"])).field == "envelope.to"
+    )
 
 
 # ---- case transfer ----

@@ -1,0 +1,112 @@
+"""The contract outside Python: committed schemas match the models; examples satisfy the schemas."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+from broker.contract import drift, export, kind_schema
+from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "schemas"
+
+
+def test_committed_schemas_match_the_models() -> None:
+    assert drift(SCHEMAS) == [], "run `referral-broker export-schemas` and commit the result"
+
+
+def test_drift_is_detected_when_a_model_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(SCHEMAS, tmp_path / "schemas")
+    assert drift(tmp_path / "schemas") == []
+    model = MESSAGE_TYPES[Kind.ESCALATION]
+    original = model.model_json_schema
+
+    def changed(*args: object, **kwargs: object) -> dict[str, object]:
+        schema = original(*args, **kwargs)  # type: ignore[arg-type]
+        schema["properties"]["urgency"] = {"type": "string"}
+        return schema
+
+    monkeypatch.setattr(model, "model_json_schema", changed)
+    problems = drift(tmp_path / "schemas")
+    assert problems == [
+        f"{tmp_path / 'schemas' / f'v{SCHEMA_VERSION}' / 'escalation.schema.json'}: differs from the models"
+    ]
+    export(tmp_path / "schemas")
+    assert drift(tmp_path / "schemas") == []
+
+
+def test_check_command_fails_on_drift(tmp_path: Path) -> None:
+    shutil.copytree(SCHEMAS, tmp_path / "schemas")
+    target = tmp_path / "schemas" / f"v{SCHEMA_VERSION}" / "case_notice.schema.json"
+    target.write_text(target.read_text().replace('"case_notice"', '"case_notise"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "export-schemas", "--check", "--dir", str(tmp_path / "schemas")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "case_notice.schema.json" in result.stdout
+
+
+def _registry() -> Registry:
+    resources = []
+    for path in (SCHEMAS / f"v{SCHEMA_VERSION}").glob("*.schema.json"):
+        schema = json.loads(path.read_text())
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+@pytest.mark.parametrize("path", sorted((SCHEMAS / "examples").glob("*.json")), ids=lambda p: p.stem)
+def test_examples_satisfy_the_json_schema_of_their_kind_and_no_other(path: Path) -> None:
+    example = json.loads(path.read_text())
+    registry = _registry()
+    index = json.loads((SCHEMAS / f"v{SCHEMA_VERSION}" / "message.schema.json").read_text())
+    jsonschema.Draft202012Validator(index, registry=registry).validate(example)
+    for kind in MESSAGE_TYPES:
+        validator = jsonschema.Draft202012Validator(kind_schema(kind), registry=registry)
+        assert validator.is_valid(example) == (kind.value == path.stem), kind
+
+
+def test_schema_rejects_a_reply_without_in_reply_to() -> None:
+    example = json.loads((SCHEMAS / "examples" / "receipt_ack.json").read_text())
+    del example["envelope"]["in_reply_to"]
+    validator = jsonschema.Draft202012Validator(kind_schema(Kind.RECEIPT_ACK))
+    assert not validator.is_valid(example)
+
+
+def test_asyncapi_document_names_every_kind_and_the_real_topology() -> None:
+    from broker.transport import topology
+
+    doc = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text())
+    assert doc["asyncapi"].startswith("3.")
+    text = (SCHEMAS / "asyncapi.yaml").read_text()
+    for kind in MESSAGE_TYPES:
+        assert f"{kind.value}.schema.json" in text, kind
+    for name in (
+        topology.INBOUND_EXCHANGE,
+        topology.DELIVER_EXCHANGE,
+        topology.QUARANTINE,
+        topology.ROUTING_LOG,
+    ):
+        assert name in text, name
+    assert topology.INBOX_PREFIX in text
+
+
+def test_domain_imports_no_transport() -> None:
+    code = (
+        "import sys, broker.domain.messages, broker.domain.validation, broker.domain.routing, "
+        "broker.domain.jurisdictions, broker.domain.threshold, broker.domain.decision_record, broker.examples, "
+        "broker.contract\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kombu', 'pika', 'amqp'))\n"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -103,8 +103,8 @@ def test_asyncapi_document_names_every_kind_and_the_real_topology() -> None:
 def test_domain_imports_no_transport() -> None:
     code = (
         "import sys, broker.domain.messages, broker.domain.validation, broker.domain.routing, "
-        "broker.domain.jurisdictions, broker.domain.threshold, broker.domain.decision_record, broker.examples, "
-        "broker.contract\n"
+        "broker.domain.jurisdictions, broker.domain.threshold, broker.domain.decision_record, "
+        "broker.examples, broker.contract\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kombu', 'pika', 'amqp'))\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -148,77 +148,107 @@ class SqlRoutingMemory:
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
-    def seen(self, message_id: UUID) -> Seen | None:
+    def seen(self, message_ids: list[UUID]) -> dict[UUID, Seen]:
+        """What is remembered of these messages (one query); unknown ids are absent."""
+        if not message_ids:
+            return {}
+        keys = [str(m) for m in message_ids]
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(routed.c.state, routed.c.digest).where(routed.c.message_id == str(message_id))
-            ).first()
-            if row is None:
-                return None
-            pending = conn.execute(
-                select(deliveries.c.recipient).where(
-                    and_(deliveries.c.message_id == str(message_id), deliveries.c.confirmed == 0)
+            rows = conn.execute(
+                select(routed.c.message_id, routed.c.state, routed.c.digest).where(
+                    routed.c.message_id.in_(keys)
                 )
-            ).scalars()
-            return Seen(State(row.state), row.digest, frozenset(Address.parse(a) for a in pending))
+            ).all()
+            if not rows:
+                return {}
+            pending_rows = conn.execute(
+                select(deliveries.c.message_id, deliveries.c.recipient).where(
+                    and_(
+                        deliveries.c.message_id.in_([r.message_id for r in rows]), deliveries.c.confirmed == 0
+                    )
+                )
+            ).all()
+        pending: dict[str, set[Address]] = {}
+        for row in pending_rows:
+            pending.setdefault(row.message_id, set()).add(Address.parse(row.recipient))
+        return {
+            UUID(r.message_id): Seen(State(r.state), r.digest, frozenset(pending.get(r.message_id, ())))
+            for r in rows
+        }
 
-    def begin(self, record: RoutedRecord, digest: str) -> bool:
-        """Record a decision before publishing. False when another replica recorded it first."""
+    def begin(self, records: list[tuple[RoutedRecord, str]]) -> set[UUID]:
+        """Record decisions (with their digests) before publishing, in one transaction.
+
+        Returns the ids recorded now; an id another router replica recorded first is left out.
+        """
+        if not records:
+            return set()
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    insert(routed).values(
-                        message_id=str(record.message_id),
-                        kind=record.kind.value,
-                        sender=str(record.sender),
-                        case_id=record.case_id,
-                        to_json=json.dumps([str(a) for a in record.to]),
-                        handling_json=json.dumps(sorted(h.value for h in record.handling)),
-                        forwards=str(record.forwards) if record.forwards else None,
-                        digest=digest,
-                        state=State.ROUTING.value,
-                        routed_at=time.time(),
-                    )
-                )
-                if record.deliveries:
-                    conn.execute(
-                        insert(deliveries),
-                        [
-                            {
-                                "message_id": str(record.message_id),
-                                "recipient": str(a),
-                                "rule": r.value,
-                                "confirmed": 0,
-                            }
-                            for a, r in record.deliveries
-                        ],
-                    )
+                self._insert(conn, records)
+            return {r.message_id for r, _ in records}
         except IntegrityError:
-            return False
-        return True
+            pass
+        recorded = set()
+        for record in records:  # a race with another replica: settle it message by message
+            try:
+                with self.engine.begin() as conn:
+                    self._insert(conn, [record])
+                recorded.add(record[0].message_id)
+            except IntegrityError:
+                continue
+        return recorded
 
-    def confirmed(self, message_id: UUID, recipients: list[Address]) -> None:
-        """Mark the deliveries the broker confirmed."""
-        if not recipients:
-            return
+    @staticmethod
+    def _insert(conn: Any, records: list[tuple[RoutedRecord, str]]) -> None:
+        now = time.time()
+        conn.execute(
+            insert(routed),
+            [
+                {
+                    "message_id": str(r.message_id),
+                    "kind": r.kind.value,
+                    "sender": str(r.sender),
+                    "case_id": r.case_id,
+                    "to_json": json.dumps([str(a) for a in r.to]),
+                    "handling_json": json.dumps(sorted(h.value for h in r.handling)),
+                    "forwards": str(r.forwards) if r.forwards else None,
+                    "digest": digest,
+                    "state": State.ROUTING.value,
+                    "routed_at": now,
+                }
+                for r, digest in records
+            ],
+        )
+        rows = [
+            {"message_id": str(r.message_id), "recipient": str(a), "rule": rule.value, "confirmed": 0}
+            for r, _ in records
+            for a, rule in r.deliveries
+        ]
+        if rows:
+            conn.execute(insert(deliveries), rows)
+
+    def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
+        """Mark confirmed deliveries, and the messages whose every output is confirmed, in one transaction."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(
-                    and_(
-                        deliveries.c.message_id == str(message_id),
-                        deliveries.c.recipient.in_([str(a) for a in recipients]),
+            for message_id, recipients in done.items():
+                if recipients:
+                    conn.execute(
+                        update(deliveries)
+                        .where(
+                            and_(
+                                deliveries.c.message_id == str(message_id),
+                                deliveries.c.recipient.in_([str(a) for a in recipients]),
+                            )
+                        )
+                        .values(confirmed=1)
                     )
+            if finished:
+                conn.execute(
+                    update(routed)
+                    .where(routed.c.message_id.in_([str(m) for m in finished]))
+                    .values(state=State.ROUTED.value)
                 )
-                .values(confirmed=1)
-            )
-
-    def finished(self, message_id: UUID) -> None:
-        """Every output of the message, decision record included, is confirmed."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(routed).where(routed.c.message_id == str(message_id)).values(state=State.ROUTED.value)
-            )
 
     def prune(self, older_than_days: float = RETENTION_DAYS) -> int:
         cutoff = time.time() - older_than_days * 86400

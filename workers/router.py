@@ -1,11 +1,16 @@
 """The router worker: consume rb.router.inbound, validate, authenticate, decide, publish, then ack.
 
 Guarantees (README "Reliability"):
-- the input is acked only after the broker confirmed every output (copies, quarantine, log record);
-- the decision is recorded before publishing, so a redelivered message is not routed twice;
+- an input is acked only after the broker confirmed every output it caused (copies, quarantine,
+  decision record);
+- decisions are recorded before publishing, so a redelivered message is not routed twice;
 - anything that cannot be routed goes to rb.quarantine with x-quarantine-* headers saying why;
-- lost connections are retried with backoff; unacked input returns to the queue by itself;
-- SIGTERM finishes the message in hand, hands back the rest (unacked) and exits.
+- lost connections (broker or database) are retried with backoff; unacked input returns by itself;
+- SIGTERM finishes the batch in hand, hands back the rest (unacked) and exits.
+
+Messages are handled in batches of whatever has arrived (up to the prefetch): one database read,
+one write before publishing, streamed confirms, one write after. Decisions inside a batch see the
+earlier messages of the same batch, so a reply may follow its original closely.
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import structlog
-from amqp.exceptions import MessageNacked
-from kombu import Connection, Consumer, Producer, Queue
+from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
@@ -31,17 +36,25 @@ from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.messages import Message
-from broker.domain.routing import RoutedRecord, RoutingContext, RoutingDecision, RoutingRefused, decide
+from broker.domain.routing import (
+    InMemoryRoutingMemory,
+    RoutedRecord,
+    RoutingContext,
+    RoutingDecision,
+    RoutingRefused,
+    decide,
+)
 from broker.domain.validation import ContractError, parse_message
 from broker.logs import REDACTED, _scrub
-from broker.memory import SqlRoutingMemory, State
+from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import Participants
 from broker.transport import topology
+from broker.transport.confirms import ConfirmedPublisher, ConfirmTimeout
 
 log = structlog.get_logger("referral_broker.router")
 
-DEFAULT_PREFETCH = 64
-"""Unacked deliveries the router holds; all return to the queue if it dies."""
+DEFAULT_PREFETCH = 256
+"""Unacked deliveries the router holds, and the largest batch; all return to the queue if it dies."""
 
 
 @dataclass
@@ -51,13 +64,14 @@ class Counters:
     quarantined: int = 0
     duplicates: int = 0
     deliveries: int = 0
+    retried: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Quarantine:
     stage: str
-    """contract, authentication, routing or duplicate"""
+    """contract, authentication, routing, duplicate or internal"""
     field: str
     reason: str
 
@@ -67,6 +81,10 @@ class Route:
     message: Message
     decision: RoutingDecision
     digest: str
+    pending: frozenset[Address]
+    """Recipients still to publish to (all of them, unless this is a redelivery)."""
+    new: bool
+    """False when an earlier attempt already recorded the decision."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,29 @@ class Duplicate:
 
 
 Outcome = Quarantine | Route | Duplicate
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A message that passed the contract and authentication, before routing."""
+
+    message: Message
+    digest: str
+
+
+class BatchMemory:
+    """The database's memory plus the decisions of the batch in hand."""
+
+    def __init__(self, base: SqlRoutingMemory) -> None:
+        self.base = base
+        self.batch = InMemoryRoutingMemory()
+        self.digests: dict[UUID, str] = {}
+
+    def original(self, message_id: UUID) -> RoutedRecord | None:
+        return self.batch.original(message_id) or self.base.original(message_id)
+
+    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
+        return self.batch.holds_by_transfer(case_id, bureau) or self.base.holds_by_transfer(case_id, bureau)
 
 
 class Router:
@@ -99,7 +140,8 @@ class Router:
 
     # ---- deciding: no broker I/O ----
 
-    def assess(self, body: bytes, user_id: str | None) -> Outcome:
+    def check(self, body: bytes, user_id: str | None) -> Checked | Quarantine:
+        """Contract and sender authentication."""
         try:
             message = parse_message(body)
         except ContractError as exc:
@@ -120,30 +162,41 @@ class Router:
                 "envelope.sender",
                 f"user {user_id!r} may send as {claimed} only, not {env.sender}",
             )
-        digest = hashlib.sha256(body).hexdigest()
-        seen = self.memory.seen(env.message_id)
-        if seen is not None:
-            if seen.digest != digest:
+        return Checked(message, hashlib.sha256(body).hexdigest())
+
+    def assess(self, checked: Checked, seen: Seen | None, memory: BatchMemory) -> Outcome:
+        """Deduplicate and decide; a routed message is remembered in the batch memory."""
+        message = checked.message
+        env = message.envelope
+        earlier = memory.batch.original(env.message_id)
+        if seen is not None or earlier is not None:
+            digest = seen.digest if seen is not None else memory.digests.get(env.message_id, "")
+            if digest != checked.digest:
                 return Quarantine(
                     "duplicate",
                     "envelope.message_id",
                     "this message id was already used for a different message",
                 )
-            if seen.state is State.ROUTED:
+            if earlier is not None or (seen is not None and seen.state is State.ROUTED):
                 return Duplicate(str(env.message_id))
-        ctx = RoutingContext(self.registry, self.participants.addresses, self.memory, self.copy_referrals)
+        ctx = RoutingContext(self.registry, self.participants.addresses, memory, self.copy_referrals)
         try:
             decision = decide(message, ctx)
         except RoutingRefused as exc:
             return Quarantine("routing", exc.field, exc.reason)
-        return Route(message, decision, digest)
+        record = RoutedRecord.of(message, decision)
+        memory.batch.remember(record)
+        memory.digests[env.message_id] = checked.digest
+        if seen is not None:  # recorded by an earlier attempt: publish only what was not confirmed
+            return Route(message, decision, checked.digest, seen.pending, new=False)
+        return Route(message, decision, checked.digest, frozenset(decision.recipients), new=True)
 
     # ---- executing ----
 
     def run(self) -> None:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away."""
         for attempt in Retrying(
-            retry=retry_if_exception(lambda e: _is_connection_error(e) and not self.stopping.is_set()),
+            retry=retry_if_exception(lambda e: _is_infrastructure_error(e) and not self.stopping.is_set()),
             wait=wait_exponential(multiplier=0.2, max=15),
             stop=stop_never,
             before_sleep=_log_retry,
@@ -161,136 +214,166 @@ class Router:
 
     def _session(self) -> None:
         self._pending.clear()
-        with Connection(self.amqp_url, heartbeat=30, transport_options={"confirm_publish": True}) as conn:
+        with Connection(self.amqp_url, heartbeat=30) as conn:
             conn.connect()
             log.info("connected", queue=topology.ROUTER_QUEUE, participants=len(self.participants))
             consume_channel = conn.channel()
             consume_channel.basic_qos(0, self.prefetch, False)
-            producer = Producer(conn.channel())
+            publisher = ConfirmedPublisher(conn, conn.channel())
             queue = Queue(topology.ROUTER_QUEUE, no_declare=True)
             with Consumer(consume_channel, queues=[queue], on_message=self._pending.append, no_ack=False):
                 while not self.stopping.is_set():
-                    # Deliveries only queue up in the callback; handling them there would re-enter
-                    # it while publishing waits for confirms.
-                    while self._pending and not self.stopping.is_set():
-                        self._handle(self._pending.popleft(), producer)
-                    if not self._pending:
-                        try:
-                            conn.drain_events(timeout=0.5)
-                        except TimeoutError:
-                            conn.heartbeat_check()
+                    # Deliveries only queue up in the callback; they are handled here, outside it,
+                    # since waiting for confirms dispatches more deliveries.
+                    if self._pending:
+                        batch = [
+                            self._pending.popleft() for _ in range(min(len(self._pending), self.prefetch))
+                        ]
+                        self._handle_batch(batch, publisher)
+                        continue
+                    try:
+                        conn.drain_events(timeout=0.5)
+                    except TimeoutError:
+                        conn.heartbeat_check()
             log.info("stopped", handed_back=len(self._pending))
 
-    def _handle(self, delivery: AmqpMessage, producer: Producer) -> None:
+    def _handle_batch(self, batch: list[AmqpMessage], publisher: ConfirmedPublisher) -> None:
         started = time.perf_counter()
-        self.counters.received += 1
-        props: dict[str, Any] = delivery.properties
-        user_id = props.get("user_id")
-        if isinstance(user_id, bytes):
-            user_id = user_id.decode("utf-8", "replace")
-        try:
-            outcome = self.assess(_raw_body(delivery), user_id)
-        except INFRASTRUCTURE_ERRORS:
-            raise  # the database or broker is away: reconnect, the input returns unacked
-        except Exception as exc:  # a bug must cost one message (quarantined), never the worker
-            log.exception("internal error while assessing a message")
-            outcome = Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
-        if isinstance(outcome, Duplicate):
-            self.counters.duplicates += 1
-            log.info(
-                "duplicate",
-                message_id=outcome.message_id,
-                redelivered=delivery.delivery_info.get("redelivered"),
-            )
-        elif isinstance(outcome, Quarantine):
-            self._quarantine(delivery, user_id, outcome, producer, started)
-        else:
+        self.counters.received += len(batch)
+        users = [_user_id(d) for d in batch]
+        checked: list[Checked | Quarantine] = []
+        for delivery, user_id in zip(batch, users, strict=True):
             try:
-                self._route(outcome, user_id or "", producer, started)
-            except MessageNacked:
-                # An inbox refused (at its length limit): hand the input back and try again later.
-                log.warning("output refused, retrying later", message_id=str(outcome.decision.message_id))
-                delivery.requeue()
-                time.sleep(0.5)
-                return
-        delivery.ack()
+                checked.append(self.check(_raw_body(delivery), user_id))
+            except Exception as exc:  # a bug must cost one message (quarantined), never the worker
+                log.exception("internal error while checking a message")
+                checked.append(
+                    Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
+                )
+        ids = [c.message.envelope.message_id for c in checked if isinstance(c, Checked)]
+        seen = self.memory.seen(ids)
+        memory = BatchMemory(self.memory)
+        outcomes: list[Outcome] = []
+        for item in checked:
+            if isinstance(item, Quarantine):
+                outcomes.append(item)
+                continue
+            try:
+                outcomes.append(self.assess(item, seen.get(item.message.envelope.message_id), memory))
+            except INFRASTRUCTURE_ERRORS:
+                raise  # the database is away: reconnect; the batch returns unacked
+            except Exception as exc:
+                log.exception("internal error while routing a message")
+                outcomes.append(
+                    Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
+                )
+        new = [
+            (RoutedRecord.of(o.message, o.decision), o.digest)
+            for o in outcomes
+            if isinstance(o, Route) and o.new
+        ]
+        recorded = self.memory.begin(new)
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Route) and outcome.new and outcome.decision.message_id not in recorded:
+                # another router replica recorded it between our read and our write: it routes it
+                outcomes[index] = Duplicate(str(outcome.decision.message_id))
 
-    def _route(self, route: Route, user_id: str, producer: Producer, started: float) -> None:
+        now = datetime.now(UTC)
+        records: dict[int, dict[str, Any]] = {}
+        for index, (delivery, user_id, outcome) in enumerate(zip(batch, users, outcomes, strict=True)):
+            if isinstance(outcome, Route):
+                records[index] = self._publish_route(publisher, index, outcome, user_id or "", now)
+            elif isinstance(outcome, Quarantine):
+                records[index] = self._publish_quarantine(publisher, index, delivery, user_id, outcome)
+        nacked = publisher.wait()
+
+        failed = {index for index, _ in nacked}
+        done: dict[UUID, list[Address]] = {}
+        finished: set[UUID] = set()
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Route):
+                message_id = outcome.decision.message_id
+                done[message_id] = [r for r in outcome.pending if (index, str(r)) not in nacked]
+                if index not in failed:
+                    finished.add(message_id)
+        self.memory.confirmed(done, finished)
+
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        retry = False
+        for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+            if index in failed:
+                retry = True
+                self.counters.retried += 1
+                log.warning(
+                    "output refused by the broker, retrying later",
+                    message_id=_text(delivery.properties.get("message_id")),
+                )
+                delivery.requeue()
+                continue
+            delivery.ack()
+            self._count_and_log(outcome, records.get(index), elapsed_ms, len(batch))
+        if retry:
+            time.sleep(0.5)  # an inbox or the tracker queue is full: give its consumer time
+
+    def _publish_route(
+        self, publisher: ConfirmedPublisher, index: int, route: Route, user_id: str, now: datetime
+    ) -> dict[str, Any]:
         decision = route.decision
-        if not self.memory.begin(RoutedRecord.of(route.message, decision), route.digest):
-            seen = self.memory.seen(decision.message_id)
-            pending = seen.pending if seen else frozenset()
-        else:
-            pending = frozenset(decision.recipients)
         env = route.message.envelope
         body = route.message.model_dump_json(exclude_none=True).encode("utf-8")
-        confirmed: list[Address] = []
-        try:
-            for delivery in decision.deliveries:
-                if delivery.recipient not in pending:
-                    continue
-                producer.publish(
-                    body,
-                    exchange=topology.DELIVER_EXCHANGE,
-                    routing_key=str(delivery.recipient),
-                    content_type="application/json",
-                    content_encoding="utf-8",
-                    delivery_mode=2,
-                    message_id=str(env.message_id),
-                    user_id=user_id,
-                    correlation_id=str(env.in_reply_to) if env.in_reply_to else None,
-                    headers={
-                        "x-sender": str(decision.sender),
-                        "x-kind": env.kind.value,
-                        "x-case-id": env.case_id,
-                        "x-rule": delivery.rule.value,
-                        "x-recipient": str(delivery.recipient),
-                    },
-                )
-                confirmed.append(delivery.recipient)
-        finally:
-            self.memory.confirmed(decision.message_id, confirmed)
-        # The decision record feeds the tracker: the message counts as routed only once it is confirmed.
-        record = decision_record(route.message, decision, datetime.now(UTC))
-        self._log(
-            producer,
-            "routed",
-            started,
-            record,
-            age_ms=round((time.time() - env.sent_at.timestamp()) * 1000, 1),
-        )
-        self.memory.finished(decision.message_id)
-        self.counters.routed += 1
-        self.counters.deliveries += len(confirmed)
-        for d in decision.deliveries:
-            self.counters.by_rule[d.rule.value] = self.counters.by_rule.get(d.rule.value, 0) + 1
+        for delivery in decision.deliveries:
+            if delivery.recipient not in route.pending:
+                continue
+            publisher.publish(
+                (index, str(delivery.recipient)),
+                body,
+                topology.DELIVER_EXCHANGE,
+                str(delivery.recipient),
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=str(env.message_id),
+                user_id=user_id,
+                correlation_id=str(env.in_reply_to) if env.in_reply_to else None,
+                application_headers={
+                    "x-sender": str(decision.sender),
+                    "x-kind": env.kind.value,
+                    "x-case-id": env.case_id,
+                    "x-rule": delivery.rule.value,
+                    "x-recipient": str(delivery.recipient),
+                },
+            )
+        record = decision_record(route.message, decision, now)
+        record["age_ms"] = round((time.time() - env.sent_at.timestamp()) * 1000, 1)
+        self._publish_record(publisher, index, "routed", record)
+        return record
 
-    def _quarantine(
+    def _publish_quarantine(
         self,
+        publisher: ConfirmedPublisher,
+        index: int,
         delivery: AmqpMessage,
         user_id: str | None,
         outcome: Quarantine,
-        producer: Producer,
-        started: float,
-    ) -> None:
+    ) -> dict[str, Any]:
         reason = _scrub(outcome.reason)
         props = delivery.properties
-        producer.publish(
+        publisher.publish(
+            (index, "quarantine"),
             _raw_body(delivery),
-            exchange=topology.QUARANTINE,
-            routing_key="",
+            topology.QUARANTINE,
+            "",
             content_type=props.get("content_type") or "application/octet-stream",
             content_encoding=props.get("content_encoding") or "binary",
             delivery_mode=2,
-            message_id=props.get("message_id"),
-            headers={
+            message_id=_text(props.get("message_id")),
+            application_headers={
                 "x-quarantine-stage": outcome.stage,
                 "x-quarantine-field": outcome.field,
                 "x-quarantine-reason": reason,
                 "x-original-user-id": user_id or "",
             },
         )
-        self.counters.quarantined += 1
         record = {
             "event": "quarantined",
             "message_id": _text(props.get("message_id")),
@@ -299,24 +382,54 @@ class Router:
             "field": outcome.field,
             "reason": reason,
         }
-        self._log(producer, "quarantined", started, record)
+        self._publish_record(publisher, index, "quarantined", record)
+        return record
 
-    def _log(
-        self, producer: Producer, event: str, started: float, record: dict[str, Any], **extra: Any
+    def _publish_record(
+        self, publisher: ConfirmedPublisher, index: int, event: str, record: dict[str, Any]
     ) -> None:
-        """One line on stdout and one record on rb.routing-log, confirmed like every output."""
-        record = {**record, **extra, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-        log.info(event, **{k: v for k, v in record.items() if k not in ("event", "case") and v is not None})
+        """The decision record on rb.routing-log, confirmed like every output (the tracker reads it)."""
         kind = record.get("kind", "invalid")
         sender = str(record.get("sender", "unknown")).replace(":", ".")
-        producer.publish(
+        publisher.publish(
+            (index, "record"),
             json.dumps(record, ensure_ascii=False).encode("utf-8"),
-            exchange=topology.ROUTING_LOG,
-            routing_key=f"{event}.{kind}.{sender}",
+            topology.ROUTING_LOG,
+            f"{event}.{kind}.{sender}",
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode=2,
         )
+
+    def _count_and_log(
+        self, outcome: Outcome, record: dict[str, Any] | None, batch_ms: float, batch: int
+    ) -> None:
+        """Count the outcome and write its line of the routing log (stdout), after the ack."""
+        if isinstance(outcome, Duplicate):
+            self.counters.duplicates += 1
+            log.info("duplicate", message_id=outcome.message_id)
+            return
+        if isinstance(outcome, Quarantine):
+            self.counters.quarantined += 1
+        else:
+            self.counters.routed += 1
+            self.counters.deliveries += len(outcome.pending)
+            for d in outcome.decision.deliveries:
+                self.counters.by_rule[d.rule.value] = self.counters.by_rule.get(d.rule.value, 0) + 1
+        if record is not None:
+            fields = {
+                k: v
+                for k, v in record.items()
+                if k not in ("event", "case", "record_version") and v is not None
+            }
+            log.info(record["event"], latency_ms=batch_ms, batch=batch, **fields)
+
+
+def _user_id(delivery: AmqpMessage) -> str | None:
+    user_id = delivery.properties.get("user_id")
+    if isinstance(user_id, bytes):
+        return user_id.decode("utf-8", "replace")
+    return str(user_id) if user_id else None
 
 
 def _raw_body(delivery: AmqpMessage) -> bytes:
@@ -332,7 +445,8 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return text[:100] if REDACTED not in text else REDACTED
+    text = _scrub(text[:100])
+    return text if REDACTED not in text else REDACTED
 
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -340,12 +454,13 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     *Connection().channel_errors,
     OSError,
     OperationalError,
+    ConfirmTimeout,
 )
 """Errors of the broker or the database, after which the router reconnects and retries; any other
 error while handling a message is a bug, which quarantines that message and is logged."""
 
 
-def _is_connection_error(error: BaseException) -> bool:
+def _is_infrastructure_error(error: BaseException) -> bool:
     return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 

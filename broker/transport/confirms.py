@@ -1,0 +1,75 @@
+"""Streamed publisher confirms over one py-amqp channel (the channel kombu's pyamqp transport uses).
+
+Publishing and waiting for each confirm in turn costs a round trip per message. Here many messages
+are published back to back, each tagged with a token (for the router: the input it belongs to),
+and the broker's acks and nacks, single or `multiple`, are matched to tokens as they stream back:
+https://www.rabbitmq.com/docs/confirms#publisher-confirms-latency
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import amqp
+from kombu import Connection
+
+Token = tuple[int, str]
+"""What a confirm is matched back to: (input index in the batch, which output)."""
+
+CONFIRM_TIMEOUT_S = 30.0
+"""Longest wait for outstanding confirms before the connection is treated as broken."""
+
+
+class ConfirmTimeout(ConnectionError):
+    """The broker did not confirm in time; the caller reconnects and its input is redelivered."""
+
+
+class ConfirmedPublisher:
+    def __init__(self, connection: Connection, channel: Any) -> None:
+        self.connection = connection
+        self.channel = channel
+        self._sequence = 0
+        self._outstanding: dict[int, Token] = {}
+        self.nacked: set[Token] = set()
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+
+    def publish(self, token: Token, body: bytes, exchange: str, routing_key: str, **properties: Any) -> None:
+        """Publish without waiting; the confirm is matched to `token` later by wait()."""
+        message = amqp.Message(body, **{k: v for k, v in properties.items() if v is not None})
+        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
+        self._sequence += 1
+        self._outstanding[self._sequence] = token
+
+    def wait(self, timeout_s: float = CONFIRM_TIMEOUT_S) -> set[Token]:
+        """Wait until every publish so far is acked or nacked; return the nacked tokens and reset."""
+        deadline = time.monotonic() + timeout_s
+        while self._outstanding:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConfirmTimeout(f"{len(self._outstanding)} publishes unconfirmed after {timeout_s:.0f}s")
+            try:
+                self.connection.drain_events(timeout=min(remaining, 1.0))
+            except TimeoutError:
+                self.connection.heartbeat_check()
+        nacked, self.nacked = self.nacked, set()
+        return nacked
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._outstanding)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> list[Token]:
+        if multiple:
+            tags = [t for t in self._outstanding if t <= delivery_tag]
+        else:
+            tags = [delivery_tag] if delivery_tag in self._outstanding else []
+        return [self._outstanding.pop(t) for t in tags]
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self.nacked.update(self._settle(delivery_tag, multiple))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlsplit
+from dataclasses import dataclass, field, replace
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 """RB_AMQP_URL: the broker. The default is a RabbitMQ on this machine with its stock user."""
@@ -46,6 +46,12 @@ class Settings:
         parts = urlsplit(self.amqp_url)
         scheme = "https" if parts.scheme == "amqps" else "http"
         return f"{scheme}://{parts.hostname or '127.0.0.1'}:15672"
+
+    def in_vhost(self, vhost: str) -> Settings:
+        """The same broker and user, on another vhost."""
+        parts = urlsplit(self.amqp_url)
+        path = "/" + quote(vhost, safe="")
+        return replace(self, amqp_url=urlunsplit((parts.scheme, parts.netloc, path, "", "")))
 
     def amqp_url_for(self, username: str, password: str) -> str:
         """The same broker and vhost, connecting as another user."""

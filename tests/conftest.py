@@ -8,7 +8,6 @@ import contextlib
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,30 +54,10 @@ def broker_root() -> Iterator[Settings]:
 @pytest.fixture
 def isolated(broker_root: Settings) -> Iterator[Settings]:
     """A fresh vhost and user prefix on the test broker, deleted afterwards with its users."""
-    from broker.transport.management import Management
+    from broker.transport.management import scratch_vhost
 
-    tag = uuid.uuid4().hex[:10]
-    vhost = f"rb-test-{tag}"
-    prefix = f"t{tag}."
-    user, password = broker_root.admin_credentials
-    parts = urlsplit(broker_root.amqp_url)
-    url = f"{parts.scheme}://{user}:{password}@{parts.hostname}:{parts.port or 5672}/{vhost}"
-    settings = Settings(
-        amqp_url=url,
-        management_url=broker_root.management_url,
-        database_url="sqlite://",
-        user_prefix=prefix,
-    )
-    with Management(settings) as api:
-        api.put_vhost(vhost)
-        api.set_permissions(vhost, user, ".*", ".*", ".*")
-        try:
-            yield settings
-        finally:
-            for name in api.users():
-                if name.startswith(prefix):
-                    api.delete_user(name)
-            api.delete_vhost(vhost)
+    with scratch_vhost(broker_root, "test") as settings:
+        yield settings
 
 
 @dataclass

@@ -172,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("route", help="run the router worker until SIGTERM")
     p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
-    p.add_argument("--prefetch", type=int, default=64, help="unacked messages held at once (default 64)")
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        default=256,
+        help="unacked messages held at once, and the largest batch (default 256)",
+    )
     p.add_argument(
         "--no-procuratorate-copy",
         action="store_true",

@@ -229,25 +229,34 @@ class SqlRoutingMemory:
             conn.execute(insert(deliveries), rows)
 
     def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
-        """Mark confirmed deliveries, and the messages whose every output is confirmed, in one transaction."""
+        """Mark confirmed deliveries and the messages whose every output is confirmed, in one transaction.
+
+        A finished message has all its deliveries confirmed, so those are marked in one statement;
+        only partly confirmed messages (an output was refused) are marked recipient by recipient.
+        """
+        finished_keys = [str(m) for m in finished]
         with self.engine.begin() as conn:
-            for message_id, recipients in done.items():
-                if recipients:
-                    conn.execute(
-                        update(deliveries)
-                        .where(
-                            and_(
-                                deliveries.c.message_id == str(message_id),
-                                deliveries.c.recipient.in_([str(a) for a in recipients]),
-                            )
-                        )
-                        .values(confirmed=1)
-                    )
-            if finished:
+            if finished_keys:
+                conn.execute(
+                    update(deliveries).where(deliveries.c.message_id.in_(finished_keys)).values(confirmed=1)
+                )
                 conn.execute(
                     update(routed)
-                    .where(routed.c.message_id.in_([str(m) for m in finished]))
+                    .where(routed.c.message_id.in_(finished_keys))
                     .values(state=State.ROUTED.value)
+                )
+            for message_id, recipients in done.items():
+                if message_id in finished or not recipients:
+                    continue
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        and_(
+                            deliveries.c.message_id == str(message_id),
+                            deliveries.c.recipient.in_([str(a) for a in recipients]),
+                        )
+                    )
+                    .values(confirmed=1)
                 )
 
     def prune(self, older_than_days: float = RETENTION_DAYS) -> int:

@@ -81,6 +81,7 @@ class Route:
     message: Message
     decision: RoutingDecision
     digest: str
+    body: bytes
     pending: frozenset[Address]
     """Recipients still to publish to (all of them, unless this is a redelivery)."""
     new: bool
@@ -101,6 +102,8 @@ class Checked:
 
     message: Message
     digest: str
+    body: bytes
+    """The bytes as the sender published them; recipients get exactly these."""
 
 
 class BatchMemory:
@@ -162,7 +165,7 @@ class Router:
                 "envelope.sender",
                 f"user {user_id!r} may send as {claimed} only, not {env.sender}",
             )
-        return Checked(message, hashlib.sha256(body).hexdigest())
+        return Checked(message, hashlib.sha256(body).hexdigest(), body)
 
     def assess(self, checked: Checked, seen: Seen | None, memory: BatchMemory) -> Outcome:
         """Deduplicate and decide; a routed message is remembered in the batch memory."""
@@ -188,8 +191,10 @@ class Router:
         memory.batch.remember(record)
         memory.digests[env.message_id] = checked.digest
         if seen is not None:  # recorded by an earlier attempt: publish only what was not confirmed
-            return Route(message, decision, checked.digest, seen.pending, new=False)
-        return Route(message, decision, checked.digest, frozenset(decision.recipients), new=True)
+            return Route(message, decision, checked.digest, checked.body, seen.pending, new=False)
+        return Route(
+            message, decision, checked.digest, checked.body, frozenset(decision.recipients), new=True
+        )
 
     # ---- executing ----
 
@@ -320,7 +325,7 @@ class Router:
     ) -> dict[str, Any]:
         decision = route.decision
         env = route.message.envelope
-        body = route.message.model_dump_json(exclude_none=True).encode("utf-8")
+        body = route.body
         for delivery in decision.deliveries:
             if delivery.recipient not in route.pending:
                 continue

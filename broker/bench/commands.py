@@ -28,7 +28,9 @@ def add_commands(sub: Any) -> None:
         "with all checks on, end-to-end latency at a fixed offered rate, and peak memory.",
     )
     p.add_argument("--messages", type=int, default=20_000, help="messages per throughput run (default 20000)")
-    p.add_argument("--rate", type=float, default=500.0, help="offered rate for the latency run, msg/s (default 500)")
+    p.add_argument(
+        "--rate", type=float, default=500.0, help="offered rate for the latency run, msg/s (default 500)"
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="length of the latency run (default 20)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     p.set_defaults(func=cmd_bench)

@@ -29,7 +29,9 @@ def forward(url: str, source: str, target: str, stop: threading.Event) -> int:
         consume_channel = conn.channel()
         consume_channel.basic_qos(0, PREFETCH, False)
         publisher = ConfirmedPublisher(conn, conn.channel())
-        with Consumer(consume_channel, [Queue(source, no_declare=True)], on_message=pending.append, no_ack=False):
+        with Consumer(
+            consume_channel, [Queue(source, no_declare=True)], on_message=pending.append, no_ack=False
+        ):
             while not stop.is_set():
                 if not pending:
                     try:
@@ -42,7 +44,9 @@ def forward(url: str, source: str, target: str, stop: threading.Event) -> int:
                     body = message.body
                     if isinstance(body, str):
                         body = body.encode("utf-8")
-                    publisher.publish((index, ""), body, "", target, delivery_mode=2, content_type="application/json")
+                    publisher.publish(
+                        (index, ""), body, "", target, delivery_mode=2, content_type="application/json"
+                    )
                 nacked = publisher.wait()
                 for index, message in enumerate(batch):
                     if (index, "") in nacked:

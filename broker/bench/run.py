@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Queue
 
 from broker.client import ParticipantClient, new_message
 from broker.domain.address import Address
@@ -140,7 +140,9 @@ def measure_limit(dep: Deployment, bodies: list[bytes]) -> tuple[float, float | 
     source, target = "rb.bench.raw-in", "rb.bench.raw-out"
     with Connection(dep.settings.amqp_url) as conn:
         for name in (source, target):
-            Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"}).bind(conn.channel()).declare()
+            Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"}).bind(
+                conn.channel()
+            ).declare()
         publisher = ConfirmedPublisher(conn, conn.channel())
         for i, body in enumerate(bodies):
             publisher.publish((i, ""), body, "", source, delivery_mode=2, content_type="application/json")
@@ -190,7 +192,16 @@ def start_router(dep: Deployment, workdir: Path) -> subprocess.Popen[bytes]:
         "RB_USER_PREFIX": dep.participants.user_prefix,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "route", "--participants", str(participants), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "route",
+            "--participants",
+            str(participants),
+            "--log-level",
+            "WARNING",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -293,7 +304,7 @@ def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[
         _progress(f"limit: {limit:,.0f} msg/s; router: routing the same {messages} messages …")
         router, router_rss = measure_router(dep, messages, workdir)
         _progress(f"router: {router:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …")
-        purge(dep, sorted(_inbox_totals([r for *_, r in FLOWS])) + [topology.TRACKER_QUEUE])
+        purge(dep, [*sorted(_inbox_totals([r for *_, r in FLOWS])), topology.TRACKER_QUEUE])
         latencies, offered = measure_latency(dep, rate, seconds, workdir)
     return {
         "messages": messages,

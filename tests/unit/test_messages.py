@@ -153,15 +153,35 @@ def test_case_facts_on_an_ack_are_refused() -> None:
         (b'"text"', "$", "JSON object"),
         (b"{}", "envelope", "missing"),
         (b'{"envelope": 3}', "envelope", "not a JSON object"),
-        (b"[" * 100 + b"]" * 100, "$", "nested deeper"),
+        (b"[" * 100 + b"]" * 100, "$", "JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "$", "nested too deeply"),
         (b" " * (MAX_MESSAGE_BYTES + 1), "$", "limit"),
     ],
-    ids=["not-json", "not-utf8", "array", "string", "no-envelope", "envelope-number", "deep", "oversize"],
+    ids=[
+        "not-json",
+        "not-utf8",
+        "array",
+        "string",
+        "no-envelope",
+        "envelope-number",
+        "deep",
+        "deeper",
+        "oversize",
+    ],
 )
 def test_raw_garbage(raw: bytes, field: str, words: str) -> None:
     error = _rejected(raw)
     assert error.field == field
     assert words in str(error)
+
+
+def test_deep_nesting_inside_a_field_is_a_type_error() -> None:
+    message = _examples()["case_notice"]
+    nested: Any = "x"
+    for _ in range(200):
+        nested = {"a": nested}
+    message["body"]["summary"] = nested
+    assert _rejected(message).field == "body.summary"
 
 
 def test_unknown_kind() -> None:

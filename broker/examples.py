@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from broker.domain.case import CaseFacts
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
+from broker.domain.referrals import referral_body
 from broker.domain.validation import validate_message
 
 EXAMPLE_COMPANY = "91330681MA29FT8L2C"
@@ -29,6 +31,15 @@ CASE_FACTS: dict[str, Any] = {
     "illegal_income_cny": "1200.00",
 }
 
+REFERRAL_FACTS: dict[str, Any] = {
+    "company_credit_code": EXAMPLE_COMPANY,
+    "sector": "telemarketing",
+    "violations": ["leaking_selling_providing"],
+    "records": [{"category": "other", "provided": 18990, "held": 0}],
+    "illegal_income_cny": "286179.00",
+}
+"""Facts over the criminal threshold: the SIM-card ring of DOMAIN.md's typical cases."""
+
 PERSON = {"role": "suspect", "name": "张某", "phone": "13800000000", "id_number": "330681199001011234"}
 
 
@@ -39,7 +50,7 @@ def _message(
     body: dict[str, Any],
     to: list[str] | None = None,
     answers: int | None = None,
-    case: bool = False,
+    case: bool | dict[str, Any] = False,
     **extra: Any,
 ) -> Message:
     envelope: dict[str, Any] = {
@@ -55,7 +66,7 @@ def _message(
     if answers is not None:
         envelope["in_reply_to"] = _id(answers)
     if case:
-        envelope["case"] = CASE_FACTS
+        envelope["case"] = case if isinstance(case, dict) else CASE_FACTS
     return validate_message({"envelope": envelope, "body": body})
 
 
@@ -128,21 +139,15 @@ def example_messages() -> list[Message]:
             12,
             Kind.POLICE_REFERRAL,
             zhuji,
-            {
-                "summary": "18,990 SIM cards registered with ID cards taken from elderly people.",
-                "persons": [PERSON],
-                "approved_by": "Bureau head",
-                "approved_at": "2019-06-03T08:00:00+08:00",
-                "threshold_version": "2017-spc-spp-10",
-                "level": "especially_serious",
-                "clauses": [
-                    {"clause": "art5.5", "title": "≥ 5,000 other records", "figures": {"records": "18990"}}
-                ],
-                "explanation": "Clause 5 met: 18,990 records of other personal information "
-                "(threshold 5,000).",
-            },
+            referral_body(
+                CaseFacts.model_validate(REFERRAL_FACTS),
+                "Bureau head",
+                "2019-06-03T08:00:00+08:00",
+                summary="18,990 SIM cards registered with ID cards taken from elderly people.",
+                persons=[PERSON],
+            ),
             [police],
-            case=True,
+            case=REFERRAL_FACTS,
         ),
         _message(13, Kind.POLICE_RECEIPT, police, {"received_at": "2019-06-03T15:00:00+08:00"}, answers=12),
         _message(
@@ -178,5 +183,19 @@ def example_messages() -> list[Message]:
             },
             ["bureau:440000"],
             causation_id=_id(2),
+        ),
+        _message(
+            20,
+            Kind.REFERRAL_LINKED,
+            "system:000000",
+            {
+                "referral": _id(12),
+                "linked": _id(21),
+                "police": police,
+                "bureaus": [shaoxing, zhuji],
+                "reason": "same company and the same facts already referred; one referral now covers both",
+            },
+            [shaoxing, zhuji],
+            causation_id=_id(21),
         ),
     ]

@@ -57,6 +57,7 @@ routed = Table(
     Column("handling_json", Text, nullable=False),
     Column("forwards", String(36)),
     Column("digest", String(64), nullable=False),
+    Column("fingerprint", String(64), index=True),
     Column("state", String(10), nullable=False),
     Column("routed_at", Float, nullable=False, index=True),
 )
@@ -130,7 +131,19 @@ class SqlRoutingMemory:
             handling=frozenset(Handling(h) for h in json.loads(row.handling_json)),
             forwards=UUID(row.forwards) if row.forwards else None,
             deliveries=tuple((Address.parse(d.recipient), Rule(d.rule)) for d in rows),
+            fingerprint=row.fingerprint,
         )
+
+    def referral(self, fingerprint: str) -> RoutedRecord | None:
+        query = (
+            select(routed.c.message_id)
+            .where(and_(routed.c.fingerprint == fingerprint, routed.c.kind == Kind.POLICE_REFERRAL.value))
+            .order_by(routed.c.routed_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            first = conn.execute(query).scalar()
+        return self.original(UUID(first)) if first else None
 
     def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
         query = (
@@ -214,6 +227,7 @@ class SqlRoutingMemory:
                     "handling_json": json.dumps(sorted(h.value for h in r.handling)),
                     "forwards": str(r.forwards) if r.forwards else None,
                     "digest": digest,
+                    "fingerprint": r.fingerprint,
                     "state": State.ROUTING.value,
                     "routed_at": now,
                 }

@@ -42,12 +42,13 @@ from broker.domain.routing import (
     RoutingContext,
     RoutingDecision,
     RoutingRefused,
+    Rule,
     decide,
 )
 from broker.domain.validation import ContractError, parse_message
 from broker.logs import REDACTED, _scrub
 from broker.memory import Seen, SqlRoutingMemory, State
-from broker.participants import Participants
+from broker.participants import SYSTEM, Participants
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher, ConfirmTimeout
 
@@ -116,6 +117,9 @@ class BatchMemory:
 
     def original(self, message_id: UUID) -> RoutedRecord | None:
         return self.batch.original(message_id) or self.base.original(message_id)
+
+    def referral(self, fingerprint: str) -> RoutedRecord | None:
+        return self.batch.referral(fingerprint) or self.base.referral(fingerprint)
 
     def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
         return self.batch.holds_by_transfer(case_id, bureau) or self.base.holds_by_transfer(case_id, bureau)
@@ -326,6 +330,12 @@ class Router:
         decision = route.decision
         env = route.message.envelope
         body = route.body
+        extra_headers: dict[str, Any] = {}
+        if decision.threshold is not None:
+            extra_headers["x-threshold-level"] = decision.threshold["level"]
+            extra_headers["x-threshold-version"] = decision.threshold["rules_version"]
+        if decision.linked_to is not None:
+            extra_headers["x-linked-to"] = str(decision.linked_to)
         for delivery in decision.deliveries:
             if delivery.recipient not in route.pending:
                 continue
@@ -346,12 +356,42 @@ class Router:
                     "x-case-id": env.case_id,
                     "x-rule": delivery.rule.value,
                     "x-recipient": str(delivery.recipient),
+                    **extra_headers,
                 },
             )
+        for notice in decision.notices:
+            self._publish_notice(publisher, index, notice, decision)
         record = decision_record(route.message, decision, now)
         record["age_ms"] = round((time.time() - env.sent_at.timestamp()) * 1000, 1)
         self._publish_record(publisher, index, "routed", record)
         return record
+
+    def _publish_notice(
+        self, publisher: ConfirmedPublisher, index: int, notice: Message, cause: RoutingDecision
+    ) -> None:
+        """A message the broker itself sends (as system:000000, which the router may impersonate)."""
+        body = notice.model_dump_json(exclude_none=True).encode("utf-8")
+        system_user = self.participants.username(SYSTEM)
+        for recipient in notice.envelope.to:
+            publisher.publish(
+                (index, f"notice:{recipient}"),
+                body,
+                topology.DELIVER_EXCHANGE,
+                recipient,
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=str(notice.envelope.message_id),
+                user_id=system_user,
+                application_headers={
+                    "x-sender": str(SYSTEM),
+                    "x-kind": notice.envelope.kind.value,
+                    "x-case-id": notice.envelope.case_id,
+                    "x-rule": Rule.LINKED_NOTICE.value,
+                    "x-recipient": recipient,
+                    "x-caused-by": str(cause.message_id),
+                },
+            )
 
     def _publish_quarantine(
         self,

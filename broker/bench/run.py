@@ -327,8 +327,10 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"messages per run          {result['messages']:>10,}",
-            f"raw forwarder (limit)     {result['limit_msgs_per_s']:>10,.0f} msg/s   peak RSS {result['limit_peak_rss_mb']} MB",
-            f"router, all checks on     {result['router_msgs_per_s']:>10,.0f} msg/s   peak RSS {result['peak_rss_mb']} MB",
+            f"raw forwarder (limit)     {result['limit_msgs_per_s']:>10,.0f} msg/s   "
+            f"peak RSS {result['limit_peak_rss_mb']} MB",
+            f"router, all checks on     {result['router_msgs_per_s']:>10,.0f} msg/s   "
+            f"peak RSS {result['peak_rss_mb']} MB",
             f"ratio router / limit      {result['ratio']:>10.3f}",
             f"latency at {result['offered_rate_msgs_per_s']:.0f} msg/s offered: p50 {result['p50_ms']} ms, "
             f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({result['latency_samples']} copies)",

@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from broker.domain.messages import ExtensionDecision, ExtensionRequest, FilingDecision, Message
+from broker.domain.messages import (
+    ExtensionDecision,
+    ExtensionRequest,
+    FilingDecision,
+    Message,
+    PoliceReferral,
+)
 from broker.domain.routing import RoutingDecision
 
 RECORD_VERSION = 1
@@ -36,6 +42,21 @@ def decision_record(message: Message, decision: RoutingDecision, routed_at: date
         ],
         "case": env.case.model_dump(mode="json") if env.case is not None else None,
     }
+    if decision.threshold is not None:
+        record["threshold"] = {k: v for k, v in decision.threshold.items() if k != "explanation"}
+    if decision.linked_to is not None:
+        record["linked_to"] = str(decision.linked_to)
+    if decision.notices:
+        record["notices"] = [
+            {
+                "message_id": str(n.envelope.message_id),
+                "kind": n.envelope.kind.value,
+                "to": list(n.envelope.to),
+            }
+            for n in decision.notices
+        ]
+    if isinstance(message, PoliceReferral):
+        record["referral"] = {"approved_at": message.body.approved_at.isoformat()}
     if isinstance(message, ExtensionRequest):
         record["extension"] = {"requested_working_days": message.body.extra_working_days}
     elif isinstance(message, ExtensionDecision):

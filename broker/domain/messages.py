@@ -45,6 +45,7 @@ class Kind(StrEnum):
     RECEIPT_ACK = "receipt_ack"
     COMPLETION_ACK = "completion_ack"
     DEADLINE_NOTICE = "deadline_notice"
+    REFERRAL_LINKED = "referral_linked"
 
 
 class Handling(StrEnum):
@@ -433,6 +434,23 @@ class DeadlineNotice(Message):
     body: DeadlineNoticeBody
 
 
+class ReferralLinkedBody(StrictModel):
+    """The broker joined a second police referral of the same company and facts to the first."""
+
+    referral: UUID = Field(description="The referral the police already hold.")
+    linked: UUID = Field(description="The referral joined to it.")
+    police: AddressText = Field(description="The police office holding the joined referral.")
+    bureaus: list[AddressText] = Field(min_length=1, max_length=2)
+    reason: str = Field(max_length=500)
+
+
+class ReferralLinked(Message):
+    """From the broker (system:000000) to both referring bureaus: one referral now covers both."""
+
+    KIND = Kind.REFERRAL_LINKED
+    body: ReferralLinkedBody
+
+
 FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
 """Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
 
@@ -458,6 +476,7 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         ReceiptAck,
         CompletionAck,
         DeadlineNotice,
+        ReferralLinked,
     )
 }
 """Every kind of contract version 1.0 and its model."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from broker.domain.address import Address, Party
 from broker.domain.jurisdictions import NATIONAL, Registry
 from broker.domain.messages import Handling, Kind, Message, Scope
+from broker.domain.referrals import body_mismatch, fingerprint, linked_notice, threshold_gate
 
 
 class Rule(StrEnum):
@@ -37,6 +38,8 @@ class Rule(StrEnum):
     POLICE_REFERRAL = "police.referral"
     SUPERVISION_COPY = "police.supervision_copy"
     DEADLINE_NOTICE = "tracker.deadline_notice"
+    REFERRAL_LINKED = "police.referral_linked"
+    LINKED_NOTICE = "police.referral_linked_notice"
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
@@ -57,6 +60,13 @@ ANSWERS: dict[Kind, frozenset[Kind]] = {
 }
 """Which kinds each reply kind may answer."""
 
+GENERATED_ONLY = frozenset({Kind.REFERRAL_LINKED})
+"""Kinds only the broker itself creates; nobody may publish them."""
+
+_NOT_ANSWERABLE = {Kind.REFERRAL_LINKED}
+ANSWERS = {reply: kinds - _NOT_ANSWERABLE for reply, kinds in ANSWERS.items()}
+"""Which kinds each reply kind may answer."""
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -72,6 +82,12 @@ class RoutingDecision:
     sender: Address
     case_id: str
     deliveries: tuple[Delivery, ...]
+    threshold: dict[str, Any] | None = None
+    """For a police referral: the router's own threshold assessment (Assessment.to_dict())."""
+    linked_to: UUID | None = None
+    """For a duplicate police referral: the referral it was joined to."""
+    notices: tuple[Message, ...] = ()
+    """Messages the broker itself sends because of this decision (referral_linked)."""
 
     @property
     def recipients(self) -> tuple[Address, ...]:
@@ -99,6 +115,8 @@ class RoutedRecord:
     handling: frozenset[Handling]
     forwards: UUID | None
     deliveries: tuple[tuple[Address, Rule], ...]
+    fingerprint: str | None = None
+    """Police referrals: the company-and-facts fingerprint that finds duplicates."""
 
     @property
     def recipients(self) -> frozenset[Address]:
@@ -116,6 +134,7 @@ class RoutedRecord:
             handling=frozenset(env.handling),
             forwards=env.forwards,
             deliveries=tuple((d.recipient, d.rule) for d in decision.deliveries),
+            fingerprint=fingerprint(env.case) if env.kind is Kind.POLICE_REFERRAL and env.case else None,
         )
 
 
@@ -125,6 +144,9 @@ class RoutingMemory(Protocol):
 
     def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
         """Whether this bureau received the case by transfer, forward or designation."""
+
+    def referral(self, fingerprint: str) -> RoutedRecord | None:
+        """The first police referral routed with this fingerprint."""
 
 
 @dataclass
@@ -141,6 +163,16 @@ class InMemoryRoutingMemory:
             r.case_id == case_id and (bureau, rule) in r.deliveries
             for r in self.records.values()
             for rule in RECEIVES_CASE
+        )
+
+    def referral(self, fingerprint: str) -> RoutedRecord | None:
+        return next(
+            (
+                r
+                for r in self.records.values()
+                if r.fingerprint == fingerprint and r.kind is Kind.POLICE_REFERRAL
+            ),
+            None,
         )
 
     def remember(self, record: RoutedRecord) -> None:
@@ -161,8 +193,11 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
     env = message.envelope
     sender = Address.parse(env.sender)
     kind = env.kind
+    if kind in GENERATED_ONLY:
+        raise RoutingRefused("envelope.kind", f"a {kind.value} is created by the broker only")
     if (kind is Kind.DEADLINE_NOTICE) != (sender.party is Party.SYSTEM):
         raise RoutingRefused("envelope.sender", "deadline notices come from system:000000, and only they do")
+    extras: dict[str, Any] = {}
     if message.IS_REPLY:
         deliveries = _reply(message, sender, ctx)
     elif kind is Kind.DEADLINE_NOTICE:
@@ -175,7 +210,7 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
     elif kind is Kind.DIRECTIVE:
         deliveries = _directive(message, sender, ctx)
     elif kind is Kind.POLICE_REFERRAL:
-        deliveries = _police_referral(message, sender, ctx)
+        deliveries, extras = _police_referral(message, sender, ctx)
     elif env.forwards is not None:
         deliveries = _forward(message, sender, ctx)
     elif kind is Kind.CASE_TRANSFER:
@@ -190,7 +225,7 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
             raise RoutingRefused(
                 "envelope.to", f"{delivery.recipient} is not a provisioned participant ({delivery.reason})"
             )
-    return RoutingDecision(env.message_id, kind, sender, env.case_id, tuple(unique))
+    return RoutingDecision(env.message_id, kind, sender, env.case_id, tuple(unique), **extras)
 
 
 def _unique(deliveries: Iterable[Delivery]) -> list[Delivery]:
@@ -253,19 +288,37 @@ def _directive(message: Message, sender: Address, ctx: RoutingContext) -> list[D
     return out
 
 
-def _police_referral(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+def _police_referral(
+    message: Message, sender: Address, ctx: RoutingContext
+) -> tuple[list[Delivery], dict[str, Any]]:
     _require_bureau(sender, Kind.POLICE_REFERRAL)
+    env = message.envelope
+    assert env.case is not None  # the contract requires case facts on a referral
     police = Address(Party.POLICE, sender.code)
-    if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [police]:
+    if env.to and [Address.parse(t) for t in env.to] != [police]:
         raise RoutingRefused(
             "envelope.to", f"a police referral goes to the police office at the bureau's own level, {police}"
         )
+    assessment, refusal = threshold_gate(env.case)
+    if refusal is not None:
+        raise RoutingRefused("envelope.case", refusal)
+    mismatch = body_mismatch(message.body, assessment)
+    if mismatch is not None:
+        raise RoutingRefused(*mismatch)
+    extras: dict[str, Any] = {"threshold": assessment.to_dict()}
+    first = ctx.memory.referral(fingerprint(env.case))
+    if first is not None and first.message_id != env.message_id:
+        holder = next((a for a, rule in first.deliveries if rule is Rule.POLICE_REFERRAL), police)
+        extras["linked_to"] = first.message_id
+        extras["notices"] = (linked_notice(first, message, str(holder)),)
+        reason = f"same company and facts as referral {first.message_id} from {first.sender}: joined to it"
+        return [Delivery(holder, Rule.REFERRAL_LINKED, reason)], extras
     out = [Delivery(police, Rule.POLICE_REFERRAL, f"criminal referral from {sender} to same-level police")]
     procuratorate = Address(Party.PROCURATORATE, sender.code)
-    restricted = Handling.NO_ONWARD_DISSEMINATION in message.envelope.handling
+    restricted = Handling.NO_ONWARD_DISSEMINATION in env.handling
     if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants and not restricted:
         out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, "supervision copy of a police referral"))
-    return out
+    return out, extras
 
 
 def _addressed(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:

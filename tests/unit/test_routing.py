@@ -19,7 +19,9 @@ from broker.domain.routing import (
     Rule,
     decide,
 )
-from broker.examples import CASE_FACTS
+from broker.domain.case import CaseFacts
+from broker.domain.referrals import referral_body
+from broker.examples import CASE_FACTS, REFERRAL_FACTS
 
 PARTICIPANTS = frozenset(
     Address.parse(a)
@@ -64,14 +66,6 @@ def msg(
         Kind.DIRECTIVE: {"directive_type": "guidance", "instructions": "i"},
         Kind.CASE_TRANSFER: {"reason": "r"},
         Kind.COORDINATION_REQUEST: {"action": "information", "request": "r"},
-        Kind.POLICE_REFERRAL: {
-            "approved_by": "head",
-            "approved_at": "2019-06-03T08:00:00+08:00",
-            "threshold_version": "v",
-            "level": "serious",
-            "clauses": [{"clause": "art5.5", "title": "t"}],
-            "explanation": "e",
-        },
         Kind.ASSISTANCE_REPLY: {"findings": "f", "complete": True},
         Kind.RECEIPT_ACK: {},
         Kind.FILING_DECISION: {"decision": "filed"},
@@ -84,6 +78,12 @@ def msg(
         not in {Kind.ASSISTANCE_REPLY, Kind.RECEIPT_ACK, Kind.FILING_DECISION, Kind.JURISDICTION_DESIGNATION}
         else None
     )
+    if kind is Kind.POLICE_REFERRAL and facts is not None:
+        facts = env.pop("facts", REFERRAL_FACTS)
+        if body is None:
+            body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+            if body["level"] == "not_reached":  # a bureau claiming what the facts do not support
+                body.update(level="serious", clauses=[{"clause": "art5.5", "title": "claimed"}])
     env.setdefault("case_id", "C-1")
     case_id = env.pop("case_id")
     return new_message(kind, sender, to, case_id, body or default_bodies[kind], case=facts, **env)
@@ -228,15 +228,93 @@ def test_forward_must_keep_restrictions() -> None:
     assert refused(w, forward).field == "envelope.handling"
 
 
+def facts_over_threshold(other_records: int) -> dict[str, Any]:
+    return {**REFERRAL_FACTS, "records": [{"category": "other", "provided": other_records}]}
+
+
 def test_restricted_referral_gets_no_supervision_copy() -> None:
     w = World()
-    plain = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
+    plain = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], facts=facts_over_threshold(6000)))
     assert routes(plain) == {
         ("police:330681", Rule.POLICE_REFERRAL),
         ("procuratorate:330681", Rule.SUPERVISION_COPY),
     }
-    restricted = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], handling=["no_onward_dissemination"]))
+    restricted = w.route(
+        msg(
+            Kind.POLICE_REFERRAL,
+            "bureau:330681",
+            [],
+            handling=["no_onward_dissemination"],
+            facts=facts_over_threshold(7000),
+        )
+    )
     assert routes(restricted) == {("police:330681", Rule.POLICE_REFERRAL)}
+
+
+def test_referral_under_the_threshold_stays_administrative() -> None:
+    under = msg(
+        Kind.POLICE_REFERRAL,
+        "bureau:330681",
+        [],
+        facts={
+            **REFERRAL_FACTS,
+            "illegal_income_cny": "0",
+            "records": [{"category": "other", "provided": 4999}],
+        },
+    )
+    error = refused(World(), under)
+    assert error.field == "envelope.case"
+    assert "does not reach the criminal threshold" in error.reason and "4999" in error.reason
+
+
+def test_referral_whose_stated_finding_differs_is_refused() -> None:
+    facts = {**facts_over_threshold(5000), "illegal_income_cny": "0"}
+    body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+    body["level"] = "especially_serious"
+    error = refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts))
+    assert error.field == "body.level" and "the case facts reach serious" in error.reason
+    body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+    body["clauses"] = body["clauses"][:0] + [{"clause": "art5.3", "title": "t"}]
+    assert refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts)).field == (
+        "body.clauses"
+    )
+
+
+def test_referral_carries_the_routers_assessment() -> None:
+    decision = World().route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], facts=facts_over_threshold(5000)))
+    assert decision.threshold is not None
+    assert decision.threshold["reached"] is True
+    assert decision.threshold["rules_version"] == "2017-spc-spp-10"
+    assert "art5.5" in [c["clause"] for c in decision.threshold["clauses"]]
+
+
+def test_same_company_and_facts_from_two_bureaus_become_one_referral() -> None:
+    w = World(PARTICIPANTS | {Address.parse("police:330600")})
+    first = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], case_id="A-1"))
+    second = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330600", [], case_id="B-7"))
+    assert routes(second) == {("police:330681", Rule.REFERRAL_LINKED)}
+    assert second.linked_to == first.message_id
+    (notice,) = second.notices
+    assert notice.envelope.kind is Kind.REFERRAL_LINKED
+    assert sorted(notice.envelope.to) == ["bureau:330600", "bureau:330681"]
+    assert notice.body.referral == first.message_id and notice.body.linked == second.message_id
+
+
+def test_different_facts_are_separate_referrals() -> None:
+    w = World()
+    w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], facts=facts_over_threshold(6000)))
+    other = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], facts=facts_over_threshold(6001)))
+    assert ("police:330681", Rule.POLICE_REFERRAL) in routes(other) and other.linked_to is None
+
+
+def test_nobody_may_publish_a_generated_kind() -> None:
+    w = World(PARTICIPANTS | {Address.parse("police:330600")})
+    w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
+    notice = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330600", [])).notices[0]
+    forged = notice.model_copy(
+        update={"envelope": notice.envelope.model_copy(update={"sender": "bureau:330681"})}
+    )
+    assert refused(w, forged).field == "envelope.kind"
 
 
 # ---- interdepartmental ----

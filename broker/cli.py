@@ -53,7 +53,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
-    from broker import logs
+    from broker import logs, metrics
     from broker.memory import SqlRoutingMemory
     from workers.router import Router
 
@@ -66,6 +66,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
     )
     router.install_signal_handlers()
+    metrics.serve(args.metrics_port)
     router.run()
     return 0
 
@@ -141,6 +142,12 @@ def cmd_export_schemas(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_police_example(args: argparse.Namespace, settings: Settings) -> int:
+    from workers import police_example
+
+    return police_example.main(args.rest)
+
+
 def cmd_refresh_divisions(args: argparse.Namespace, settings: Settings) -> int:
     from broker import registry_refresh
 
@@ -184,7 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not copy police referrals to the procuratorate",
     )
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)"
+    )
     p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser(
+        "police-example", help="run the example police integration (answers referrals)", add_help=False
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(
+        func=lambda args, settings: __import__("workers.police_example", fromlist=["main"]).main(args.rest)
+    )
 
     p = sub.add_parser(
         "publish", help="publish a message file as a participant, waiting for the broker's confirm"

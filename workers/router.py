@@ -32,6 +32,7 @@ from kombu.message import Message as AmqpMessage
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
 
+from broker import metrics
 from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
@@ -307,7 +308,9 @@ class Router:
                     finished.add(message_id)
         self.memory.confirmed(done, finished)
 
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        elapsed = time.perf_counter() - started
+        metrics.ROUTER_BATCH_SECONDS.observe(elapsed)
+        elapsed_ms = round(elapsed * 1000, 2)
         retry = False
         for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
             if index in failed:
@@ -449,18 +452,26 @@ class Router:
     def _count_and_log(
         self, outcome: Outcome, record: dict[str, Any] | None, batch_ms: float, batch: int
     ) -> None:
-        """Count the outcome and write its line of the routing log (stdout), after the ack."""
+        """Count the outcome (counters and Prometheus) and write its routing-log line, after the ack."""
         if isinstance(outcome, Duplicate):
             self.counters.duplicates += 1
+            metrics.ROUTER_MESSAGES.labels("duplicate", "any").inc()
             log.info("duplicate", message_id=outcome.message_id)
             return
         if isinstance(outcome, Quarantine):
             self.counters.quarantined += 1
+            metrics.ROUTER_MESSAGES.labels("quarantined", "unknown").inc()
+            metrics.ROUTER_QUARANTINED.labels(outcome.stage).inc()
         else:
             self.counters.routed += 1
             self.counters.deliveries += len(outcome.pending)
+            metrics.ROUTER_MESSAGES.labels("routed", outcome.decision.kind.value).inc()
+            metrics.ROUTER_AGE_SECONDS.observe(
+                max(0.0, time.time() - outcome.message.envelope.sent_at.timestamp())
+            )
             for d in outcome.decision.deliveries:
                 self.counters.by_rule[d.rule.value] = self.counters.by_rule.get(d.rule.value, 0) + 1
+                metrics.ROUTER_DELIVERIES.labels(d.rule.value).inc()
         if record is not None:
             fields = {
                 k: v

@@ -11,6 +11,7 @@ from broker.client import Delivered, ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from tests.conftest import Deployment
+from tests.integration.helpers import wait_for
 from tests.unit.test_routing import msg
 
 pytestmark = pytest.mark.rabbitmq
@@ -144,3 +145,22 @@ def test_same_message_twice_is_delivered_once(deployment: Deployment) -> None:
     inbox._seen.clear()
     got = receive(inbox, 2, timeout=1.5)
     assert len(got) == 1
+
+
+def test_prometheus_metrics_count_outcomes(deployment: Deployment) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    routed = value("rb_router_messages_total", outcome="routed", kind="escalation")
+    rule = value("rb_router_deliveries_total", rule="vertical.escalation")
+    quarantined = value("rb_router_quarantined_total", stage="contract")
+    client = deployment.client("bureau:330681")
+    client.publish(msg(Kind.ESCALATION, "bureau:330681", []))
+    client.publish(b"not json")
+    wait_routed(deployment, 2)
+    wait_for(lambda: value("rb_router_quarantined_total", stage="contract") == quarantined + 1, timeout=5)
+    assert value("rb_router_messages_total", outcome="routed", kind="escalation") == routed + 1
+    assert value("rb_router_deliveries_total", rule="vertical.escalation") == rule + 1
+    assert value("rb_router_quarantined_total", stage="contract") == quarantined + 1

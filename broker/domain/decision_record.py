@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from broker.domain.messages import (
+    AssistanceReply,
     ExtensionDecision,
     ExtensionRequest,
     FilingDecision,
@@ -57,6 +58,8 @@ def decision_record(message: Message, decision: RoutingDecision, routed_at: date
         ]
     if isinstance(message, PoliceReferral):
         record["referral"] = {"approved_at": message.body.approved_at.isoformat()}
+    if isinstance(message, AssistanceReply):
+        record["assistance"] = {"complete": message.body.complete}
     if isinstance(message, ExtensionRequest):
         record["extension"] = {"requested_working_days": message.body.extra_working_days}
     elif isinstance(message, ExtensionDecision):

@@ -316,10 +316,12 @@ class Router:
         elapsed = time.perf_counter() - started
         metrics.ROUTER_BATCH_SECONDS.observe(elapsed)
         elapsed_ms = round(elapsed * 1000, 2)
-        retry = False
+        if not failed:
+            # every input of the batch is settled: one ack with `multiple` covers them all, since
+            # deliveries arrive in tag order and the batch holds every unacked one up to its last
+            batch[-1].ack(multiple=True)
         for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
             if index in failed:
-                retry = True
                 self.counters.retried += 1
                 log.warning(
                     "output refused by the broker, retrying later",
@@ -327,9 +329,10 @@ class Router:
                 )
                 delivery.requeue()
                 continue
-            delivery.ack()
+            if failed:
+                delivery.ack()
             self._count_and_log(outcome, records.get(index), elapsed_ms, len(batch))
-        if retry:
+        if failed:
             time.sleep(0.5)  # an inbox or the tracker queue is full: give its consumer time
 
     def _publish_route(

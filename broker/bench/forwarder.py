@@ -48,6 +48,10 @@ def forward(url: str, source: str, target: str, stop: threading.Event) -> int:
                         (index, ""), body, "", target, delivery_mode=2, content_type="application/json"
                     )
                 nacked = publisher.wait()
+                if not nacked:
+                    batch[-1].ack(multiple=True)  # the same batch acknowledgement as the router's
+                    forwarded += len(batch)
+                    continue
                 for index, message in enumerate(batch):
                     if (index, "") in nacked:
                         message.requeue()

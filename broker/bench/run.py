@@ -182,29 +182,27 @@ def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
             publisher.wait()
 
 
+def router_process(
+    router_url: str, user_prefix: str, participants_file: Path, database_file: Path, stderr: Any = None
+) -> subprocess.Popen[bytes]:
+    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it)."""
+    env = {
+        **os.environ,
+        "RB_AMQP_URL": router_url,
+        "RB_DATABASE_URL": f"sqlite:///{database_file}",
+        "RB_USER_PREFIX": user_prefix,
+    }
+    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "broker.cli", *command], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+    )
+
+
 def start_router(dep: Deployment, workdir: Path) -> subprocess.Popen[bytes]:
     participants = workdir / "participants.txt"
     participants.write_text(dep.participants.dump())
-    env = {
-        **os.environ,
-        "RB_AMQP_URL": dep.router_url,
-        "RB_DATABASE_URL": f"sqlite:///{workdir / f'router-{time.monotonic_ns()}.sqlite3'}",
-        "RB_USER_PREFIX": dep.participants.user_prefix,
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "broker.cli",
-            "route",
-            "--participants",
-            str(participants),
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    database = workdir / f"router-{time.monotonic_ns()}.sqlite3"
+    return router_process(dep.router_url, dep.participants.user_prefix, participants, database)
 
 
 def _inbox_totals(recipient_lists: list[list[str]]) -> dict[str, int]:

@@ -54,10 +54,19 @@ def drain_ids(url: str, queue: str, idle_s: float = 2.0) -> list[str]:
 
 
 def queue_depth(url: str, queue: str) -> int:
+    return _queue_counts(url, queue)[0]
+
+
+def queue_consumers(url: str, queue: str) -> int:
+    return _queue_counts(url, queue)[1]
+
+
+def _queue_counts(url: str, queue: str) -> tuple[int, int]:
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+        ok = connection.channel().queue_declare(queue, passive=True).method
+        return int(ok.message_count), int(ok.consumer_count)
     finally:
         connection.close()

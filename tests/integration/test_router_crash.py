@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -14,46 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from broker.bench.run import FLOWS, router_process
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.transport import topology
 from tests.conftest import Deployment
-from tests.integration.helpers import drain_ids, queue_depth, wait_for
+from tests.integration.helpers import drain_ids, queue_consumers, queue_depth, wait_for
 from tests.unit.test_routing import msg
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
-# sender, addressees, kind -> who must receive it
-FLOWS: list[tuple[str, list[str], Kind, list[str]]] = [
-    ("bureau:330681", ["bureau:330600"], Kind.CASE_NOTICE, ["bureau:330600"]),
-    ("bureau:330602", [], Kind.ESCALATION, ["bureau:330600"]),
-    ("bureau:330681", ["bureau:440300"], Kind.ASSISTANCE_REQUEST, ["bureau:440000", "bureau:330000"]),
-    ("bureau:110105", [], Kind.ESCALATION, ["bureau:110000"]),
-]
-
 
 def start_router(dep: Deployment, database: Path, participants: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "RB_AMQP_URL": dep.router_url,
-        "RB_DATABASE_URL": f"sqlite:///{database}",
-        "RB_USER_PREFIX": dep.settings.user_prefix,
-        "RB_MANAGEMENT_URL": dep.settings.api_url,
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "broker.cli",
-            "route",
-            "--participants",
-            str(participants),
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return router_process(
+        dep.router_url, dep.settings.user_prefix, participants, database, stderr=subprocess.PIPE
     )
 
 
@@ -148,7 +120,9 @@ def test_sigterm_hands_back_unrouted_messages(provisioned: Deployment, tmp_path:
     participants.write_text(dep.participants.dump())
     expected = publish_stream(dep, 400)  # queued before the router starts
     router = start_router(dep, tmp_path / "r.sqlite3", participants)
-    time.sleep(1.0)
+    # SIGTERM once the router consumes (its handler is installed by then), mid-backlog
+    assert wait_for(lambda: queue_consumers(dep.settings.amqp_url, topology.ROUTER_QUEUE) >= 1, timeout=60)
+    time.sleep(0.2)
     router.send_signal(signal.SIGTERM)
     _, stderr = router.communicate(timeout=30)
     assert router.returncode == 0, stderr.decode()[-2000:]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
@@ -57,6 +56,7 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        # None: look sys.stdout up on each use, so a swapped stdout (tests, daemons) is followed
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )

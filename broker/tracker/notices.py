@@ -1,0 +1,71 @@
+"""Deadline notices: who receives a reminder, an escalation or an overdue notice, and the message.
+
+- reminder: to the one who owes, once the reminder time (80% of the way to due, by default) passed;
+- escalation: once the due time passed, to the superior bureau of the one who owes
+  (jurisdictions.superior_of). A department's office (police, telecom, ...) has no superior in this
+  registry, and departments only deal with bureaus, so an office's escalation goes to the superior of
+  the bureau it owes (the owed_to's superior), which takes it up with the department at its level.
+  The national bureau has no superior: its escalation is skipped and the audit trail says so;
+- overdue: once the due time passed, to the one it is owed to.
+
+Notices come from system:000000 with causation_id set to the message the obligation arises from.
+They name offices, times and the rule only; they create no obligations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from broker.client import new_message
+from broker.domain.address import Address, Party
+from broker.domain.jurisdictions import Registry
+from broker.domain.messages import Kind, Message
+
+SYSTEM_ADDRESS = "system:000000"
+
+
+class Notice(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    OVERDUE = "overdue"
+
+
+def recipient(notice: Notice, owed_by: Address, owed_to: Address, registry: Registry) -> Address | None:
+    """Who receives the notice; None when there is nobody (an escalation above the national bureau)."""
+    if notice is Notice.REMINDER:
+        return owed_by
+    if notice is Notice.OVERDUE:
+        return owed_to
+    accountable = owed_by if owed_by.is_bureau else owed_to
+    if not accountable.is_bureau:
+        return None
+    superior = registry.superior_of(accountable.code)
+    return Address(Party.BUREAU, superior) if superior is not None else None
+
+
+def notice_message(
+    notice: Notice,
+    *,
+    to: Address,
+    obligation_id: str,
+    what: str,
+    regarding: str,
+    case_id: str,
+    owed_by: Address,
+    owed_to: Address,
+    due_at: datetime,
+    basis: str,
+) -> Message:
+    body: dict[str, Any] = {
+        "notice": notice.value,
+        "obligation_id": obligation_id,
+        "obligation": what,
+        "regarding": regarding,
+        "owed_by": str(owed_by),
+        "owed_to": str(owed_to),
+        "due_at": due_at.isoformat(),
+        "basis": basis,
+    }
+    return new_message(Kind.DEADLINE_NOTICE, SYSTEM_ADDRESS, [str(to)], case_id, body, causation_id=regarding)

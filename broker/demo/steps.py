@@ -1,0 +1,62 @@
+"""What a simulated participant does at a given simulated time. Values only; script.py performs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from broker.demo.campaign import CasePlan
+from broker.domain.address import Address
+from broker.domain.messages import Kind
+
+
+class CaseAction(StrEnum):
+    OPEN = "open"
+    """The vertical message that opens the case: a notice to the superior, or an escalation."""
+    ASSIST = "assist"
+    """An assistance request to a bureau in another province."""
+    COORDINATE = "coordinate"
+    """A coordination request or joint action to the department office at the bureau's level."""
+    TRANSFER = "transfer"
+    DIRECT = "direct"
+    """The province's directive about the case to all its subordinates."""
+    MISBEHAVE = "misbehave"
+    """A deliberately bad message."""
+    REFER = "refer"
+    """The police referral of a case over the threshold."""
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    plan: CasePlan
+    action: CaseAction
+
+
+@dataclass(frozen=True)
+class Answer:
+    """`by` answers message `regarding` with a message of `kind`."""
+
+    by: Address
+    regarding: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A provincial hub forwards a cross-province message to the bureau it names."""
+
+    hub: Address
+    regarding: str
+
+
+@dataclass(frozen=True)
+class PoliceAnswer:
+    """The police office answers a referral (receipt, then filing decision) like
+    workers/police_example.py does."""
+
+    police: Address
+    regarding: str
+    filed: bool
+
+
+Step = CaseStep | Answer | Forward | PoliceAnswer

@@ -1,4 +1,4 @@
-# Shared set-up steps of deploy/local.sh and tests/run.sh (sourced, not run).
+# Shared set-up steps of deploy/demo.sh, deploy/run-router.sh and tests/run.sh (sourced, not run).
 
 RB_AMQP_URL="${RB_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 export RB_AMQP_URL

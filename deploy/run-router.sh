@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on one machine: set up (virtualenv, topology, participants) and run the router.
-# Usage: bash deploy/local.sh [participants-file]
+# Run the router for real on one machine: virtualenv, topology, participants, then the router.
+# The participants file decides how many quorum inboxes the broker must hold (one each).
+# Usage: bash deploy/run-router.sh [participants-file]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh

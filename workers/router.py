@@ -56,6 +56,9 @@ from broker.transport.confirms import ConfirmedPublisher, ConfirmTimeout
 
 log = structlog.get_logger("referral_broker.router")
 
+MAX_HEADER_TEXT = 500
+"""Longest text put in a quarantine header: headers share one frame (frame_max, 128 KiB)."""
+
 DEFAULT_PREFETCH = 256
 """Unacked deliveries the router holds, and the largest batch; all return to the queue if it dies."""
 
@@ -412,7 +415,7 @@ class Router:
         user_id: str | None,
         outcome: Quarantine,
     ) -> dict[str, Any]:
-        reason = _scrub(outcome.reason)
+        reason = _scrub(outcome.reason[:MAX_HEADER_TEXT])
         props = delivery.properties
         publisher.publish(
             (index, "quarantine"),
@@ -425,7 +428,7 @@ class Router:
             message_id=_text(props.get("message_id")),
             application_headers={
                 "x-quarantine-stage": outcome.stage,
-                "x-quarantine-field": outcome.field,
+                "x-quarantine-field": outcome.field[:MAX_HEADER_TEXT],
                 "x-quarantine-reason": reason,
                 "x-original-user-id": user_id or "",
             },
@@ -435,7 +438,7 @@ class Router:
             "message_id": _text(props.get("message_id")),
             "user_id": user_id or None,
             "stage": outcome.stage,
-            "field": outcome.field,
+            "field": outcome.field[:MAX_HEADER_TEXT],
             "reason": reason,
         }
         self._publish_record(publisher, index, "quarantined", record)

@@ -14,6 +14,9 @@ from pydantic import Field, field_validator, model_validator
 from broker.domain.credit_code import CreditCodeError, validate_credit_code
 from broker.domain.strict import StrictModel
 
+MAX_RECORDS = 10**12
+"""More records than people on Earth a hundred times over: anything larger is an error."""
+
 
 class Sector(StrEnum):
     """The ten sectors targeted by the 2019 campaign."""
@@ -71,12 +74,14 @@ class RecordCount(StrictModel):
     provided: int = Field(
         default=0,
         ge=0,
+        le=MAX_RECORDS,
         description="Records sold or provided, counted once per recipient (the same record sold to "
         "three buyers counts three times).",
     )
     held: int = Field(
         default=0,
         ge=0,
+        le=MAX_RECORDS,
         description="Records illegally obtained and not provided onward (records obtained and then "
         "provided are counted under 'provided' only, never twice).",
     )

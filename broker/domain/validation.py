@@ -13,6 +13,9 @@ from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
 MAX_MESSAGE_BYTES = 256 * 1024
 """Largest message accepted. Evidence belongs in the bureau's own file store, referenced by the body."""
 
+MAX_FIELD_PART, MAX_FIELD_PATH, MAX_REASON = 64, 200, 500
+"""Bounds on error texts: they become AMQP headers, and a hostile key name may be 200 KiB long."""
+
 SUPPORTED_VERSIONS: dict[str, dict[Kind, type[Message]]] = {SCHEMA_VERSION: MESSAGE_TYPES}
 """Contract versions this broker reads, each with its models. A new version is added here."""
 
@@ -62,6 +65,8 @@ def parse_message(raw: bytes) -> Message:
         raise ContractError.single(
             "$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise ContractError.single("$", f"not acceptable JSON: {str(exc)[:120]}") from None
     return validate_message(data)
 
 
@@ -107,7 +112,8 @@ def _field_error(error: Any) -> FieldError:
         reason = rest
     if error["type"] == "extra_forbidden":
         reason = "unknown field (not part of the contract)"
-    return FieldError(".".join(loc) or "$", reason)
+    path = ".".join(part[:MAX_FIELD_PART] for part in loc) or "$"
+    return FieldError(path[:MAX_FIELD_PATH], reason[:MAX_REASON])
 
 
 def _json_type(value: Any) -> str:

@@ -4,12 +4,13 @@ Two levels:
 - pure (no broker): parse_message raises nothing but ContractError, and every error names a field
   and a reason; the router's whole per-message path (check, assess, the outputs it would publish,
   its log line) never raises, and every output fits one AMQP frame (unknown field names are kept
-  short there: long ones are the subject of two xfails);
+  short there: long ones have their own regression tests);
 - live (RabbitMQ, the `deployment` fixture): a few hundred hostile messages through a participant
   client; the router thread stays alive, every input is routed, quarantined or dropped as a
   duplicate, and every quarantined one carries a non-empty field and reason.
 
-Strict xfails pin the product bugs this found (see each reason).
+The product bugs this found (a ValueError escaping the parser, unbounded record counts, unbounded
+quarantine headers, a quadratic e-mail pattern in the log scrubber) have regression tests at the end.
 """
 
 from __future__ import annotations
@@ -412,15 +413,9 @@ def test_router_quarantines_or_routes_every_hostile_message(
             json.loads(output.body)
 
 
-# ---- product bugs found here (strict xfails) ----
+# ---- product bugs found here, fixed since (regression tests) ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: broker/domain/validation.py parse_message catches json.JSONDecodeError and "
-    "RecursionError only; json.loads raises a plain ValueError for an integer of more than 4,300 "
-    "digits (Python's int_max_str_digits), which escapes as ValueError instead of ContractError",
-)
 def test_number_too_long_to_parse_is_a_contract_error() -> None:
     raw = b'{"envelope": {"schema_version": "1.0", "kind": "case_notice", "x": ' + b"9" * 5000 + b"}}"
     try:
@@ -431,12 +426,6 @@ def test_number_too_long_to_parse_is_a_contract_error() -> None:
         pytest.fail("accepted")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: record counts are unbounded ints (broker/domain/case.py RecordCount), so a "
-    "police_referral with 4,300-digit counts passes the contract and then decide() raises ValueError "
-    "(threshold.py _figure_text formats a sum past int_max_str_digits): quarantined as 'internal'",
-)
 def test_absurd_record_counts_are_refused_by_the_contract(router: Router) -> None:
     data = copy.deepcopy(EXAMPLES["police_referral"])
     big = 10**4300 - 1
@@ -451,14 +440,6 @@ def _long_unknown_field(length: int) -> bytes:
     return json.dumps(data).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a ContractError's field is the JSON path, unknown keys included, unbounded "
-    "(validation.py _field_error), and the router copies it and the reason (which repeats it) into "
-    "the x-quarantine-field/-reason headers (workers/router.py _publish_quarantine); an unknown key "
-    "of ~64K characters makes the header frame larger than frame_max: RabbitMQ closes the router's "
-    "connection (FRAME_ERROR), the input and its batch come back, again and again",
-)
 def test_long_unknown_field_fits_the_quarantine_headers(
     router: Router, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -473,13 +454,6 @@ def test_long_unknown_field_fits_the_quarantine_headers(
         assert header_frame_size(output) <= FRAME_MAX
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the e-mail pattern of broker/logs.py _PERSONAL "
-    "([A-Za-z0-9._%+-]+@...) backtracks quadratically on long runs of those characters without '@'; "
-    "_scrub runs it on every quarantine reason (router.py _publish_quarantine) and every log value, "
-    "so an unknown field name of 20,000 letters stalls the router (GIL held) for seconds per message",
-)
 def test_long_unknown_field_is_quarantined_quickly(router: Router) -> None:
     raw = _long_unknown_field(20_000)
     started = time.perf_counter()

@@ -31,7 +31,6 @@ import structlog
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
 from sqlalchemy.exc import OperationalError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
 
 from broker import metrics
 from broker.domain.address import Address
@@ -53,11 +52,15 @@ from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher, ConfirmTimeout
+from broker.transport.reconnect import keep_running
 
 log = structlog.get_logger("referral_broker.router")
 
 MAX_HEADER_TEXT = 500
 """Longest text put in a quarantine header: headers share one frame (frame_max, 128 KiB)."""
+
+HOLD_S = 1.0
+"""How long an input whose copy the broker refused waits before the refused copies are retried."""
 
 DEFAULT_PREFETCH = 256
 """Unacked deliveries the router holds, and the largest batch; all return to the queue if it dies."""
@@ -153,6 +156,10 @@ class Router:
         self.counters = Counters()
         self.stopping = threading.Event()
         self._pending: deque[AmqpMessage] = deque()
+        self._held: list[tuple[float, AmqpMessage]] = []
+        """Inputs whose copies the broker refused (a full inbox), kept unacked until retry time.
+        Requeueing them would count against the input queue's delivery limit and dead-letter
+        them, and would put them back in front of everyone else's messages."""
 
     # ---- deciding: no broker I/O ----
 
@@ -213,15 +220,7 @@ class Router:
 
     def run(self) -> None:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away."""
-        for attempt in Retrying(
-            retry=retry_if_exception(lambda e: _is_infrastructure_error(e) and not self.stopping.is_set()),
-            wait=wait_exponential(multiplier=0.2, max=15),
-            stop=stop_never,
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
-            with attempt:
-                self._session()
+        keep_running(self._session, self.stopping, _is_infrastructure_error)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -230,10 +229,12 @@ class Router:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
 
-    def _session(self) -> None:
+    def _session(self, connected: Callable[[], None]) -> None:
         self._pending.clear()
+        self._held.clear()  # unacked on the old channel: the broker hands them back
         with Connection(self.amqp_url, heartbeat=30) as conn:
             conn.connect()
+            connected()
             log.info("connected", queue=topology.ROUTER_QUEUE, participants=len(self.participants))
             consume_channel = conn.channel()
             consume_channel.basic_qos(0, self.prefetch, False)
@@ -243,6 +244,7 @@ class Router:
                 while not self.stopping.is_set():
                     # Deliveries only queue up in the callback; they are handled here, outside it,
                     # since waiting for confirms dispatches more deliveries.
+                    self._release_held()
                     if self._pending:
                         batch = [
                             self._pending.popleft() for _ in range(min(len(self._pending), self.prefetch))
@@ -250,10 +252,20 @@ class Router:
                         self._handle_batch(batch, publisher)
                         continue
                     try:
-                        conn.drain_events(timeout=0.5)
+                        conn.drain_events(timeout=0.1 if self._held else 0.5)
                     except TimeoutError:
                         conn.heartbeat_check()
-            log.info("stopped", handed_back=len(self._pending))
+            log.info("stopped", handed_back=len(self._pending) + len(self._held))
+
+    def _release_held(self) -> None:
+        """Put refused inputs whose retry time has come back in line, oldest first."""
+        if not self._held:
+            return
+        now = time.monotonic()
+        due = [d for at, d in self._held if at <= now]
+        if due:
+            self._held = [(at, d) for at, d in self._held if at > now]
+            self._pending.extendleft(reversed(due))
 
     def _handle_batch(self, batch: list[AmqpMessage], publisher: ConfirmedPublisher) -> None:
         started = time.perf_counter()
@@ -319,24 +331,55 @@ class Router:
         elapsed = time.perf_counter() - started
         metrics.ROUTER_BATCH_SECONDS.observe(elapsed)
         elapsed_ms = round(elapsed * 1000, 2)
-        if not failed:
-            # every input of the batch is settled: one ack with `multiple` covers them all, since
-            # deliveries arrive in tag order and the batch holds every unacked one up to its last
-            batch[-1].ack(multiple=True)
+        one_ack = not failed and not self._held
+        if one_ack:
+            # every unacked input is in this batch and settled: one ack with `multiple` on the
+            # highest delivery tag covers them all
+            max(batch, key=lambda d: d.delivery_tag).ack(multiple=True)
+        parked = self._park(
+            publisher, [batch[i] for i in sorted(failed)], users=[users[i] for i in sorted(failed)]
+        )
+        retry_at = time.monotonic() + HOLD_S
         for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
             if index in failed:
                 self.counters.retried += 1
                 log.warning(
-                    "output refused by the broker, retrying later",
+                    "output refused by the broker (inbox full?), retrying later",
                     message_id=_text(delivery.properties.get("message_id")),
+                    parked=delivery in parked,
                 )
-                delivery.requeue()
+                if delivery in parked:
+                    delivery.ack()
+                else:
+                    self._held.append((retry_at, delivery))
                 continue
-            if failed:
+            if not one_ack:
                 delivery.ack()
             self._count_and_log(outcome, records.get(index), elapsed_ms, len(batch))
-        if failed:
-            time.sleep(0.5)  # an inbox or the tracker queue is full: give its consumer time
+
+    def _park(
+        self, publisher: ConfirmedPublisher, refused: list[AmqpMessage], users: list[str | None]
+    ) -> list[AmqpMessage]:
+        """Move inputs whose copies were refused to the retry queue, so they neither hold the
+        prefetch window nor count against the input queue's delivery limit. Returns those the
+        broker confirmed there; the rest are held here, unacked, and retried in-process."""
+        if not refused:
+            return []
+        for index, (delivery, user_id) in enumerate(zip(refused, users, strict=True)):
+            props = delivery.properties
+            publisher.publish(
+                (index, "park"),
+                _raw_body(delivery),
+                topology.RETRY_QUEUE,
+                "",
+                content_type=props.get("content_type"),
+                content_encoding=props.get("content_encoding"),
+                delivery_mode=2,
+                message_id=_text(props.get("message_id")),
+                user_id=user_id,  # the router may impersonate: the retry keeps the sender's proof
+            )
+        nacked = {index for index, _ in publisher.wait()}
+        return [d for i, d in enumerate(refused) if i not in nacked]
 
     def _publish_route(
         self, publisher: ConfirmedPublisher, index: int, route: Route, user_id: str, now: datetime
@@ -529,8 +572,3 @@ error while handling a message is a bug, which quarantines that message and is l
 
 def _is_infrastructure_error(error: BaseException) -> bool:
     return isinstance(error, INFRASTRUCTURE_ERRORS)
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning("broker unreachable, reconnecting", attempt=state.attempt_number, error=repr(error)[:200])

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +28,6 @@ import structlog
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
 from sqlalchemy.exc import OperationalError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never, wait_exponential
 
 from broker import metrics
 from broker.client import ParticipantClient, PublishRefused
@@ -36,6 +36,7 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.transport import topology
+from broker.transport.reconnect import keep_running
 
 log = structlog.get_logger("referral_broker.tracker")
 
@@ -115,15 +116,7 @@ class Tracker:
     def run(self) -> None:
         """Consume and scan until stop() is called, reconnecting with backoff."""
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception(lambda e: _is_infrastructure(e) and not self.stopping.is_set()),
-                wait=wait_exponential(multiplier=0.2, max=15),
-                stop=stop_never,
-                before_sleep=_log_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    self._session()
+            keep_running(self._session, self.stopping, _is_infrastructure)
         finally:
             self.publisher.close()
 
@@ -134,10 +127,11 @@ class Tracker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
 
-    def _session(self) -> None:
+    def _session(self, connected: Callable[[], None]) -> None:
         self._pending.clear()
         with Connection(self.amqp_url, heartbeat=30) as conn:
             conn.connect()
+            connected()
             log.info("connected", queue=topology.TRACKER_QUEUE, name=self.name)
             channel = conn.channel()
             channel.basic_qos(0, self.prefetch, False)
@@ -249,10 +243,3 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 
 def _is_infrastructure(error: BaseException) -> bool:
     return isinstance(error, INFRASTRUCTURE_ERRORS)
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "broker or database unreachable, reconnecting", attempt=state.attempt_number, error=repr(error)[:200]
-    )

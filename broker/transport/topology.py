@@ -21,6 +21,10 @@ from broker.domain.address import Address
 INBOUND_EXCHANGE = "rb.inbound"
 """Where every participant publishes. Participants may write here and nowhere else."""
 ROUTER_QUEUE = "rb.router.inbound"
+RETRY_QUEUE = "rb.router.retry"
+"""Exchange and queue where the router parks an input whose copies an inbox refused (full): after RETRY_DELAY_MS it is
+dead-lettered back to rb.inbound and routed again, sending only the copies not yet confirmed."""
+RETRY_DELAY_MS = 1000
 DELIVER_EXCHANGE = "rb.deliver"
 """Where the router puts each copy; the routing key is the recipient's address."""
 INBOX_PREFIX = "rb.inbox."
@@ -108,6 +112,16 @@ def core_entities() -> list[Exchange | Queue]:
         _queue(DEAD_LETTER_QUEUE, dead, args=final),
         inbound,
         _queue(ROUTER_QUEUE, inbound),
+        Queue(
+            RETRY_QUEUE,
+            exchange=_exchange(RETRY_QUEUE, "fanout"),
+            durable=True,
+            auto_delete=False,
+            queue_arguments={
+                "x-message-ttl": RETRY_DELAY_MS,
+                "x-dead-letter-exchange": INBOUND_EXCHANGE,
+            },
+        ),
         _exchange(DELIVER_EXCHANGE, "direct"),
         quarantine,
         _queue(QUARANTINE, quarantine, args=final),

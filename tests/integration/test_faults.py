@@ -3,11 +3,14 @@
 1. SIGKILL of the router subprocess at random points of a stream (seeded; the seed is printed);
 2. `rabbitmqctl stop_app` / `start_app` mid-stream, with a publisher that reconnects and retries;
 3. a consumer that takes its inbox and never acks, then goes away (closes, or is killed);
-4. an inbox at its length limit (reject-publish: the router is nacked, requeues and retries).
+4. an inbox at its length limit (reject-publish: the router is nacked, holds the input unacked and
+   retries the refused copies), also for longer than the input queue's delivery limit and without
+   holding up other participants; and the reconnect backoff, outage after outage.
 
 Each prints its measured recovery time. Messages are compared by id, as sets, per recipient inbox.
-Three tests are strict xfails pinning product bugs (see their reasons): two of the retry at a
-full inbox, one of the reconnect backoff.
+The last three were written as strict xfails pinning product bugs (a requeue that dead-lettered
+inputs and stalled everyone behind one full inbox; a reconnect backoff that never reset); they
+are regression tests now.
 """
 
 from __future__ import annotations
@@ -520,13 +523,6 @@ def test_inbox_at_its_length_limit_loses_nothing(small_inboxes: Deployment) -> N
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the router retries a refused copy by requeueing its input (workers/router.py, "
-    "_handle_batch, delivery.requeue()), which counts against rb.router.inbound's quorum delivery "
-    "limit (20, topology.QueueArguments); after ~20 s of a full inbox the input is dead-lettered to "
-    "rb.dead-letter and never delivered, even once the consumer drains the inbox",
-)
 def test_inbox_full_for_longer_than_the_delivery_limit_loses_nothing(small_inboxes: Deployment) -> None:
     dep = small_inboxes
     recipient = "bureau:330600"
@@ -541,12 +537,6 @@ def test_inbox_full_for_longer_than_the_delivery_limit_loses_nothing(small_inbox
     assert not missing, f"lost {len(missing)} of {len(want)}: {dead} router inputs were dead-lettered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the refused inputs are requeued to the head of rb.router.inbound and come "
-    "straight back, filling the router's whole prefetch window (workers/router.py, _handle_batch: "
-    "delivery.requeue() + time.sleep(0.5)); one full inbox stalls routing for every other participant",
-)
 def test_full_inbox_does_not_hold_up_other_participants(small_inboxes: Deployment) -> None:
     dep = small_inboxes
     publish_to(dep, "bureau:330600", 2 * SMALL_INBOX, "F")  # 330600 is away; its inbox fills up
@@ -577,13 +567,6 @@ def cut_router_connections(dep: Deployment) -> int:
     return cut
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: Router.run (workers/router.py) runs the router's whole life inside one "
-    "tenacity Retrying whose attempt count is never reset after a session that connected and "
-    "worked, so each new outage waits longer before the first reconnect (0.2, 0.4, 0.8, 1.6 s ... "
-    "up to 15 s): README's 'routing again 0.25 s after its connection was closed' holds once",
-)
 def test_router_reconnects_quickly_after_each_of_several_outages(deployment: Deployment) -> None:
     dep = deployment
     counters = dep.router.counters

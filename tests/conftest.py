@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from broker.settings import DEFAULT_AMQP_URL, Settings
+from broker.tracker.testing import PARTICIPANTS as TEST_PARTICIPANTS
 
 
 def _reachable(url: str) -> bool:
@@ -106,24 +107,8 @@ class Deployment:
             self.router = None
 
 
-DEFAULT_PARTICIPANTS = [
-    "bureau:000000",
-    "bureau:330000",
-    "bureau:330600",
-    "bureau:330602",
-    "bureau:330681",
-    "bureau:330100",
-    "bureau:440000",
-    "bureau:440300",
-    "bureau:440100",
-    "bureau:110000",
-    "bureau:110105",
-    "police:330681",
-    "police:330600",
-    "procuratorate:330681",
-    "telecom:330681",
-    "telecom:330600",
-]
+DEFAULT_PARTICIPANTS = list(TEST_PARTICIPANTS)
+"""The participants every broker test provisions (shared with the tracker's test helpers)."""
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ class Party(StrEnum):
 DEPARTMENTS = frozenset(Party) - {Party.BUREAU, Party.SYSTEM}
 """Parties that are other departments (interdepartmental coordination)."""
 
-_ADDRESS = re.compile(r"^([a-z]+):([0-9]{6})$")
+_ADDRESS = re.compile(r"([a-z]+):([0-9]{6})")
 
 
 class AddressError(ValueError):
@@ -63,7 +63,7 @@ class Address:
     @classmethod
     def parse(cls, text: str) -> Address:
         """Parse and check an address; the code must be a current division code."""
-        match = _ADDRESS.match(text)
+        match = _ADDRESS.fullmatch(text)
         if match is None:
             # The text is not echoed: a malformed field may hold anything, personal data included.
             raise AddressError("not an address; write party:code, e.g. bureau:330681")

@@ -461,3 +461,11 @@ def test_deadline_notice_from_the_system_is_delivered() -> None:
 
 def test_only_the_system_sends_deadline_notices() -> None:
     assert refused(World(), _notice("bureau:330681")).field == "envelope.sender"
+
+
+def test_an_address_with_trailing_text_is_not_an_address() -> None:
+    from broker.domain.address import AddressError
+
+    for text in ("bureau:330681\n", "bureau:330681 ", "xbureau:330681"):
+        with pytest.raises(AddressError):
+            Address.parse(text)

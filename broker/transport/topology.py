@@ -22,8 +22,9 @@ INBOUND_EXCHANGE = "rb.inbound"
 """Where every participant publishes. Participants may write here and nowhere else."""
 ROUTER_QUEUE = "rb.router.inbound"
 RETRY_QUEUE = "rb.router.retry"
-"""Exchange and queue where the router parks an input whose copies an inbox refused (full): after RETRY_DELAY_MS it is
-dead-lettered back to rb.inbound and routed again, sending only the copies not yet confirmed."""
+"""Exchange and queue where the router parks an input whose copies an inbox refused (full): after
+RETRY_DELAY_MS it is dead-lettered back to rb.inbound and routed again, sending only the copies not
+yet confirmed."""
 RETRY_DELAY_MS = 1000
 DELIVER_EXCHANGE = "rb.deliver"
 """Where the router puts each copy; the routing key is the recipient's address."""

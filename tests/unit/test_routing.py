@@ -8,8 +8,10 @@ import pytest
 
 from broker.client import new_message
 from broker.domain.address import Address
+from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind, Message
+from broker.domain.referrals import referral_body
 from broker.domain.routing import (
     InMemoryRoutingMemory,
     RoutedRecord,
@@ -19,8 +21,6 @@ from broker.domain.routing import (
     Rule,
     decide,
 )
-from broker.domain.case import CaseFacts
-from broker.domain.referrals import referral_body
 from broker.examples import CASE_FACTS, REFERRAL_FACTS
 
 PARTICIPANTS = frozenset(

@@ -30,7 +30,6 @@ from uuid import UUID
 import structlog
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
-from sqlalchemy.exc import OperationalError
 
 from broker import metrics
 from broker.domain.address import Address
@@ -51,8 +50,8 @@ from broker.logs import REDACTED, _scrub
 from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
 from broker.transport import topology
-from broker.transport.confirms import ConfirmedPublisher, ConfirmTimeout
-from broker.transport.reconnect import keep_running
+from broker.transport.confirms import ConfirmedPublisher
+from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
 
 log = structlog.get_logger("referral_broker.router")
 
@@ -220,7 +219,7 @@ class Router:
 
     def run(self) -> None:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away."""
-        keep_running(self._session, self.stopping, _is_infrastructure_error)
+        keep_running(self._session, self.stopping, is_infrastructure_error)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -557,18 +556,3 @@ def _text(value: Any) -> str | None:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     text = _scrub(text[:100])
     return text if REDACTED not in text else REDACTED
-
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    *Connection().connection_errors,
-    *Connection().channel_errors,
-    OSError,
-    OperationalError,
-    ConfirmTimeout,
-)
-"""Errors of the broker or the database, after which the router reconnects and retries; any other
-error while handling a message is a bug, which quarantines that message and is logged."""
-
-
-def _is_infrastructure_error(error: BaseException) -> bool:
-    return isinstance(error, INFRASTRUCTURE_ERRORS)

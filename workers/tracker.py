@@ -27,7 +27,6 @@ import pika.exceptions
 import structlog
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
-from sqlalchemy.exc import OperationalError
 
 from broker import metrics
 from broker.client import ParticipantClient, PublishRefused
@@ -36,7 +35,7 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.transport import topology
-from broker.transport.reconnect import keep_running
+from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
 
 log = structlog.get_logger("referral_broker.tracker")
 
@@ -116,7 +115,7 @@ class Tracker:
     def run(self) -> None:
         """Consume and scan until stop() is called, reconnecting with backoff."""
         try:
-            keep_running(self._session, self.stopping, _is_infrastructure)
+            keep_running(self._session, self.stopping, is_infrastructure_error)
         finally:
             self.publisher.close()
 
@@ -230,16 +229,3 @@ class Tracker:
                     obligation_id=notice.obligation_id,
                     to=notice.recipient,
                 )
-
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    *Connection().connection_errors,
-    *Connection().channel_errors,
-    OSError,
-    OperationalError,
-)
-"""Errors of the broker or the database, after which the tracker reconnects."""
-
-
-def _is_infrastructure(error: BaseException) -> bool:
-    return isinstance(error, INFRASTRUCTURE_ERRORS)

@@ -8,9 +8,25 @@ import threading
 from collections.abc import Callable
 
 import structlog
+from kombu import Connection
+from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 log = structlog.get_logger("referral_broker.reconnect")
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    *Connection().connection_errors,
+    *Connection().channel_errors,
+    OSError,  # includes ConnectionError, so ConfirmTimeout too
+    OperationalError,
+)
+"""Errors of the broker or the database, after which a worker reconnects and retries; any other
+error while handling a message is a bug, handled by the worker (quarantine or dead-letter)."""
+
+
+def is_infrastructure_error(error: BaseException) -> bool:
+    return isinstance(error, INFRASTRUCTURE_ERRORS)
+
 
 FIRST_WAIT_S = 0.2
 """Wait before the first retry of an outage; it doubles per failed try."""

@@ -25,17 +25,15 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    create_engine,
     delete,
-    event,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 
+from broker.database import engine_for
 from broker.domain.address import Address
 from broker.domain.messages import Handling, Kind
 from broker.domain.routing import RECEIVES_CASE, RoutedRecord, Rule
@@ -73,16 +71,6 @@ deliveries = Table(
 )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
-    # WAL with synchronous=NORMAL survives a killed process (the case that matters here); only
-    # an OS crash may lose the last commits, which then are redelivered and deduplicated downstream.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class State(StrEnum):
     ROUTING = "routing"
     """Recorded before publishing; a crash here leaves unconfirmed deliveries to publish again."""
@@ -102,15 +90,7 @@ class SqlRoutingMemory:
     """RoutingMemory backed by SQL, shared by every router replica that uses the same database."""
 
     def __init__(self, url: str) -> None:
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            # one shared connection, or every thread would see its own empty database
-            self.engine: Engine = create_engine(
-                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-            )
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = engine_for(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import StaticPool
 
+from broker.database import engine_for
 from broker.domain.address import Address
 from broker.tracker.calendar import BEIJING
 from broker.tracker.schema import audit
@@ -84,10 +84,7 @@ class Tx:
 
 def create(url: str) -> Engine:
     """An engine for the URL; in-memory SQLite shares one connection between threads."""
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    engine = engine_for(url, busy_timeout_ms=10_000)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -98,11 +95,6 @@ def _sqlite_connect(dbapi_connection: Any, _: Any) -> None:
     # The driver's own transaction handling is off; _sqlite_begin starts each transaction, so a
     # writer takes the lock up front (BEGIN IMMEDIATE) and waits for busy_timeout instead of failing.
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -1,9 +1,10 @@
 """What the router remembers of the messages it routed, in SQLite (one router) or PostgreSQL (several).
 
 It serves three purposes: replies find the sender of what they answer; the no-re-transfer rule
-finds who holds a case by transfer; a message delivered twice (a redelivery after a crash, or a
-publisher that sent it again) is recognised by its id and not routed twice. Records are kept for
-RETENTION_DAYS after routing and pruned after that.
+finds who holds a case by transfer (by case id, or by what the case is about: `case_subjects`, in
+their own table, which an older database gains when a router first opens it); a message delivered
+twice (a redelivery after a crash, or a publisher that sent it again) is recognised by its id and
+not routed twice. Records are kept for RETENTION_DAYS after routing and pruned after that.
 """
 
 from __future__ import annotations
@@ -71,6 +72,18 @@ deliveries = Table(
 )
 
 
+subjects = Table(
+    "case_subjects",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("subject", String(80), primary_key=True),
+    Index("ix_case_subjects_subject", "subject"),
+)
+"""What each routed case-bearing message is about (company credit code and violation). A table of
+its own, not a column, so a database written before it is extended by create_all alone; messages
+routed before it match by case id only."""
+
+
 class State(StrEnum):
     ROUTING = "routing"
     """Recorded before publishing; a crash here leaves unconfirmed deliveries to publish again."""
@@ -102,6 +115,10 @@ class SqlRoutingMemory:
             if row is None:
                 return None
             rows = conn.execute(select(deliveries).where(deliveries.c.message_id == str(message_id))).all()
+            about = conn.execute(
+                select(subjects.c.subject).where(subjects.c.message_id == str(message_id))
+            ).scalars()
+            held = frozenset(about)
         return RoutedRecord(
             message_id=UUID(row.message_id),
             kind=Kind(row.kind),
@@ -112,6 +129,7 @@ class SqlRoutingMemory:
             forwards=UUID(row.forwards) if row.forwards else None,
             deliveries=tuple((Address.parse(d.recipient), Rule(d.rule)) for d in rows),
             fingerprint=row.fingerprint,
+            subjects=held,
         )
 
     def referral(self, fingerprint: str) -> RoutedRecord | None:
@@ -132,6 +150,24 @@ class SqlRoutingMemory:
             .where(
                 and_(
                     routed.c.case_id == case_id,
+                    deliveries.c.recipient == str(bureau),
+                    deliveries.c.rule.in_([r.value for r in RECEIVES_CASE]),
+                )
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def holds_subject_by_transfer(self, about: frozenset[str], bureau: Address) -> bool:
+        if not about:
+            return False
+        query = (
+            select(deliveries.c.message_id)
+            .join(subjects, subjects.c.message_id == deliveries.c.message_id)
+            .where(
+                and_(
+                    subjects.c.subject.in_(sorted(about)),
                     deliveries.c.recipient == str(bureau),
                     deliveries.c.rule.in_([r.value for r in RECEIVES_CASE]),
                 )
@@ -221,6 +257,11 @@ class SqlRoutingMemory:
         ]
         if rows:
             conn.execute(insert(deliveries), rows)
+        about = [
+            {"message_id": str(r.message_id), "subject": s} for r, _ in records for s in sorted(r.subjects)
+        ]
+        if about:
+            conn.execute(insert(subjects), about)
 
     def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
         """Mark confirmed deliveries and the messages whose every output is confirmed, in one transaction.
@@ -258,5 +299,6 @@ class SqlRoutingMemory:
         with self.engine.begin() as conn:
             old = select(routed.c.message_id).where(routed.c.routed_at < cutoff)
             conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(old)))
+            conn.execute(delete(subjects).where(subjects.c.message_id.in_(old)))
             result = conn.execute(delete(routed).where(routed.c.routed_at < cutoff))
             return int(result.rowcount or 0)

@@ -131,6 +131,11 @@ class BatchMemory:
     def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
         return self.batch.holds_by_transfer(case_id, bureau) or self.base.holds_by_transfer(case_id, bureau)
 
+    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
+        return self.batch.holds_subject_by_transfer(subjects, bureau) or self.base.holds_subject_by_transfer(
+            subjects, bureau
+        )
+
 
 class Router:
     def __init__(
@@ -201,7 +206,9 @@ class Router:
                 )
             if earlier is not None or (seen is not None and seen.state is State.ROUTED):
                 return Duplicate(str(env.message_id))
-        ctx = RoutingContext(self.registry, self.participants.addresses, memory, self.copy_referrals)
+        ctx = RoutingContext(
+            self.registry, self.participants.addresses, memory, self.copy_referrals, self.clock()
+        )
         try:
             decision = decide(message, ctx)
         except RoutingRefused as exc:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
 from broker.domain.address import Address, Party
+from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import NATIONAL, Registry
 from broker.domain.messages import Handling, Kind, Message, Scope
+from broker.domain.plausible_time import APPROVAL_MAX_AGE, CLOCK_SKEW, SENT_AT_MAX_AGE, implausible
 from broker.domain.referrals import body_mismatch, fingerprint, linked_notice, threshold_gate
 
 
@@ -44,6 +47,14 @@ class Rule(StrEnum):
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
 """Deliveries after which the recipient holds a case by transfer (and may not transfer it on)."""
+
+COPY_RULES = frozenset({Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY})
+"""Deliveries that only keep the recipient informed: it owes no answer and may not give one in the
+addressee's place (a procuratorate does not decide on filing, the sender's own hub does not answer
+the other province's request)."""
+
+COPY_HOLDER_MAY_SEND = frozenset({Kind.RECEIPT_ACK})
+"""What the holder of a copy may answer it with: a receipt, nothing that closes or decides."""
 
 ANSWERS: dict[Kind, frozenset[Kind]] = {
     Kind.ASSISTANCE_REPLY: frozenset({Kind.ASSISTANCE_REQUEST}),
@@ -88,6 +99,9 @@ class RoutingDecision:
     """For a duplicate police referral: the referral it was joined to."""
     notices: tuple[Message, ...] = ()
     """Messages the broker itself sends because of this decision (referral_linked)."""
+    subjects: frozenset[str] = frozenset()
+    """For a jurisdiction designation, which carries no case facts: what the disputed case is about,
+    so the designated bureau is remembered as holding it."""
 
     @property
     def recipients(self) -> tuple[Address, ...]:
@@ -117,10 +131,16 @@ class RoutedRecord:
     deliveries: tuple[tuple[Address, Rule], ...]
     fingerprint: str | None = None
     """Police referrals: the company-and-facts fingerprint that finds duplicates."""
+    subjects: frozenset[str] = frozenset()
+    """What the case is about (case_subjects); for a designation, the subjects of the disputed case."""
 
     @property
     def recipients(self) -> frozenset[Address]:
         return frozenset(a for a, _ in self.deliveries)
+
+    def rule_for(self, recipient: Address) -> Rule | None:
+        """The rule by which this recipient got the message, or None when it did not."""
+        return next((rule for a, rule in self.deliveries if a == recipient), None)
 
     @classmethod
     def of(cls, message: Message, decision: RoutingDecision) -> RoutedRecord:
@@ -135,7 +155,17 @@ class RoutedRecord:
             forwards=env.forwards,
             deliveries=tuple((d.recipient, d.rule) for d in decision.deliveries),
             fingerprint=fingerprint(env.case) if env.kind is Kind.POLICE_REFERRAL and env.case else None,
+            subjects=case_subjects(env.case) if env.case else decision.subjects,
         )
+
+
+def case_subjects(facts: CaseFacts) -> frozenset[str]:
+    """What a case is about: the company's credit code with each violation, one subject each.
+
+    The no-retransfer rule matches these as well as the case id: every bureau numbers cases its own
+    way and counts grow as an investigation goes on, so neither the id nor the exact facts identify
+    a case that changes hands. A false match only sends a transfer to the common superior."""
+    return frozenset(f"{facts.company_credit_code}/{v.value}" for v in facts.violations)
 
 
 class RoutingMemory(Protocol):
@@ -144,6 +174,10 @@ class RoutingMemory(Protocol):
 
     def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
         """Whether this bureau received the case by transfer, forward or designation."""
+
+    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
+        """Whether this bureau received, by transfer, forward or designation, a case with any of these
+        subjects (the same company and violation), whatever its case id."""
 
     def referral(self, fingerprint: str) -> RoutedRecord | None:
         """The first police referral routed with this fingerprint."""
@@ -163,6 +197,12 @@ class InMemoryRoutingMemory:
             r.case_id == case_id and (bureau, rule) in r.deliveries
             for r in self.records.values()
             for rule in RECEIVES_CASE
+        )
+
+    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
+        return any(
+            r.subjects & subjects and any(a == bureau and rule in RECEIVES_CASE for a, rule in r.deliveries)
+            for r in self.records.values()
         )
 
     def referral(self, fingerprint: str) -> RoutedRecord | None:
@@ -186,6 +226,10 @@ class RoutingContext:
     memory: RoutingMemory
     copy_referrals_to_procuratorate: bool = True
     """Send a supervision copy of each police referral to the procuratorate at the same level."""
+    now: datetime | None = None
+    """The router's clock, which sent_at and a referral's approved_at must lie near
+    (broker/domain/plausible_time.py). None (replays of recorded traffic, test desks) skips those
+    checks; the router always passes its clock."""
 
 
 def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
@@ -197,9 +241,11 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         raise RoutingRefused("envelope.kind", f"a {kind.value} is created by the broker only")
     if (kind is Kind.DEADLINE_NOTICE) != (sender.party is Party.SYSTEM):
         raise RoutingRefused("envelope.sender", "deadline notices come from system:000000, and only they do")
+    if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE)):
+        raise RoutingRefused("envelope.sent_at", off)
     extras: dict[str, Any] = {}
     if message.IS_REPLY:
-        deliveries = _reply(message, sender, ctx)
+        deliveries, extras = _reply(message, sender, ctx)
     elif kind is Kind.DEADLINE_NOTICE:
         deliveries = [
             Delivery(t, Rule.DEADLINE_NOTICE, f"{message.body.notice} about {message.body.regarding}")
@@ -229,13 +275,14 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
 
 
 def _unique(deliveries: Iterable[Delivery]) -> list[Delivery]:
-    seen: set[Address] = set()
-    out = []
+    """One delivery per recipient, the first; but a named addressee that would also get a copy (the
+    sender's own hub, addressed too) gets it as an addressee, so it may answer."""
+    out: dict[Address, Delivery] = {}
     for d in deliveries:
-        if d.recipient not in seen:
-            seen.add(d.recipient)
-            out.append(d)
-    return out
+        kept = out.get(d.recipient)
+        if kept is None or (kept.rule in COPY_RULES and d.rule not in COPY_RULES):
+            out[d.recipient] = d
+    return list(out.values())
 
 
 def _bureau(code: str) -> Address:
@@ -305,6 +352,7 @@ def _police_referral(
     mismatch = body_mismatch(message.body, assessment)
     if mismatch is not None:
         raise RoutingRefused(*mismatch)
+    _plausible_approval(message, ctx)
     extras: dict[str, Any] = {"threshold": assessment.to_dict()}
     first = ctx.memory.referral(fingerprint(env.case))
     if first is not None and first.message_id != env.message_id:
@@ -319,6 +367,19 @@ def _police_referral(
     if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants and not restricted:
         out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, "supervision copy of a police referral"))
     return out, extras
+
+
+def _plausible_approval(message: Message, ctx: RoutingContext) -> None:
+    """The head approves before the referral is sent, and not in another era: the tracker counts the
+    24-hour transfer deadline from this time."""
+    if ctx.now is None:
+        return
+    approved_at = message.body.approved_at
+    off = implausible(approved_at, ctx.now, APPROVAL_MAX_AGE)
+    if off is None and approved_at > message.envelope.sent_at + CLOCK_SKEW:
+        off = "is after the referral's sent_at; the head approves before the transfer is sent"
+    if off is not None:
+        raise RoutingRefused("body.approved_at", off)
 
 
 def _addressed(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
@@ -372,17 +433,23 @@ def _transfer(message: Message, sender: Address, ctx: RoutingContext) -> list[De
     if len(targets) != 1 or not targets[0].is_bureau:
         raise RoutingRefused("envelope.to", "a case transfer names exactly one competent bureau")
     target = targets[0]
-    if ctx.memory.holds_by_transfer(message.envelope.case_id, sender):
-        common = _bureau(ctx.registry.common_superior(sender.code, target.code))
-        return [
-            Delivery(
-                common,
-                Rule.NO_RETRANSFER,
-                f"{sender} received case {message.envelope.case_id} by transfer and may not transfer it on; "
-                f"the common superior {common} designates jurisdiction (SAMR procedure rules, Art. 14)",
-            )
-        ]
-    return _to_one(sender, target, ctx, Rule.TRANSFER)
+    env = message.envelope
+    assert env.case is not None  # the contract requires case facts on a transfer
+    if ctx.memory.holds_by_transfer(env.case_id, sender):
+        held = f"case {env.case_id}"
+    elif ctx.memory.holds_subject_by_transfer(case_subjects(env.case), sender):
+        held = "a case about the same company and violation"
+    else:
+        return _to_one(sender, target, ctx, Rule.TRANSFER)
+    common = _bureau(ctx.registry.common_superior(sender.code, target.code))
+    return [
+        Delivery(
+            common,
+            Rule.NO_RETRANSFER,
+            f"{sender} received {held} by transfer and may not transfer it on; "
+            f"the common superior {common} designates jurisdiction (SAMR procedure rules, Art. 14)",
+        )
+    ]
 
 
 def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
@@ -423,7 +490,7 @@ def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Del
     return out
 
 
-def _reply(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list[Delivery], dict[str, Any]]:
     env = message.envelope
     assert env.in_reply_to is not None
     original = ctx.memory.original(env.in_reply_to)
@@ -438,12 +505,26 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> list[Deliv
             f"a {env.kind.value} answers a {' or '.join(sorted(k.value for k in allowed))}, "
             f"not a {original.kind.value}",
         )
-    if sender not in original.recipients:
+    rule = original.rule_for(sender)
+    if rule is None:
         raise RoutingRefused(
             "envelope.sender", f"{sender} did not receive message {original.message_id} and cannot answer it"
         )
+    if rule in COPY_RULES and env.kind not in COPY_HOLDER_MAY_SEND:
+        raise RoutingRefused(
+            "envelope.sender",
+            f"{sender} holds only a copy of message {original.message_id} ({rule.value}); a copy holder "
+            f"may answer with {' or '.join(sorted(k.value for k in COPY_HOLDER_MAY_SEND))}, "
+            f"not a {env.kind.value}",
+        )
     if env.kind is Kind.JURISDICTION_DESIGNATION:
-        return _designation(message, sender, original, ctx)
+        if rule is not Rule.NO_RETRANSFER:
+            raise RoutingRefused(
+                "envelope.sender",
+                f"only the common superior a disputed transfer was reported to ({Rule.NO_RETRANSFER.value}) "
+                f"designates jurisdiction; {sender} got message {original.message_id} by {rule.value}",
+            )
+        return _designation(message, sender, original, ctx), {"subjects": original.subjects}
     out = [Delivery(original.sender, Rule.REPLY, f"answer to {original.kind.value} {original.message_id}")]
     if original.forwards is not None:
         first = ctx.memory.original(original.forwards)
@@ -458,7 +539,7 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> list[Deliv
         raise RoutingRefused(
             "envelope.to", "replies go back to the sender of what they answer; leave to empty"
         )
-    return out
+    return out, {}
 
 
 def _designation(
@@ -482,6 +563,8 @@ def _is_under(registry: Registry, code: str, ancestor: str) -> bool:
 
 
 __all__ = [
+    "COPY_HOLDER_MAY_SEND",
+    "COPY_RULES",
     "Delivery",
     "InMemoryRoutingMemory",
     "RoutedRecord",
@@ -490,5 +573,6 @@ __all__ = [
     "RoutingMemory",
     "RoutingRefused",
     "Rule",
+    "case_subjects",
     "decide",
 ]

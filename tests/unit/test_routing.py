@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -81,7 +82,9 @@ def msg(
     if kind is Kind.POLICE_REFERRAL and facts is not None:
         facts = env.pop("facts", REFERRAL_FACTS)
         if body is None:
-            body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+            # approved two hours ago: the router refuses approvals far from its clock
+            approved_at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+            body = referral_body(CaseFacts.model_validate(facts), "head", approved_at)
             if body["level"] == "not_reached":  # a bureau claiming what the facts do not support
                 body.update(level="serious", clauses=[{"clause": "art5.5", "title": "claimed"}])
     env.setdefault("case_id", "C-1")
@@ -348,8 +351,12 @@ def test_transfer_to_the_competent_bureau_then_no_retransfer() -> None:
     # 330602 (Shaoxing Yuecheng) and 330106 (Hangzhou Xihu) meet at Zhejiang province
     assert routes(d) == {("bureau:330000", Rule.NO_RETRANSFER)}
     assert "may not transfer it on" in d.deliveries[0].reason
-    # another case of the same bureau is not affected
-    other = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330681"], case_id="C-10")
+    # another case of the same bureau (another company: the same one under a new id is the same
+    # case, test_routing_holes.py) is not affected
+    another_company = {**CASE_FACTS, "company_credit_code": "91330602MA2B00019Q"}
+    other = new_message(
+        Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330681"], "C-10", {"reason": "r"}, case=another_company
+    )
     assert routes(w.route(other)) == {("bureau:330681", Rule.TRANSFER)}
 
 

@@ -8,10 +8,17 @@
 
 Every publish waits for the broker's confirm and sets the validated user_id, so the router can prove
 who sent it. A system in another language does the same three things; see schemas/asyncapi.yaml.
+
+`url` may list several broker addresses (the nodes of a cluster, separated by commas or semicolons,
+as RB_AMQP_URL in broker/settings.py): the client connects to the first live one, and a publish
+whose connection is lost, refused or blocked reconnects and sends again, to any node, until it is
+confirmed or `connect_timeout_s` has passed. The client raises only the exceptions below
+(BrokerError and its subclasses), never pika's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,19 +30,94 @@ from uuid import UUID, uuid4
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from broker.domain.address import Address
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
 from broker.domain.validation import validate_message
+from broker.settings import broker_addresses
 from broker.transport import topology
 
 SEEN_WINDOW = 100_000
 """Message ids a consumer remembers to drop duplicates (at-least-once delivery can repeat one)."""
 
 
-class PublishRefused(RuntimeError):
-    """The broker did not confirm the message (nacked or unroutable); it was not accepted."""
+BLOCKED_TIMEOUT_S = 30.0
+"""A connection the broker blocks (memory or disk alarm) longer than this is dropped, so a publish
+fails over, and in the end raises BrokerUnavailable, instead of hanging for the whole alarm. An
+address's own `blocked_connection_timeout` URL parameter takes precedence."""
+
+
+class BrokerError(Exception):
+    """Base of every error the client raises about the broker (contract errors are ContractError)."""
+
+
+class BrokerUnavailable(BrokerError, ConnectionError):
+    """No broker address accepted a connection, or the connection was lost or stayed blocked (alarm)
+    and no node took the message within the client's timeout. The message may or may not have
+    arrived: send it again later with the same message id; the router drops repeats."""
+
+
+class NotAuthorised(BrokerError):
+    """The broker refused this user: wrong name or password, no access to the vhost, an operation
+    outside its permissions (403) or a user_id that is not its own (406). Retrying will not help."""
+
+
+class PublishRefused(BrokerError):
+    """The broker did not confirm the message (nacked, e.g. a queue at its limit, or unroutable)
+    within the client's timeout; it was not accepted."""
+
+
+def _as_broker_error(error: BaseException) -> BrokerError:
+    """pika's exception (or a socket error) as one of ours, with a message that names no secret."""
+    what = type(error).__name__
+    if isinstance(error, BrokerError):
+        return error
+    if isinstance(
+        error,
+        pika.exceptions.ProbableAuthenticationError
+        | pika.exceptions.ProbableAccessDeniedError
+        | pika.exceptions.AuthenticationError,
+    ):
+        return NotAuthorised(f"the broker refused the login ({what})")
+    if isinstance(error, pika.exceptions.ChannelClosedByBroker | pika.exceptions.ConnectionClosedByBroker):
+        reason = f"{error.reply_code} {error.reply_text[:200]}"
+        if error.reply_code in (403, 406):
+            return NotAuthorised(f"the broker refused the operation: {reason}")
+        if isinstance(error, pika.exceptions.ConnectionClosedByBroker):
+            return BrokerUnavailable(f"the broker closed the connection: {reason}")
+        return BrokerError(f"the broker closed the channel: {reason}")
+    if isinstance(error, pika.exceptions.NackError | pika.exceptions.UnroutableError):
+        return PublishRefused(f"the broker did not accept the message ({what})")
+    if isinstance(
+        error,
+        pika.exceptions.AMQPConnectionError
+        | pika.exceptions.ConnectionWrongStateError
+        | pika.exceptions.ChannelWrongStateError
+        | pika.exceptions.StreamLostError
+        | OSError,
+    ):
+        return BrokerUnavailable(f"no connection to the broker ({what})")
+    return BrokerError(f"broker error ({what})")
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    """Lost, refused or blocked connections and nacks (a quorum queue electing a new leader nacks
+    for a few seconds) are retried; what the broker refuses for good is not."""
+    if isinstance(error, pika.exceptions.UnroutableError):
+        return False
+    return isinstance(_as_broker_error(error), BrokerUnavailable | PublishRefused)
+
+
+def connection_parameters(url: str) -> list[pika.URLParameters]:
+    """pika's parameters for each address in `url`, in order; pika tries them one after another."""
+    parameters = []
+    for address in broker_addresses(url, "url"):
+        each = pika.URLParameters(address)
+        if each.blocked_connection_timeout is None:
+            each.blocked_connection_timeout = BLOCKED_TIMEOUT_S
+        parameters.append(each)
+    return parameters
 
 
 def new_message(
@@ -86,35 +168,54 @@ class Delivered:
 
 
 class ParticipantClient:
+    """A participant's connection. `connect_timeout_s`: how long connecting, and each publish with
+    its reconnects, failovers and resends, may take before BrokerUnavailable or PublishRefused."""
+
     def __init__(self, url: str, address: str | Address, connect_timeout_s: float = 30.0) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
-        self.parameters = pika.URLParameters(url)
-        self.username = self.parameters.credentials.username
+        self.parameters = connection_parameters(url)
+        self.username = self.parameters[0].credentials.username
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout_s = connect_timeout_s
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
 
-    def _open(self) -> BlockingChannel:
-        if self._channel is not None and self._channel.is_open:
-            return self._channel
-        for attempt in Retrying(
-            retry=retry_if_exception_type(pika.exceptions.AMQPConnectionError),
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(_worth_retrying),
             wait=wait_exponential(multiplier=0.2, max=5),
             stop=stop_after_delay(self._connect_timeout_s),
+            before_sleep=lambda _: self._drop(),
             reraise=True,
-        ):
-            with attempt:
-                self._connection = pika.BlockingConnection(self.parameters)
-        assert self._connection is not None
+        )
+
+    def _open(self) -> BlockingChannel:
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    return self._open_once()
+        except Exception as exc:
+            raise _as_broker_error(exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
+
+    def _open_once(self) -> BlockingChannel:
+        if self._channel is not None and self._channel.is_open:
+            return self._channel
+        self._drop()
+        self._connection = pika.BlockingConnection(self.parameters)  # the first live address
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         return self._channel
 
+    def _drop(self) -> None:
+        """Forget a connection that failed, closing it if it still can be."""
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            with contextlib.suppress(Exception):  # already broken; nothing to hand back
+                connection.close()
+
     def close(self) -> None:
-        if self._connection is not None and self._connection.is_open:
-            self._connection.close()
-        self._connection = self._channel = None
+        self._drop()
 
     def __enter__(self) -> ParticipantClient:
         return self
@@ -127,7 +228,9 @@ class ParticipantClient:
         return topology.inbox_name(self.address)
 
     def publish(self, message: Message | bytes, message_id: str | None = None) -> None:
-        """Publish to rb.inbound and wait for the broker's confirm. Raises PublishRefused."""
+        """Publish to rb.inbound and wait for the broker's confirm, reconnecting (to any configured
+        address) and sending again while the connection fails or the broker nacks, for up to
+        connect_timeout_s. Raises PublishRefused, BrokerUnavailable or NotAuthorised."""
         if isinstance(message, Message):
             body = message.model_dump_json(exclude_none=True).encode("utf-8")
             message_id = str(message.envelope.message_id)
@@ -140,13 +243,14 @@ class ParticipantClient:
             message_id=message_id,
             user_id=self.username,
         )
-        channel = self._open()
         try:
-            channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
-        except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:
-            raise PublishRefused(
-                f"broker did not accept message {message_id}: {type(exc).__name__}"
-            ) from None
+            for attempt in self._retrying():
+                with attempt:
+                    channel = self._open_once()
+                    channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
+        except Exception as exc:
+            error = _as_broker_error(exc)
+            raise type(error)(f"message {message_id}: {error}") from None
 
     def reply(self, original: Message, kind: Kind, body: dict[str, Any], **envelope: Any) -> Message:
         """Answer a message: same case, in_reply_to set; the router sends it back to the original sender."""
@@ -174,7 +278,24 @@ class ParticipantClient:
         A handler that raises gets the message back later (requeued; after the queue's delivery
         limit it is dead-lettered). Duplicates (same message id) are acked without calling handler.
         Returns the number of messages handled; stops after max_messages or idle_timeout_s of quiet.
+        A lost connection raises BrokerUnavailable: call consume again (it reconnects, to any
+        configured address); unacked messages come back and those already handled are dropped.
         """
+        try:
+            return self._consume(handler, max_messages, idle_timeout_s, prefetch)
+        except _HandlerFailed as failed:
+            raise failed.error from None
+        except Exception as exc:
+            self._drop()
+            raise _as_broker_error(exc) from None
+
+    def _consume(
+        self,
+        handler: Callable[[Message, Delivered], None],
+        max_messages: int | None,
+        idle_timeout_s: float | None,
+        prefetch: int,
+    ) -> int:
         channel = self._open()
         channel.basic_qos(prefetch_count=prefetch)
         handled = 0
@@ -193,12 +314,12 @@ class ParticipantClient:
                     message,
                     Delivered(props.user_id, (props.headers or {}).get("x-rule"), bool(method.redelivered)),
                 )
-            except Exception:
+            except Exception as exc:
                 channel.basic_nack(method.delivery_tag, requeue=True)
                 time.sleep(0.1)
-                raise
+                raise _HandlerFailed(exc) from exc
+            self._remember(message_id)  # before the ack: if the ack is lost, the redelivery is dropped
             channel.basic_ack(method.delivery_tag)
-            self._remember(message_id)
             handled += 1
             if max_messages is not None and handled >= max_messages:
                 break
@@ -209,6 +330,13 @@ class ParticipantClient:
         self._seen[message_id] = None
         if len(self._seen) > SEEN_WINDOW:
             self._seen.popitem(last=False)
+
+
+class _HandlerFailed(Exception):
+    """Carries the handler's own exception past the translation of broker errors."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 def _loads(raw: bytes) -> Any:

@@ -1,8 +1,16 @@
-"""Configuration from the environment, in one place. Every variable has a default for a local broker."""
+"""Configuration from the environment, in one place. Every variable has a default for a local broker.
+
+RB_AMQP_URL names one broker address or several, the nodes of one cluster, separated by commas or
+semicolons: `amqp://u:p@rabbit-1:5672/vh,amqp://u:p@rabbit-2:5672/vh`. Every component tries them
+in order and connects to the first live one (kombu's failover for the workers, `declare`,
+`provision` and `tail`; a list of pika URLParameters for the client library, `publish` and the
+tracker's notices). All addresses must name the same user, password and vhost: they are one broker.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -12,6 +20,54 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_DATABASE_URL = "sqlite:///referral-broker.sqlite3"
 """RB_DATABASE_URL: where the router remembers routed messages (SQLAlchemy URL)."""
 
+MANAGEMENT_PORT = 15672
+"""Port of RabbitMQ's HTTP API on each node, when RB_MANAGEMENT_URL does not name it."""
+
+_SEPARATOR = re.compile(r"\s*[,;]\s*(?=amqps?://)")
+"""A comma or semicolon only where the next address begins: a password may hold either."""
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names the variable and the reason, never a password."""
+
+
+def broker_addresses(url: str, variable: str = "RB_AMQP_URL") -> tuple[str, ...]:
+    """The addresses in a broker URL list, in order, each checked: amqp or amqps, and every one
+    with the same user, password and vhost as the first."""
+    addresses = tuple(a for a in _SEPARATOR.split(url.strip()) if a)
+    if not addresses:
+        raise SettingsError(f"{variable}: no broker address given")
+    first = urlsplit(addresses[0])
+    for number, address in enumerate(addresses, start=1):
+        parts = urlsplit(address)
+        if parts.scheme not in ("amqp", "amqps"):
+            raise SettingsError(
+                f"{variable}: address {number} must start with amqp:// or amqps:// (several are "
+                "separated by commas or semicolons)"
+            )
+        if not parts.hostname:
+            raise SettingsError(f"{variable}: address {number} names no host")
+        try:
+            _ = parts.port  # urllib raises here for a port that is not a number
+        except ValueError:
+            raise SettingsError(f"{variable}: address {number} has a port that is not a number") from None
+        for what, mine, theirs in (
+            ("user", parts.username, first.username),
+            ("password", parts.password, first.password),
+            ("vhost", parts.path.lstrip("/"), first.path.lstrip("/")),
+        ):
+            if mine != theirs:
+                raise SettingsError(
+                    f"{variable}: address {number} has another {what} than address 1; every address "
+                    "must be a node of the same broker, with the same user, password and vhost"
+                )
+    return addresses
+
+
+def failover_url(url: str) -> str:
+    """The broker URL list in kombu's own failover form (addresses joined by `;`)."""
+    return ";".join(broker_addresses(url))
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -20,8 +76,11 @@ def _env(name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     amqp_url: str = field(default_factory=lambda: _env("RB_AMQP_URL", DEFAULT_AMQP_URL))
+    """RB_AMQP_URL: one address or several (see the module's docstring); kept in kombu's failover
+    form, so `kombu.Connection(settings.amqp_url)` fails over by itself."""
     management_url: str = field(default_factory=lambda: _env("RB_MANAGEMENT_URL", ""))
-    """RB_MANAGEMENT_URL: RabbitMQ's HTTP API; by default the AMQP host on port 15672."""
+    """RB_MANAGEMENT_URL: RabbitMQ's HTTP API, one URL or several separated by commas; by default
+    each AMQP host on port 15672."""
     database_url: str = field(default_factory=lambda: _env("RB_DATABASE_URL", DEFAULT_DATABASE_URL))
     user_prefix: str = field(default_factory=lambda: _env("RB_USER_PREFIX", ""))
     """RB_USER_PREFIX: prefix of participants' RabbitMQ user names, so several deployments can
@@ -29,34 +88,62 @@ class Settings:
     participants_file: str = field(default_factory=lambda: _env("RB_PARTICIPANTS", "participants.txt"))
     """RB_PARTICIPANTS: the file listing provisioned participants, one address a line."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amqp_url", failover_url(self.amqp_url))
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """Every broker address, in the order they are tried."""
+        return tuple(self.amqp_url.split(";"))
+
     @property
     def vhost(self) -> str:
-        path = urlsplit(self.amqp_url).path
+        path = urlsplit(self.amqp_urls[0]).path
         return unquote(path[1:]) if len(path) > 1 else "/"
 
     @property
     def admin_credentials(self) -> tuple[str, str]:
-        parts = urlsplit(self.amqp_url)
+        parts = urlsplit(self.amqp_urls[0])
         return unquote(parts.username or "guest"), unquote(parts.password or "guest")
 
     @property
-    def api_url(self) -> str:
+    def api_urls(self) -> tuple[str, ...]:
+        """RabbitMQ's HTTP API on every node, tried in order."""
         if self.management_url:
-            return self.management_url.rstrip("/")
-        parts = urlsplit(self.amqp_url)
-        scheme = "https" if parts.scheme == "amqps" else "http"
-        return f"{scheme}://{parts.hostname or '127.0.0.1'}:15672"
+            return tuple(u.strip().rstrip("/") for u in self.management_url.split(",") if u.strip())
+        urls = []
+        for address in self.amqp_urls:
+            parts = urlsplit(address)
+            scheme = "https" if parts.scheme == "amqps" else "http"
+            urls.append(f"{scheme}://{_host(parts.hostname)}:{MANAGEMENT_PORT}")
+        return tuple(dict.fromkeys(urls))
+
+    @property
+    def api_url(self) -> str:
+        """The first node's HTTP API."""
+        return self.api_urls[0]
 
     def in_vhost(self, vhost: str) -> Settings:
         """The same broker and user, on another vhost."""
-        parts = urlsplit(self.amqp_url)
         path = "/" + quote(vhost, safe="")
-        return replace(self, amqp_url=urlunsplit((parts.scheme, parts.netloc, path, "", "")))
+        urls = []
+        for address in self.amqp_urls:
+            parts = urlsplit(address)
+            urls.append(urlunsplit((parts.scheme, parts.netloc, path, "", "")))
+        return replace(self, amqp_url=";".join(urls))
 
     def amqp_url_for(self, username: str, password: str) -> str:
-        """The same broker and vhost, connecting as another user."""
-        parts = urlsplit(self.amqp_url)
-        host = parts.hostname or "127.0.0.1"
-        port = f":{parts.port}" if parts.port else ""
+        """The same broker addresses and vhost, connecting as another user."""
         vhost = quote(self.vhost, safe="")
-        return f"{parts.scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{host}{port}/{vhost}"
+        user = f"{quote(username, safe='')}:{quote(password, safe='')}"
+        urls = []
+        for address in self.amqp_urls:
+            parts = urlsplit(address)
+            port = f":{parts.port}" if parts.port else ""
+            urls.append(f"{parts.scheme}://{user}@{_host(parts.hostname)}{port}/{vhost}")
+        return ";".join(urls)
+
+
+def _host(hostname: str | None) -> str:
+    host = hostname or "127.0.0.1"
+    return f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets

@@ -23,14 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import pika.exceptions
 import structlog
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
 
 from broker import metrics
-from broker.client import ParticipantClient, PublishRefused
+from broker.client import BrokerError, ParticipantClient
 from broker.participants import SYSTEM
+from broker.settings import failover_url
 from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
@@ -59,13 +59,9 @@ class ClientPublisher:
         self.client = ParticipantClient(amqp_url, SYSTEM)
 
     def publish(self, payload: bytes, message_id: str) -> None:
-        try:
-            self.client.publish(payload, message_id=message_id)
-        except (pika.exceptions.AMQPError, OSError):
-            # An idle blocking connection may have been dropped by the broker: reconnect once. The
-            # same bytes under the same id are at most dropped by the router as a duplicate.
-            self.client.close()
-            self.client.publish(payload, message_id=message_id)
+        # The client reconnects (to any configured address) and resends by itself; the same bytes
+        # under the same id are at most dropped by the router as a duplicate.
+        self.client.publish(payload, message_id=message_id)
 
     def close(self) -> None:
         self.client.close()
@@ -96,7 +92,7 @@ class Tracker:
         lease_s: float = DEFAULT_LEASE_S,
         name: str | None = None,
     ) -> None:
-        self.amqp_url = amqp_url
+        self.amqp_url = failover_url(amqp_url)  # one address or several, as RB_AMQP_URL
         self.store = store
         self.clock = clock or SystemClock()
         self.publisher = publisher or ClientPublisher(amqp_url)
@@ -216,7 +212,7 @@ class Tracker:
                     return sent  # the claim lapses after the lease; any tracker sends it then
                 try:
                     self.publisher.publish(notice.payload, notice.message_id)
-                except (PublishRefused, pika.exceptions.AMQPError, OSError) as exc:
+                except BrokerError as exc:
                     log.warning("notice not confirmed; retried after its lease", error=repr(exc)[:200])
                     return sent
                 self.store.mark_sent(notice, self.name, self.clock.now())

@@ -22,9 +22,9 @@ class Management:
     """A thin client of the management plugin's HTTP API (https://www.rabbitmq.com/docs/http-api-reference)."""
 
     def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self._client = httpx.Client(
-            base_url=settings.api_url, auth=settings.admin_credentials, timeout=timeout
-        )
+        self._nodes = list(settings.api_urls)
+        """Every node's API; the first is asked, and one that does not answer goes to the back."""
+        self._client = httpx.Client(auth=settings.admin_credentials, timeout=timeout)
 
     def close(self) -> None:
         self._client.close()
@@ -36,10 +36,20 @@ class Management:
         self.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._client.request(method, path, json=body)
+        response = self._send(method, path, body)
         if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
             raise ManagementError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
         return response.json() if response.content else None
+
+    def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """Ask the first node that answers (any node's API speaks for the whole cluster). Every
+        call here is idempotent, so one cut off mid-request is simply sent to the next node."""
+        for _ in range(len(self._nodes)):
+            try:
+                return self._client.request(method, self._nodes[0] + path, json=body)
+            except httpx.TransportError:
+                self._nodes.append(self._nodes.pop(0))
+        raise ManagementError(f"{method} {path}: no management API answered ({len(self._nodes)} tried)")
 
     def put_vhost(self, vhost: str) -> None:
         self._call("PUT", f"/api/vhosts/{quote(vhost, safe='')}", {})
@@ -48,7 +58,7 @@ class Management:
         self._call("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
 
     def user_exists(self, name: str) -> bool:
-        response = self._client.get(f"/api/users/{quote(name, safe='')}")
+        response = self._send("GET", f"/api/users/{quote(name, safe='')}")
         return response.status_code == 200
 
     def put_user(self, name: str, password: str | None, tags: str = "") -> None:
@@ -80,7 +90,7 @@ class Management:
         self._call("PUT", path, {"configure": configure, "write": write, "read": read})
 
     def queue(self, vhost: str, name: str) -> dict[str, Any] | None:
-        response = self._client.get(f"/api/queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
+        response = self._send("GET", f"/api/queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
         return response.json() if response.status_code == 200 else None
 
     def queues(self, vhost: str) -> list[dict[str, Any]]:

@@ -1,13 +1,16 @@
 """Faults against the real broker, each ending with zero messages lost and duplicates counted:
 
 1. SIGKILL of the router subprocess at random points of a stream (seeded; the seed is printed);
-2. `rabbitmqctl stop_app` / `start_app` mid-stream, with a publisher that reconnects and retries;
+2. `rabbitmqctl stop_app` / `start_app` mid-stream, with a publisher that reconnects and retries,
+   on a RabbitMQ node of the tests' own (tests/support), never on the shared one;
 3. a consumer that takes its inbox and never acks, then goes away (closes, or is killed);
 4. an inbox at its length limit (reject-publish: the router is nacked, holds the input unacked and
    retries the refused copies), also for longer than the input queue's delivery limit and without
    holding up other participants; and the reconnect backoff, outage after outage.
 
-Each prints its measured recovery time. Messages are compared by id, as sets, per recipient inbox.
+Each prints its measured recovery time. The broker-level faults run on the tests' own node, so a
+developer's or CI's broker is never taken away from other tests. Messages are compared by id, as
+sets, per recipient inbox.
 The last three were written as strict xfails pinning product bugs (a requeue that dead-lettered
 inputs and stalled everyone behind one full inbox; a reconnect backoff that never reset); they
 are regression tests now.
@@ -20,7 +23,6 @@ import gc
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +49,8 @@ from broker.transport import topology
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
 from tests.integration.helpers import drain_ids, queue_depth, wait_for
 from tests.integration.test_router_crash import FLOWS, publish_stream, start_router
+from tests.support import rabbitmq_nodes
+from tests.support.rabbitmq_nodes import NodeError, RabbitNode
 from tests.unit.test_routing import msg
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
@@ -261,8 +265,35 @@ class RetryingPublisher(threading.Thread):
                 time.sleep(0.2)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+@pytest.fixture(scope="module")
+def own_node() -> Iterator[RabbitNode]:
+    """A RabbitMQ node of this module's own: the faults below stop its broker or cut its connections."""
+    if not rabbitmq_nodes.available():
+        pytest.skip("needs rabbitmq-server and rabbitmqctl to start a node of the tests' own")
+    with rabbitmq_nodes.rabbitmq_node("faults") as node:
+        yield node
+
+
+@pytest.fixture
+def own_deployment(own_node: RabbitNode) -> Iterator[Deployment]:
+    """Like `deployment` (a scratch vhost, participants provisioned, the router in a thread), on
+    the tests' own node."""
+    from broker.participants import Participants
+    from broker.provision import provision
+    from broker.transport.management import scratch_vhost
+
+    with scratch_vhost(own_node.settings(), "faults") as settings:
+        participants = Participants.of(DEFAULT_PARTICIPANTS, settings.user_prefix)
+        report = provision(settings, participants)
+        dep = Deployment(settings, participants, dict(report.created))
+        try:
+            dep.start_router()
+            yield dep
+        finally:
+            for client in dep.clients:
+                with contextlib.suppress(Exception):
+                    client.close()
+            dep.stop_router()
 
 
 def _broker_answers(settings: Settings) -> bool:
@@ -276,9 +307,10 @@ def _broker_answers(settings: Settings) -> bool:
         return False
 
 
-@pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl for the local broker")
-def test_broker_stop_app_start_app_mid_stream_loses_nothing(deployment: Deployment) -> None:
-    dep = deployment
+def test_broker_stop_app_start_app_mid_stream_loses_nothing(
+    own_node: RabbitNode, own_deployment: Deployment
+) -> None:
+    dep = own_deployment
     counters = dep.router.counters
     publisher = RetryingPublisher(dep, total=1500, per_second=250)
     publisher.start()
@@ -286,17 +318,17 @@ def test_broker_stop_app_start_app_mid_stream_loses_nothing(deployment: Deployme
         assert wait_for(lambda: counters.routed >= 200, timeout=30)
         t_stop = time.monotonic()
         try:
-            _rabbitmqctl("stop_app")  # closes every connection on the shared broker; deletes nothing
+            own_node.rabbitmqctl("stop_app", timeout=120)  # closes every connection; deletes nothing
             t_stopped = time.monotonic()
             routed_before = counters.routed  # nothing is routed while the broker is away
             time.sleep(1.0)  # stop_app itself takes several seconds: keep the whole outage short
         finally:
             t_start = time.monotonic()
-            for attempt in range(3):  # never leave the shared broker stopped
+            for attempt in range(3):  # never leave the node stopped for the next test
                 try:
-                    _rabbitmqctl("start_app")
+                    own_node.rabbitmqctl("start_app", timeout=120)
                     break
-                except subprocess.SubprocessError:
+                except (NodeError, subprocess.SubprocessError):
                     if attempt == 2:
                         raise
                     time.sleep(2)
@@ -567,8 +599,8 @@ def cut_router_connections(dep: Deployment) -> int:
     return cut
 
 
-def test_router_reconnects_quickly_after_each_of_several_outages(deployment: Deployment) -> None:
-    dep = deployment
+def test_router_reconnects_quickly_after_each_of_several_outages(own_deployment: Deployment) -> None:
+    dep = own_deployment
     counters = dep.router.counters
     client = dep.client("bureau:330681")
     recoveries: list[float] = []

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,23 +31,47 @@ def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    from broker import credentials
+    from broker.limits import UserLimits
     from broker.provision import provision
 
     participants = _participants(args, settings)
-    report = provision(settings, participants, rotate_passwords=args.rotate_passwords, progress=True)
+    try:
+        report = provision(
+            settings,
+            participants,
+            rotate_passwords=args.rotate_passwords,
+            progress=True,
+            limits=UserLimits(args.max_connections, args.max_channels),
+        )
+    except credentials.CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(
         f"{len(participants)} participants: {len(report.created)} users created or re-keyed, "
         f"{len(report.updated)} updated, {report.inboxes} inboxes declared"
     )
-    if report.created:
-        out = Path(args.credentials_out)
-        existing = json.loads(out.read_text()) if out.exists() else {}
-        existing.update(report.created)
-        out.touch(mode=0o600, exist_ok=True)
-        out.write_text(json.dumps(existing, indent=2) + "\n")
-        os.chmod(out, 0o600)
-        print(f"new passwords written to {out} (mode 600); hand each to its participant")
+    out = Path(args.credentials_out)
+    credentials.merge_file(out, report.handover)
+    print(
+        f"credentials written to {out} (mode 600): {len(report.created)} new passwords and every "
+        "participant's inbox name; hand each participant its own entry"
+    )
+    entries = credentials.load_file(out)
+    for user, path in args.service_credentials:
+        if user not in entries:
+            print(f"error: --service-credentials: {user} is not a provisioned user", file=sys.stderr)
+            return 2
+        credentials.merge_file(path, {user: entries[user]})
+        print(f"{user}'s credentials written to {path} (mode 600)")
     return 0
+
+
+def _user_and_path(value: str) -> tuple[str, str]:
+    user, sep, path = value.partition("=")
+    if not sep or not user or not path:
+        raise argparse.ArgumentTypeError("expected USER=FILE")
+    return user, path
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,14 +94,20 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from broker import credentials
     from broker.client import ParticipantClient, PublishRefused
     from broker.domain.address import Address
     from broker.domain.validation import ContractError, parse_message
 
+    if args.password is not None:
+        print(f"error: {credentials.PASSWORD_FLAG_REFUSED}", file=sys.stderr)
+        return 2
     address = Address.parse(args.as_address)
-    password = args.password or os.environ.get("RB_PASSWORD")
-    if not password:
-        print("error: give the participant's password with --password or RB_PASSWORD", file=sys.stderr)
+    try:
+        user = f"{settings.user_prefix}{address.username}"
+        password = credentials.for_user(user, args.credentials).password
+    except credentials.CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     raw = Path(args.file).read_bytes()
     try:
@@ -160,21 +188,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Route case referrals between market-regulation bureaus, departments and police "
         "over RabbitMQ.",
         epilog="Environment: RB_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/), RB_MANAGEMENT_URL, "
-        "RB_DATABASE_URL (default sqlite:///referral-broker.sqlite3), RB_PARTICIPANTS, RB_USER_PREFIX.",
+        "RB_DATABASE_URL (default sqlite:///referral-broker.sqlite3), RB_PARTICIPANTS, RB_USER_PREFIX, "
+        "RB_INBOX_SECRET or RB_INBOX_SECRET_FILE (provision), RB_PASSWORD, RB_INBOX, RB_CREDENTIALS.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("declare", help="declare exchanges and queues (idempotent)")
     p.set_defaults(func=cmd_declare)
 
+    from broker.limits import DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CONNECTIONS
+
     p = sub.add_parser("provision", help="create or update participants' users, permissions and inboxes")
     p.add_argument(
         "participants", nargs="?", help="participants file, one address a line (default RB_PARTICIPANTS)"
     )
     p.add_argument(
-        "--credentials-out", default="credentials.json", help="where new passwords are written (mode 600)"
+        "--credentials-out",
+        default="credentials.json",
+        help="where new passwords and every participant's inbox name are written (mode 600)",
     )
     p.add_argument("--rotate-passwords", action="store_true", help="give existing users new passwords too")
+    p.add_argument(
+        "--service-credentials",
+        type=_user_and_path,
+        action="append",
+        default=[],
+        metavar="USER=FILE",
+        help="also write this one user's entry alone to FILE (mode 600), e.g. for the router's container",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"RabbitMQ user limit per participant (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    p.add_argument(
+        "--max-channels",
+        type=int,
+        default=DEFAULT_MAX_CHANNELS,
+        help=f"RabbitMQ user limit per participant, all its connections (default {DEFAULT_MAX_CHANNELS})",
+    )
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("route", help="run the router worker until SIGTERM")
@@ -215,7 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="the participant, e.g. bureau:330681",
     )
-    p.add_argument("--password", help="the participant's password (or RB_PASSWORD)")
+    p.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="the participant's credentials file, mode 600 (default RB_CREDENTIALS; else RB_PASSWORD)",
+    )
+    # refused with a pointer to the above: a password in argv is visible in the process list
+    p.add_argument("--password", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("tail", help="follow the routing log (one JSON line per decision)")

@@ -171,10 +171,13 @@ class ParticipantClient:
     """A participant's connection. `connect_timeout_s`: how long connecting, and each publish with
     its reconnects, failovers and resends, may take before BrokerUnavailable or PublishRefused."""
 
-    def __init__(self, url: str, address: str | Address, connect_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, url: str, address: str | Address, connect_timeout_s: float = 30.0, inbox: str | None = None
+    ) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self.parameters = connection_parameters(url)
         self.username = self.parameters[0].credentials.username
+        self._inbox = inbox
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout_s = connect_timeout_s
         self._connection: pika.BlockingConnection | None = None
@@ -225,7 +228,30 @@ class ParticipantClient:
 
     @property
     def inbox(self) -> str:
-        return topology.inbox_name(self.address)
+    @classmethod
+    def from_credentials(
+        cls, broker_url: str, address: str | Address, credentials_file: str, **options: Any
+    ) -> ParticipantClient:
+        """A client for the participant's entry in the credentials file provision wrote (mode 600):
+        its password and its inbox. broker_url names the broker without a user, e.g. amqp://host:5672/vh."""
+        from broker import credentials
+        from broker.settings import Settings
+
+        address = address if isinstance(address, Address) else Address.parse(address)
+        entries = credentials.load_file(credentials_file)
+        user = next((u for u, e in entries.items() if e.get("address") == str(address)), None)
+        if user is None or not entries[user].get("password"):
+            raise credentials.CredentialsError(f"{credentials_file}: no entry with a password for {address}")
+        url = Settings(amqp_url=broker_url).amqp_url_for(user, entries[user]["password"])
+        return cls(url, address, inbox=entries[user].get("inbox"), **options)
+
+        """The inbox's name, as provision handed it over: it carries a token nobody else can compute."""
+        if not self._inbox:
+            raise ValueError(
+                f"inbox: not known for {self.address}; pass inbox= (the `inbox` of this participant's "
+                "entry in the credentials file provision wrote) or use ParticipantClient.from_credentials"
+            )
+        return self._inbox
 
     def publish(self, message: Message | bytes, message_id: str | None = None) -> None:
         """Publish to rb.inbound and wait for the broker's confirm, reconnecting (to any configured

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
@@ -13,7 +16,9 @@ def engine_for(url: str, busy_timeout_ms: int = 5000) -> Engine:
     """An engine for the URL. In-memory SQLite shares one connection between threads (or each
     thread would see its own empty database); file SQLite runs in WAL mode with
     synchronous=NORMAL, which survives a killed process, the case that matters here (an OS crash
-    may lose the last commits, which are then redelivered and deduplicated downstream)."""
+    may lose the last commits, which are then redelivered and deduplicated downstream). A SQLite
+    file is created mode 600: it holds case ids, addresses and the audit trail."""
+    _private_sqlite_file(url)
     if url in ("sqlite://", "sqlite:///:memory:"):
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
@@ -29,3 +34,20 @@ def engine_for(url: str, busy_timeout_ms: int = 5000) -> Engine:
 
         event.listen(engine, "connect", pragmas)
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file mode 600 before SQLite would create it with the umask's mode
+    (644 with the usual 022); its -wal and -shm files inherit the mode. A file an earlier version
+    left readable by others is tightened."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return
+    path = Path(parsed.database)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            os.chmod(file, 0o600)

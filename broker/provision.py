@@ -1,6 +1,9 @@
 """Provisioning: one RabbitMQ user per participant, its inbox, and least-privilege permissions.
 
 Each participant may write to rb.inbound only and read its own inbox only; it can declare nothing.
+Its inbox's name carries a token made from the deployment's inbox secret (topology.inbox_name), so
+no other participant can find it, and the participant learns it from its credentials entry. Each
+participant's user has limits on connections and channels (https://www.rabbitmq.com/docs/user-limits).
 The router's user may do what routing needs and carries the `impersonator` tag, so the copies it
 delivers keep the original sender's validated user_id (https://www.rabbitmq.com/docs/validated-user-id).
 """
@@ -13,7 +16,9 @@ from dataclasses import dataclass, field
 
 from kombu import Connection
 
+from broker.credentials import inbox_secret
 from broker.domain.address import Address
+from broker.limits import DEFAULT_LIMITS, UserLimits
 from broker.participants import SYSTEM, Participants
 from broker.settings import Settings
 from broker.transport import topology
@@ -30,8 +35,8 @@ class Permissions:
     read: str
 
 
-def participant_permissions(address: Address) -> Permissions:
-    read = f"^{re.escape(topology.inbox_name(address))}$"
+def participant_permissions(address: Address, secret: str) -> Permissions:
+    read = f"^{re.escape(topology.inbox_name(address, secret))}$"
     if address == SYSTEM:
         # the tracker: it also consumes the decision records
         read = f"{read}|^{re.escape(topology.TRACKER_QUEUE)}$"
@@ -51,28 +56,36 @@ class ProvisionReport:
 
 def provision(
     settings: Settings,
+    handover: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per user, what its credentials entry gets: address and inbox name for participants, and the
+    password when one was set now."""
     participants: Participants,
     rotate_passwords: bool = False,
     inbox_length: int = topology.DEFAULT_INBOX_LENGTH,
     progress: bool = False,
 ) -> ProvisionReport:
-    """Create or update users, permissions and inboxes for every participant. Idempotent."""
+    """Create or update users, permissions, limits and inboxes for every participant. Idempotent.
+    limits=None leaves users' limits as they are. Raises CredentialsError when the deployment's
+    inbox secret is not configured."""
+    secret = inbox_secret(settings.inbox_secret, settings.inbox_secret_file)
     report = ProvisionReport()
     vhost = settings.vhost
+    limits: UserLimits | None = DEFAULT_LIMITS,
     with Connection(settings.amqp_url) as conn:
-        report.inboxes = topology.declare(conn, list(participants), inbox_length) - len(
+        report.inboxes = topology.declare(conn, list(participants), inbox_length, secret) - len(
             topology.core_entities()
         )
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
-        users = [(router, "impersonator", ROUTER_PERMISSIONS)] + [
-            (participants.username(a), "", participant_permissions(a)) for a in participants
-        ]
-        for number, (user, tags, perms) in enumerate(users, start=1):
+        users: list[tuple[str, str, Permissions, Address | None]] = [
+            (router, "impersonator", ROUTER_PERMISSIONS, None)
+        ] + [(participants.username(a), "", participant_permissions(a, secret), a) for a in participants]
+        for number, (user, tags, perms, address) in enumerate(users, start=1):
+            entry = report.handover.setdefault(user, {})
             if rotate_passwords or not api.user_exists(user):
                 password = secrets.token_urlsafe(24)
                 api.put_user(user, password, tags)
-                report.created[user] = password
+                report.created[user] = entry["password"] = password
             else:
                 api.set_tags(user, tags)
                 report.updated.append(user)
@@ -81,6 +94,11 @@ def provision(
                 print(f"provisioned {number}/{len(users)} users", flush=True)
     return report
 
+            if address is not None:
+                entry.update(address=str(address), inbox=topology.inbox_name(address, secret))
+                if limits is not None:
+                    api.set_user_limit(user, "max-connections", limits.max_connections)
+                    api.set_user_limit(user, "max-channels", limits.max_channels)
 
 def deprovision(settings: Settings, participants: Participants) -> None:
     """Remove the users of these participants and the router (inboxes are left to the vhost's owner)."""

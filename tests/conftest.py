@@ -78,10 +78,17 @@ class Deployment:
         username = self.participants.username(Address.parse(address))
         return self.settings.amqp_url_for(username, self.passwords[username])
 
+    def inbox(self, address: str) -> str:
+        """The participant's inbox name, as provision hands it over (it needs the deployment's secret)."""
+        from broker.domain.address import Address
+        from broker.transport import topology
+
+        return topology.inbox_name(Address.parse(address), self.settings.inbox_secret)
+
     def client(self, address: str) -> Any:
         from broker.client import ParticipantClient
 
-        client = ParticipantClient(self.url_for(address), address)
+        client = ParticipantClient(self.url_for(address), address, inbox=self.inbox(address))
         self.clients.append(client)
         return client
 

@@ -1,6 +1,9 @@
 """A police integration to start from: consume the referral queue, answer receipt and decision.
 
-    referral-broker police-example --as police:330681 --password … [--decision filed|not_filed]
+    RB_CREDENTIALS=police.json referral-broker police-example --as police:330681 [--decision filed|not_filed]
+
+The office's password and inbox name come from its credentials file (mode 600, as provision wrote
+it: --credentials FILE or RB_CREDENTIALS), or from RB_PASSWORD and RB_INBOX; never from argv.
 
 For each police referral in the office's queue it sends a `police_receipt` at once and then a
 `filing_decision` (立案 / 不予立案 with reasons), acking the referral only after both answers
@@ -75,7 +78,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from broker import logs
+    from broker import credentials, logs
     from broker.domain.address import Address
     from broker.settings import Settings
 
@@ -83,16 +86,31 @@ def main(argv: list[str] | None = None) -> int:
         prog="referral-broker police-example", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--as", dest="address", required=True, help="the police office, e.g. police:330681")
-    parser.add_argument("--password", required=True, help="the office's RabbitMQ password")
+    parser.add_argument(
+        "--credentials", metavar="FILE", help="the office's credentials file, mode 600 (or RB_CREDENTIALS)"
+    )
+    parser.add_argument("--password", help=argparse.SUPPRESS)  # refused: argv is in the process list
     parser.add_argument("--decision", choices=["filed", "not_filed"], default="filed")
     parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a message")
     args = parser.parse_args(argv)
+    if args.password is not None:
+        print(f"error: {credentials.PASSWORD_FLAG_REFUSED}", file=sys.stderr)
+        return 2
     logs.configure()
     settings = Settings()
     address = Address.parse(args.address)
-    url = settings.amqp_url_for(f"{settings.user_prefix}{address.username}", args.password)
+    user = f"{settings.user_prefix}{address.username}"
+    try:
+        mine = credentials.for_user(user, args.credentials)
+    except credentials.CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not mine.inbox:
+        print("error: no inbox name: give the credentials file provision wrote, or RB_INBOX", file=sys.stderr)
+        return 2
+    url = settings.amqp_url_for(user, mine.password)
     decide = file_everything if args.decision == "filed" else decline_everything
-    with ParticipantClient(url, address) as client:
+    with ParticipantClient(url, address, inbox=mine.inbox) as client:
         handled = serve(client, decide, idle_timeout_s=args.idle_timeout)
     print(f"answered {handled} messages", file=sys.stderr)
     return 0

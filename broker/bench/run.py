@@ -205,11 +205,11 @@ def start_router(dep: Deployment, workdir: Path) -> subprocess.Popen[bytes]:
     return router_process(dep.router_url, dep.participants.user_prefix, participants, database)
 
 
-def _inbox_totals(recipient_lists: list[list[str]]) -> dict[str, int]:
+def _inbox_totals(recipient_lists: list[list[str]], secret: str) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
     for recipients in recipient_lists:
         for r in recipients:
-            totals[topology.inbox_name(Address.parse(r))] += 1
+            totals[topology.inbox_name(Address.parse(r), secret)] += 1
     return dict(totals)
 
 
@@ -223,7 +223,7 @@ def purge(dep: Deployment, queues: list[str]) -> None:
 def measure_router(dep: Deployment, count: int, workdir: Path) -> tuple[float, float | None]:
     made = [mix_message(n) for n in range(count)]
     publish_as_participants(dep, [m for m, _ in made])
-    totals = _inbox_totals([r for _, r in made])
+    totals = _inbox_totals([r for _, r in made], dep.settings.inbox_secret)
     totals[topology.TRACKER_QUEUE] = count
     process = start_router(dep, workdir)
     return _drain_rate(dep.settings.amqp_url, process, topology.ROUTER_QUEUE, totals, count)
@@ -236,7 +236,7 @@ def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path)
     expected = sum(len(r) for _, r in made)
     latencies: list[float] = []
     stop = threading.Event()
-    inboxes = sorted(_inbox_totals([r for _, r in made]))
+    inboxes = sorted(_inbox_totals([r for _, r in made], dep.settings.inbox_secret))
 
     def consume() -> None:
         connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
@@ -302,7 +302,8 @@ def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[
         _progress(f"limit: {limit:,.0f} msg/s; router: routing the same {messages} messages …")
         router, router_rss = measure_router(dep, messages, workdir)
         _progress(f"router: {router:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …")
-        purge(dep, [*sorted(_inbox_totals([r for *_, r in FLOWS])), topology.TRACKER_QUEUE])
+        inboxes = _inbox_totals([r for *_, r in FLOWS], scratch.inbox_secret)
+        purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
         latencies, offered = measure_latency(dep, rate, seconds, workdir)
     return {
         "messages": messages,

@@ -26,7 +26,7 @@ def measure(
     sim.drain_log()
     ledger, workers = sim.ledger, sim.workers
     notice_ids = sim.sent_notice_ids()
-    found = read_inboxes(sim.admin_url, list(participants))
+    found = read_inboxes(sim.admin_url, list(participants), sim.desks.settings.inbox_secret)
     verdict = ledger.verdict(found, notice_ids)
     sinks = depths(sim.admin_url, [topology.UNROUTABLE, topology.DEAD_LETTER_QUEUE])
     frozen = sim.clock.now()

@@ -18,6 +18,7 @@ import pika
 from kombu import Connection
 
 from broker.domain.address import Address
+from broker.limits import DEFAULT_LIMITS
 from broker.participants import Participants
 from broker.provision import ROUTER_PERMISSIONS, ROUTER_USER, participant_permissions, provision
 from broker.settings import Settings
@@ -30,14 +31,14 @@ class InboxType(StrEnum):
     QUORUM = "quorum"
 
 
-def declare_classic_inboxes(url: str, addresses: list[Address]) -> None:
+def declare_classic_inboxes(url: str, addresses: list[Address], secret: str) -> None:
     """Each inbox as topology.inbox_queue declares it, but a classic queue (the same arguments)."""
     arguments = topology.QueueArguments(queue_type="classic", max_length=topology.DEFAULT_INBOX_LENGTH)
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
         for address in addresses:
-            name = topology.inbox_name(address)
+            name = topology.inbox_name(address, secret)
             channel.queue_declare(name, durable=True, arguments=arguments.as_arguments())
             channel.queue_bind(name, topology.DELIVER_EXCHANGE, str(address))
     finally:
@@ -51,15 +52,19 @@ def provision_demo(settings: Settings, participants: Participants, inboxes: Inbo
     connect: Any = Connection  # kombu is untyped; mypy lets only the transport modules call it directly
     with connect(settings.amqp_url) as conn:
         topology.declare(conn)  # the core topology, exactly as provision declares it
-    declare_classic_inboxes(settings.amqp_url, list(participants))
+    declare_classic_inboxes(settings.amqp_url, list(participants), settings.inbox_secret)
     passwords: dict[str, str] = {}
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
         users = [(router, "impersonator", ROUTER_PERMISSIONS)] + [
-            (participants.username(a), "", participant_permissions(a)) for a in participants
+            (participants.username(a), "", participant_permissions(a, settings.inbox_secret))
+            for a in participants
         ]
         for user, tags, perms in users:
             passwords[user] = secrets.token_urlsafe(24)
             api.put_user(user, passwords[user], tags)
             api.set_permissions(settings.vhost, user, perms.configure, perms.write, perms.read)
+            if user != router:
+                api.set_user_limit(user, "max-connections", DEFAULT_LIMITS.max_connections)
+                api.set_user_limit(user, "max-channels", DEFAULT_LIMITS.max_channels)
     return passwords

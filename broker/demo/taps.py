@@ -110,7 +110,7 @@ class LogTap:
                 connection.close()
 
 
-def read_inboxes(url: str, addresses: Iterable[Address]) -> Counter[tuple[str, str]]:
+def read_inboxes(url: str, addresses: Iterable[Address], secret: str) -> Counter[tuple[str, str]]:
     """(message id, address) of every copy in these inboxes. Nothing is removed: each message is
     read without an ack and handed back when the channel closes (a kept vhost keeps its inboxes)."""
     found: Counter[tuple[str, str]] = Counter()
@@ -118,7 +118,7 @@ def read_inboxes(url: str, addresses: Iterable[Address]) -> Counter[tuple[str, s
     try:
         for address in addresses:
             channel = connection.channel()
-            name = topology.inbox_name(address)
+            name = topology.inbox_name(address, secret)
             count = int(channel.queue_declare(name, passive=True).method.message_count)
             got = 0
             if count:

@@ -4,6 +4,7 @@ the error that ended the run."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,12 @@ def user_prefix(vhost: str) -> str:
 def demo_vhost(settings: Settings, keep: bool) -> Iterator[Settings]:
     vhost = f"{VHOST_PREFIX}{uuid.uuid4().hex[:10]}"
     user, _ = settings.admin_credentials
-    scratch = replace(settings.in_vhost(vhost), user_prefix=user_prefix(vhost))
+    scratch = replace(
+        settings.in_vhost(vhost),
+        user_prefix=user_prefix(vhost),
+        inbox_secret=secrets.token_urlsafe(32),  # the run's own: its inboxes are named with it
+        inbox_secret_file="",
+    )
     with Management(scratch) as api:
         api.put_vhost(vhost)
         api.set_permissions(vhost, user, ".*", ".*", ".*")

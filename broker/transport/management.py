@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +90,16 @@ class Management:
         path = f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}"
         self._call("PUT", path, {"configure": configure, "write": write, "read": read})
 
+    def set_user_limit(self, user: str, limit: str, value: int) -> None:
+        """A per-user limit, `max-connections` or `max-channels` (RabbitMQ 3.8.10 and later):
+        https://www.rabbitmq.com/docs/user-limits"""
+        path = f"/api/user-limits/{quote(user, safe='')}/{quote(limit, safe='')}"
+        self._call("PUT", path, {"value": value})
+
+    def user_limits(self, user: str) -> dict[str, int]:
+        found: list[dict[str, Any]] = self._call("GET", f"/api/user-limits/{quote(user, safe='')}")
+        return {str(k): int(v) for item in found for k, v in item.get("value", {}).items()}
+
     def queue(self, vhost: str, name: str) -> dict[str, Any] | None:
         response = self._send("GET", f"/api/queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
         return response.json() if response.status_code == 200 else None
@@ -108,7 +119,13 @@ def scratch_vhost(settings: Settings, label: str) -> Iterator[Settings]:
     vhost = f"rb-{label}-{tag}"
     prefix = f"{label[0]}{tag}."
     user, _ = settings.admin_credentials
-    scratch = replace(settings.in_vhost(vhost), database_url="sqlite://", user_prefix=prefix)
+    scratch = replace(
+        settings.in_vhost(vhost),
+        database_url="sqlite://",
+        user_prefix=prefix,
+        inbox_secret=secrets.token_urlsafe(32),  # the scratch deployment's own
+        inbox_secret_file="",
+    )
     with Management(scratch) as api:
         api.put_vhost(vhost)
         api.set_permissions(vhost, user, ".*", ".*", ".*")

@@ -1,7 +1,7 @@
 """The one place that names and declares exchanges, queues and bindings. Declaring is idempotent.
 
 participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
-router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>  (one per participant)
+router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>.<token>  (one per participant)
 router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
 router ──▶ rb.routing-log (topic, key = event.kind.party.code) (one record per decision)
               └─ routed.# ──▶ rb.tracker.decisions ──▶ tracker
@@ -11,6 +11,8 @@ rejected / over delivery limit ──dead-letter──▶ rb.dead ──▶ rb.d
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +31,10 @@ RETRY_DELAY_MS = 1000
 DELIVER_EXCHANGE = "rb.deliver"
 """Where the router puts each copy; the routing key is the recipient's address."""
 INBOX_PREFIX = "rb.inbox."
+INBOX_TOKEN_HEX = 32
+"""Hex digits of the HMAC in an inbox's name: 128 bits nobody without the deployment's inbox secret
+can guess. RabbitMQ answers a passive queue.declare without checking permissions, so a guessable
+name would tell anyone an inbox's depth, its consumers and whether that participant exists."""
 QUARANTINE = "rb.quarantine"
 """Exchange and queue for input that was not routed; each message carries x-quarantine-* headers."""
 UNROUTABLE = "rb.unroutable"
@@ -77,8 +83,13 @@ class QueueArguments:
         return args
 
 
-def inbox_name(address: Address) -> str:
-    return f"{INBOX_PREFIX}{address}"
+def inbox_name(address: Address, secret: str) -> str:
+    """`rb.inbox.<address>.<token>`, token = HMAC-SHA256(the deployment's inbox secret, address).
+    Stable for a given secret, so provisioning stays idempotent; the address keeps it readable."""
+    if not secret:
+        raise ValueError("inbox secret: empty; inbox names need the deployment's secret (RB_INBOX_SECRET)")
+    token = hmac.new(secret.encode("utf-8"), str(address).encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{INBOX_PREFIX}{address}.{token[:INBOX_TOKEN_HEX]}"
 
 
 def _exchange(name: str, kind: str, alternate: bool = True) -> Exchange:
@@ -131,9 +142,9 @@ def core_entities() -> list[Exchange | Queue]:
     ]
 
 
-def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH) -> Queue:
+def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH, *, secret: str) -> Queue:
     return _queue(
-        inbox_name(address),
+        inbox_name(address, secret),
         _exchange(DELIVER_EXCHANGE, "direct"),
         routing_key=str(address),
         args=QueueArguments(max_length=max_length),
@@ -141,11 +152,15 @@ def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH) -> Que
 
 
 def declare(
-    connection: Connection, inboxes: list[Address] | None = None, inbox_length: int = DEFAULT_INBOX_LENGTH
+    connection: Connection,
+    inboxes: list[Address] | None = None,
+    inbox_length: int = DEFAULT_INBOX_LENGTH,
+    inbox_secret: str = "",
 ) -> int:
-    """Declare the core topology and the given inboxes. Returns how many entities were declared."""
+    """Declare the core topology and the given inboxes (named with inbox_secret). Returns how many
+    entities were declared."""
     entities: list[Exchange | Queue] = core_entities()
-    entities += [inbox_queue(a, inbox_length) for a in inboxes or []]
+    entities += [inbox_queue(a, inbox_length, secret=inbox_secret) for a in inboxes or []]
     with connection.channel() as channel:
         for entity in entities:
             entity.bind(channel).declare()

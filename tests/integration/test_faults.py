@@ -42,7 +42,6 @@ import pika.exceptions
 import pytest
 
 from broker.client import ParticipantClient
-from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
@@ -62,8 +61,8 @@ SEED = int(os.environ.get("RB_FAULT_SEED", "20190603"))
 # ---- shared checks ----
 
 
-def inbox(address: str) -> str:
-    return topology.inbox_name(Address.parse(address))
+def inbox(dep: Deployment, address: str) -> str:
+    return dep.inbox(address)
 
 
 def check_inboxes(dep: Deployment, expected: dict[str, set[str]], label: str) -> int:
@@ -72,7 +71,7 @@ def check_inboxes(dep: Deployment, expected: dict[str, set[str]], label: str) ->
     Returns the number of duplicate copies (same message id twice in one inbox)."""
     duplicates = 0
     for recipient, ids in sorted(expected.items()):
-        got = Counter(drain_ids(dep.settings.amqp_url, inbox(recipient), idle_s=1.0))
+        got = Counter(drain_ids(dep.settings.amqp_url, inbox(dep, recipient), idle_s=1.0))
         duplicates += sum(count - 1 for count in got.values())
         missing = ids - set(got)
         assert not missing, f"{label}: {recipient} lost {len(missing)} of {len(ids)} messages"
@@ -459,23 +458,23 @@ def test_consumer_that_never_acks_loses_nothing(deployment: Deployment, how: str
         want.add(str(message.envelope.message_id))
     assert wait_for(lambda: dep.router.counters.routed == 100)
     url = dep.url_for(recipient)
-    bad = NeverAcks(url, inbox(recipient), how)
+    bad = NeverAcks(url, inbox(dep, recipient), how)
     try:
         assert bad.wait_holding(100), f"the bad consumer got only {bad.count} of 100"
         held_since = time.monotonic()
         time.sleep(1.5)  # holding them, acking none
-        assert queue_depth(dep.settings.amqp_url, inbox(recipient)) == 0  # none ready: all held, unacked
+        assert queue_depth(dep.settings.amqp_url, inbox(dep, recipient)) == 0  # none ready: all held, unacked
         gone = time.monotonic()
     finally:
         bad.go_away()
-    got, redelivered, last = consume_ids(url, inbox(recipient), want, timeout=20)
+    got, redelivered, last = consume_ids(url, inbox(dep, recipient), want, timeout=20)
     counts = Counter(got)
     missing = want - set(counts)
     assert not missing, f"lost {len(missing)} of 100 after the consumer that never acked went away"
     assert set(counts) == want
     duplicates = sum(c - 1 for c in counts.values())
     assert redelivered == 100, "every message should come back flagged redelivered"
-    assert queue_depth(dep.settings.amqp_url, inbox(recipient)) == 0
+    assert queue_depth(dep.settings.amqp_url, inbox(dep, recipient)) == 0
     assert_nothing_set_aside(dep)
     print(
         f"\n[never-acks, {how}] 100 messages held unacked for {gone - held_since:.1f} s, then the "
@@ -523,7 +522,7 @@ def drain_until(
 ) -> tuple[Counter[str], float]:
     """Consume `recipient`'s inbox until every wanted id came (or timeout); return counts and time taken."""
     started = time.monotonic()
-    got, _, last = consume_ids(dep.url_for(recipient), inbox(recipient), want, timeout)
+    got, _, last = consume_ids(dep.url_for(recipient), inbox(dep, recipient), want, timeout)
     return Counter(got), last - started
 
 
@@ -535,7 +534,7 @@ def test_inbox_at_its_length_limit_loses_nothing(small_inboxes: Deployment) -> N
     assert wait_for(lambda: counters.retried > 0, timeout=15), "the full inbox never refused a copy"
     full_since = time.monotonic()
     time.sleep(3.0)  # the inbox stays full a while; the router keeps retrying
-    depth = queue_depth(dep.settings.amqp_url, inbox(recipient))
+    depth = queue_depth(dep.settings.amqp_url, inbox(dep, recipient))
     assert SMALL_INBOX <= depth < len(want)  # the limit holds (a quorum queue may overshoot it a little)
     refused = counters.retried
     draining = time.monotonic()

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from broker.bench.run import FLOWS, router_process
-from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.transport import topology
 from tests.conftest import Deployment
@@ -70,7 +69,7 @@ def test_sigkill_while_5000_messages_flow_loses_nothing(provisioned: Deployment,
     drained_after = time.monotonic() - started
     duplicates = 0
     for recipient, ids in expected.items():
-        got = drain_ids(dep.settings.amqp_url, topology.inbox_name(Address.parse(recipient)), idle_s=1.0)
+        got = drain_ids(dep.settings.amqp_url, dep.inbox(recipient), idle_s=1.0)
         counts = Counter(got)
         duplicates += sum(c - 1 for c in counts.values())
         missing = ids - set(counts)
@@ -109,7 +108,7 @@ def test_router_reconnects_after_losing_its_connection(deployment: Deployment) -
     assert wait_for(lambda: deployment.router.counters.routed == 2, timeout=30)
     print(f"\nrouter back and routing {time.monotonic() - killed_at:.2f}s after its connection was closed")
     got = drain_ids(
-        deployment.settings.amqp_url, topology.inbox_name(Address.parse("bureau:330600")), idle_s=0.5
+        deployment.settings.amqp_url, deployment.inbox("bureau:330600"), idle_s=0.5
     )
     assert set(got) == {str(first.envelope.message_id), str(second.envelope.message_id)}
 
@@ -134,5 +133,5 @@ def test_sigterm_hands_back_unrouted_messages(provisioned: Deployment, tmp_path:
         router.send_signal(signal.SIGTERM)
         router.communicate(timeout=30)
     for recipient, ids in expected.items():
-        got = set(drain_ids(dep.settings.amqp_url, topology.inbox_name(Address.parse(recipient)), idle_s=0.5))
+        got = set(drain_ids(dep.settings.amqp_url, dep.inbox(recipient), idle_s=0.5))
         assert got == ids

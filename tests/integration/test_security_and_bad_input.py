@@ -66,7 +66,7 @@ def test_claiming_another_sender_is_quarantined(deployment: Deployment) -> None:
 
 def test_reading_another_inbox_is_refused(deployment: Deployment) -> None:
     channel = _channel(deployment, "bureau:330681")
-    other_inbox = topology.inbox_name(Address.parse("bureau:330600"))
+    other_inbox = deployment.inbox("bureau:330600")
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
         channel.basic_consume(other_inbox, lambda *a: None)
         channel.connection.process_data_events(time_limit=1)

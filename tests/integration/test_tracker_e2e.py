@@ -18,7 +18,6 @@ import pytest
 from kombu import Connection, Producer
 from prometheus_client import REGISTRY
 
-from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.tracker.clock import ManualClock
 from broker.tracker.model import State
@@ -117,7 +116,7 @@ def reply(dep: Deployment, original: Message, kind: Kind, sender: str) -> Messag
 
 
 def inbox_ids(dep: Deployment, address: str) -> list[str]:
-    return drain_ids(dep.settings.amqp_url, topology.inbox_name(Address.parse(address)), idle_s=0.5)
+    return drain_ids(dep.settings.amqp_url, dep.inbox(address), idle_s=0.5)
 
 
 def sent(store: TrackerStore, notice: str | None = None) -> list[tuple[str, str, int, str, str, str]]:

@@ -175,9 +175,9 @@ class ParticipantClient:
         self, url: str, address: str | Address, connect_timeout_s: float = 30.0, inbox: str | None = None
     ) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
+        self._inbox = inbox
         self.parameters = connection_parameters(url)
         self.username = self.parameters[0].credentials.username
-        self._inbox = inbox
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout_s = connect_timeout_s
         self._connection: pika.BlockingConnection | None = None
@@ -226,8 +226,6 @@ class ParticipantClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def inbox(self) -> str:
     @classmethod
     def from_credentials(
         cls, broker_url: str, address: str | Address, credentials_file: str, **options: Any
@@ -245,6 +243,8 @@ class ParticipantClient:
         url = Settings(amqp_url=broker_url).amqp_url_for(user, entries[user]["password"])
         return cls(url, address, inbox=entries[user].get("inbox"), **options)
 
+    @property
+    def inbox(self) -> str:
         """The inbox's name, as provision handed it over: it carries a token nobody else can compute."""
         if not self._inbox:
             raise ValueError(

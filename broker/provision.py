@@ -52,17 +52,18 @@ class ProvisionReport:
     """New users and their generated passwords."""
     updated: list[str] = field(default_factory=list)
     inboxes: int = 0
+    handover: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per user, what its credentials entry gets: address and inbox name for participants, and the
+    password when one was set now."""
 
 
 def provision(
     settings: Settings,
-    handover: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Per user, what its credentials entry gets: address and inbox name for participants, and the
-    password when one was set now."""
     participants: Participants,
     rotate_passwords: bool = False,
     inbox_length: int = topology.DEFAULT_INBOX_LENGTH,
     progress: bool = False,
+    limits: UserLimits | None = DEFAULT_LIMITS,
 ) -> ProvisionReport:
     """Create or update users, permissions, limits and inboxes for every participant. Idempotent.
     limits=None leaves users' limits as they are. Raises CredentialsError when the deployment's
@@ -70,7 +71,6 @@ def provision(
     secret = inbox_secret(settings.inbox_secret, settings.inbox_secret_file)
     report = ProvisionReport()
     vhost = settings.vhost
-    limits: UserLimits | None = DEFAULT_LIMITS,
     with Connection(settings.amqp_url) as conn:
         report.inboxes = topology.declare(conn, list(participants), inbox_length, secret) - len(
             topology.core_entities()
@@ -90,15 +90,15 @@ def provision(
                 api.set_tags(user, tags)
                 report.updated.append(user)
             api.set_permissions(vhost, user, perms.configure, perms.write, perms.read)
-            if progress and number % 50 == 0:
-                print(f"provisioned {number}/{len(users)} users", flush=True)
-    return report
-
             if address is not None:
                 entry.update(address=str(address), inbox=topology.inbox_name(address, secret))
                 if limits is not None:
                     api.set_user_limit(user, "max-connections", limits.max_connections)
                     api.set_user_limit(user, "max-channels", limits.max_channels)
+            if progress and number % 50 == 0:
+                print(f"provisioned {number}/{len(users)} users", flush=True)
+    return report
+
 
 def deprovision(settings: Settings, participants: Participants) -> None:
     """Remove the users of these participants and the router (inboxes are left to the vhost's owner)."""

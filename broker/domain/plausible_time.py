@@ -14,9 +14,10 @@ CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of the router's clock a sender's clock may run. Participants keep time by NTP,
 which holds clocks within a second; five minutes leaves room for a badly kept one."""
 
-SENT_AT_MAX_AGE = timedelta(days=30)
+SENT_AT_MAX_AGE = timedelta(days=90)
 """The oldest `sent_at` routed. Longer than any outage the router catches up from (inputs wait in
-its durable queue), short enough that a wrong year (2001) is caught."""
+its durable queue), short enough that a wrong year (2001, or last year) is caught. Generous rather
+than tight because the demo's compressed clock turns a second of queueing into days."""
 
 APPROVAL_MAX_AGE = timedelta(days=366)
 """The oldest bureau head's approval (`body.approved_at`) a police referral may carry. Decree 310

@@ -91,7 +91,7 @@ class Settings:
     """RB_INBOX_SECRET: the deployment's inbox secret, which makes inbox names unguessable
     (topology.inbox_name); only `provision` and administrators' tools need it."""
     inbox_secret_file: str = field(default_factory=lambda: _env("RB_INBOX_SECRET_FILE", ""))
-    """RB_INBOX_SECRET_FILE: a file (mode 600) holding the inbox secret, used when RB_INBOX_SECRET is empty."""
+    """RB_INBOX_SECRET_FILE: a file (mode 600) holding the inbox secret, when RB_INBOX_SECRET is empty."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amqp_url", failover_url(self.amqp_url))

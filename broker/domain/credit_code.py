@@ -45,7 +45,8 @@ _DIGITS: Final = frozenset("0123456789")
 
 
 class CreditCodeError(ValueError):
-    """Not a valid unified social credit code; the message says why in plain words."""
+    """Not a valid unified social credit code; the message says why in plain words, naming
+    positions but never repeating the characters (a wrong field may hold anything)."""
 
 
 def _final_check(prefix17: str) -> str:
@@ -68,12 +69,12 @@ def _normalise(value: str, length: int, what: str) -> str:
         raise CreditCodeError(f"{what} must be {length} characters, got {len(value)}")
     for i, c in enumerate(value, start=1):
         if not c.isascii() or c.upper() not in _VALUE:
-            raise CreditCodeError(f"character {c!r} at position {i} is not allowed")
+            raise CreditCodeError(f"the character at position {i} is not allowed")
     upper = value.upper()
     for i in range(2, 8):
         if upper[i] not in _DIGITS:
             raise CreditCodeError(
-                f"character {value[i]!r} at position {i + 1} is not allowed: "
+                f"the character at position {i + 1} is not allowed: "
                 "positions 3-8 hold a 6-digit division code"
             )
     return upper
@@ -91,12 +92,12 @@ def validate_credit_code(value: str, *, check_org_code: bool = True) -> str:
     upper = _normalise(value, LENGTH, "a credit code")
     expected = _final_check(upper[:17])
     if upper[17] != expected:
-        raise CreditCodeError(f"check character is {value[17]!r}, expected {expected!r}")
+        raise CreditCodeError(f"the check character (position 18) is wrong, expected {expected!r}")
     if check_org_code:
         org_expected = _org_check(upper[8:16])
         if upper[16] != org_expected:
             raise CreditCodeError(
-                f"organisation code check character (position 17) is {value[16]!r}, expected {org_expected!r}"
+                f"the organisation code check character (position 17) is wrong, expected {org_expected!r}"
             )
     return upper
 
@@ -117,7 +118,7 @@ def make_org_code(body8: str) -> str:
     """Append the GB 11714 check character to 8 organisation-code characters (upper-cased)."""
     upper = body8.upper() if isinstance(body8, str) and body8.isascii() else ""
     if len(upper) != 8 or any(c not in _VALUE for c in upper):
-        raise CreditCodeError(f"an organisation code body is 8 characters of {ALPHABET}, got {body8!r}")
+        raise CreditCodeError(f"an organisation code body is 8 characters of {ALPHABET}")
     return upper + _org_check(upper)
 
 

@@ -1,9 +1,18 @@
-"""Turn raw bytes into a message of the contract, or into errors that name the field and the reason."""
+"""Turn raw bytes into a message of the contract, or into errors that name the field and the reason.
+
+Error texts travel into logs, quarantine headers and decision records, so they never repeat what
+the sender wrote: a reason says what kind of value was wrong ("not a known message kind"), and a
+key that is not part of the contract is named by its position, ``envelope.<key #3>`` (the third
+key of that object), never by its text. Keys that are contract field names are named as they are.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,18 +22,24 @@ from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
 MAX_MESSAGE_BYTES = 256 * 1024
 """Largest message accepted. Evidence belongs in the bureau's own file store, referenced by the body."""
 
-MAX_FIELD_PART, MAX_FIELD_PATH, MAX_REASON = 64, 200, 500
-"""Bounds on error texts: they become AMQP headers, and a hostile key name may be 200 KiB long."""
+MAX_FIELD_PART, MAX_FIELD_PATH, MAX_REASON, MAX_ERRORS = 64, 200, 500, 20
+"""Bounds on error texts: they become AMQP headers, and a hostile message may hold thousands of errors."""
 
 SUPPORTED_VERSIONS: dict[str, dict[Kind, type[Message]]] = {SCHEMA_VERSION: MESSAGE_TYPES}
 """Contract versions this broker reads, each with its models. A new version is added here."""
+
+RETIRED_VERSIONS: dict[str, str] = {
+    "1.0": "version 1.0 is no longer read: its case_id could hold a phone or ID number; "
+    "send version 2.0 (README, 'Migrating from 1.0')",
+}
+"""Versions this broker once read, each with what a sender still on it must do."""
 
 
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    """Dotted path to the offending field, e.g. ``envelope.case.records.0.provided``;
-    ``$`` is the whole message."""
+    """Dotted path to the offending field, e.g. ``envelope.case.records.0.provided``; ``$`` is the
+    whole message. A key outside the contract is written ``<key #N>``, N its position in its object."""
     reason: str
 
     def __str__(self) -> str:
@@ -47,6 +62,22 @@ class ContractError(ValueError):
         return cls([FieldError(field, reason)])
 
 
+class _RepeatedKeys(dict[str, Any]):
+    """A JSON object in which some key appeared more than once (the last value kept)."""
+
+    repeated: frozenset[str] = frozenset()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _RepeatedKeys(obj)
+    counts = Counter(k for k, _ in pairs)
+    marked.repeated = frozenset(k for k, n in counts.items() if n > 1)
+    return marked
+
+
 def parse_message(raw: bytes) -> Message:
     """Validate raw bytes as a message. Raises ContractError naming each bad field."""
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -56,18 +87,38 @@ def parse_message(raw: bytes) -> Message:
     except UnicodeDecodeError as exc:
         raise ContractError.single("$", f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_object)
     except RecursionError:
         # Nothing in the contract nests deeply, so any deep structure is rejected by type checks;
         # only nesting deep enough to exhaust the parser needs its own answer.
         raise ContractError.single("$", "JSON nested too deeply to parse") from None
-    except json.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:  # exc.msg is the parser's fixed text, never the input
         raise ContractError.single(
             "$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except ValueError as exc:  # e.g. an integer literal longer than Python converts
-        raise ContractError.single("$", f"not acceptable JSON: {str(exc)[:120]}") from None
+    except ValueError:  # e.g. an integer literal longer than Python converts
+        raise ContractError.single(
+            "$", "not acceptable JSON (a number literal too long to convert)"
+        ) from None
+    # Parsers disagree on which of two equal keys wins: the router and a recipient could read
+    # different senders from the same bytes, so a repeated key is an error, at any depth.
+    repeated = list(_repeated_keys(data, "$"))
+    if repeated:
+        raise ContractError(repeated[:MAX_ERRORS])
     return validate_message(data)
+
+
+def _repeated_keys(node: Any, path: str) -> Iterator[FieldError]:
+    if isinstance(node, dict):
+        for key in getattr(node, "repeated", ()):
+            yield FieldError(
+                _join(path, _key_name(key, node)), "this key appears more than once in its object"
+            )
+        for key, value in node.items():
+            yield from _repeated_keys(value, _join(path, _key_name(key, node)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _repeated_keys(value, _join(path, str(index)))
 
 
 def validate_message(data: Any) -> Message:
@@ -81,39 +132,101 @@ def validate_message(data: Any) -> Message:
     models = SUPPORTED_VERSIONS.get(version) if isinstance(version, str) else None
     if models is None:
         supported = ", ".join(sorted(SUPPORTED_VERSIONS))
+        retired = RETIRED_VERSIONS.get(version) if isinstance(version, str) else None
         raise ContractError.single(
             "envelope.schema_version",
-            f"version {_show(version)} is not supported by this broker (supported: {supported})",
+            retired or f"{_absent_or('not a version this broker reads', version)} (supported: {supported})",
         )
     kind = envelope.get("kind")
     model = models.get(Kind(kind)) if isinstance(kind, str) and kind in Kind._value2member_map_ else None
     if model is None:
         raise ContractError.single(
             "envelope.kind",
-            f"unknown message kind {_show(kind)} (known: {', '.join(k.value for k in models)})",
+            f"{_absent_or('not a known message kind', kind)} (known: {', '.join(k.value for k in models)})",
         )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ContractError([_field_error(e) for e in exc.errors(include_url=False)]) from None
+        errors = exc.errors(include_url=False)[:MAX_ERRORS]
+        raise ContractError([_field_error(e, data) for e in errors]) from None
 
 
-def _field_error(error: Any) -> FieldError:
-    loc = [str(part) for part in error["loc"]]
-    # pydantic puts function-validator names in the path; drop them so the path is the JSON path.
-    loc = [part for part in loc if not part.startswith("function-")]
+def _field_error(error: Any, data: Any) -> FieldError:
+    parts = _json_path(error["loc"], data)
     reason = str(error["msg"])
     if reason.startswith("Value error, "):
         reason = reason[len("Value error, ") :]
     # Model-level rules name their field as "path: reason" (pydantic gives them no location).
     head, sep, rest = reason.partition(": ")
     if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
-        loc = [*loc, head]
+        parts = [*parts, *head.split(".")]
         reason = rest
-    if error["type"] == "extra_forbidden":
-        reason = "unknown field (not part of the contract)"
-    path = ".".join(part[:MAX_FIELD_PART] for part in loc) or "$"
+    reason = _without_input(error, reason)
+    path = ".".join(part[:MAX_FIELD_PART] for part in parts) or "$"
     return FieldError(path[:MAX_FIELD_PATH], reason[:MAX_REASON])
+
+
+def _json_path(loc: tuple[int | str, ...], data: Any) -> list[str]:
+    """pydantic's location as a JSON path, walking the input beside it so that a key the sender
+    chose is named by its position. Parts that are pydantic's own (validator and union names)
+    match neither the input nor the contract and are dropped."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(str(part))
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            parts.append(_key_name(part, node))
+            node = node[part]
+        elif part in contract_names():
+            parts.append(part)  # a required field that is missing
+            node = None
+    return parts
+
+
+def _without_input(error: Any, reason: str) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field (not part of the contract)"
+    if error["type"] not in ("value_error", "assertion_error") and "error" in (error.get("ctx") or {}):
+        # parser details (UUID, dates) may quote characters of the input: keep the general part
+        return reason.partition(", ")[0]
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > 1 and value in reason:
+        return f"invalid value ({error['type']})"
+    return reason
+
+
+def _key_name(key: str, node: dict[str, Any]) -> str:
+    if key in contract_names():
+        return key
+    return f"<key #{list(node).index(key) + 1}>"
+
+
+def _join(path: str, part: str) -> str:
+    return part if path == "$" else f"{path}.{part}"
+
+
+@cache
+def contract_names() -> frozenset[str]:
+    """Every field name any supported contract version defines: the only keys echoed in errors."""
+    names: set[str] = {"envelope", "body"}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            properties = node.get("properties")
+            if isinstance(properties, dict):
+                names.update(properties)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for models in SUPPORTED_VERSIONS.values():
+        for model in models.values():
+            walk(model.model_json_schema(mode="validation"))
+    return frozenset(names)
 
 
 def _json_type(value: Any) -> str:
@@ -122,6 +235,5 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _show(value: Any) -> str:
-    text = repr(value) if value is not None else "(missing)"
-    return text[:60]
+def _absent_or(reason: str, value: Any) -> str:
+    return "missing" if value is None else reason

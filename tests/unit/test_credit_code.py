@@ -73,9 +73,9 @@ def test_every_single_substitution_is_caught(code: str) -> None:
 
 
 def test_wrong_check_character() -> None:
-    with pytest.raises(CreditCodeError, match=r"^check character is 'A', expected 'F'$"):
+    with pytest.raises(CreditCodeError, match=r"^the check character \(position 18\) is wrong, expected 'F'"):
         validate_credit_code("91330100716105852A")
-    with pytest.raises(CreditCodeError, match="check character is 'g', expected 'F'"):
+    with pytest.raises(CreditCodeError, match=r"\(position 18\) is wrong, expected 'F'$"):
         validate_credit_code("91330100716105852g")
 
 
@@ -91,24 +91,24 @@ def test_wrong_length(value: str, got: int) -> None:
 @pytest.mark.parametrize("char", ["I", "O", "S", "V", "Z", "i", "o", "-", " ", "Ｆ", "é"])
 def test_characters_outside_the_alphabet(char: str) -> None:
     code = _swap("91330100716105852F", 10, char)
-    with pytest.raises(CreditCodeError, match=f"^character {char!r} at position 10 is not allowed$"):
+    with pytest.raises(CreditCodeError, match=r"^the character at position 10 is not allowed$"):
         validate_credit_code(code)
 
 
 def test_the_example_message() -> None:
-    with pytest.raises(CreditCodeError, match=r"^character 'I' at position 5 is not allowed"):
+    with pytest.raises(CreditCodeError, match=r"^the character at position 5 is not allowed"):
         validate_credit_code("9133I100716105852F")
 
 
 def test_division_code_must_be_digits() -> None:
-    with pytest.raises(CreditCodeError, match="character 'A' at position 4 is not allowed: positions 3-8"):
+    with pytest.raises(CreditCodeError, match="the character at position 4 is not allowed: positions 3-8"):
         validate_credit_code(_swap("91330100716105852F", 4, "A"))
 
 
 def test_organisation_code_check() -> None:
     broken = make_credit_code("9133010071610585" + "3")  # organisation check should be 2
     with pytest.raises(
-        CreditCodeError, match=r"organisation code check character \(position 17\) is '3', expected '2'"
+        CreditCodeError, match=r"organisation code check character \(position 17\) is wrong, expected '2'"
     ):
         validate_credit_code(broken)
     assert validate_credit_code(broken, check_org_code=False) == broken
@@ -143,9 +143,9 @@ def test_round_trip_of_generated_codes() -> None:
     ("prefix", "message"),
     [
         ("913301007161058", "prefix must be 17 characters, got 15"),
-        ("9133010071610585O", "character 'O' at position 17 is not allowed"),
+        ("9133010071610585O", "the character at position 17 is not allowed"),
         ("91X3010071610585", "must be 17 characters, got 16"),
-        ("91X301007161058523"[:17], "character 'X' at position 3 is not allowed: positions 3-8"),
+        ("91X301007161058523"[:17], "the character at position 3 is not allowed: positions 3-8"),
     ],
 )
 def test_make_credit_code_refuses_bad_prefixes(prefix: str, message: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from broker.domain.messages import MESSAGE_TYPES
+from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION
 from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_message, validate_message
 from broker.examples import example_messages
 
@@ -49,8 +49,9 @@ ENVELOPE_BREAKS: list[tuple[str, Breaker, str]] = [
     ("sender retired code", lambda m: m["envelope"].update(sender="bureau:110103"), "envelope.sender"),
     ("sender unknown party", lambda m: m["envelope"].update(sender="army:330681"), "envelope.sender"),
     ("sender not an address", lambda m: m["envelope"].update(sender="330681"), "envelope.sender"),
-    ("unknown envelope field", lambda m: m["envelope"].update(priority="high"), "envelope.priority"),
-    ("unknown top-level field", lambda m: m.update(extra={}), "extra"),
+    # keys outside the contract are named by position, never by their text
+    ("unknown envelope field", lambda m: m["envelope"].update(priority="high"), "envelope.<key #"),
+    ("unknown top-level field", lambda m: m.update(extra={}), "<key #3>"),
     ("bad case id", lambda m: m["envelope"].update(case_id="case id with spaces"), "envelope.case_id"),
     ("unknown handling", lambda m: m["envelope"].update(handling=["top_secret"]), "envelope.handling.0"),
     ("wrong type to", lambda m: m["envelope"].update(to="bureau:330600"), "envelope.to"),
@@ -59,7 +60,7 @@ ENVELOPE_BREAKS: list[tuple[str, Breaker, str]] = [
         lambda m: m["envelope"].update(to=["bureau:330600", "bureau:330600"]),
         "envelope.to",
     ),
-    ("body unknown field", lambda m: m["body"].update(secret="x"), "body.secret"),
+    ("body unknown field", lambda m: m["body"].update(secret="x"), "body.<key #"),
 ]
 
 CASE_BREAKS: list[tuple[str, Breaker, str]] = [
@@ -102,7 +103,7 @@ def test_each_example_with_a_broken_envelope_field(
     message = copy.deepcopy(_examples()[kind])
     breaker(message)
     error = _rejected(message)
-    assert field in [e.field for e in error.errors], str(error)
+    assert any(e.field.startswith(field) for e in error.errors), str(error)
     assert all(e.reason for e in error.errors)
 
 
@@ -188,7 +189,8 @@ def test_unknown_kind() -> None:
     message = _examples()["case_notice"]
     message["envelope"]["kind"] = "love_letter"
     error = _rejected(message)
-    assert error.field == "envelope.kind" and "unknown message kind 'love_letter'" in str(error)
+    assert error.field == "envelope.kind" and "not a known message kind" in str(error)
+    assert "love_letter" not in str(error)
 
 
 def test_kind_of_another_model() -> None:
@@ -198,13 +200,15 @@ def test_kind_of_another_model() -> None:
     assert "body.reason" in [e.field for e in error.errors]
 
 
-@pytest.mark.parametrize("version", ["2.0", "0.9", 1, None])
+@pytest.mark.parametrize("version", ["9.0", "0.9", 1, None])
 def test_unknown_version_is_named(version: Any) -> None:
     message = _examples()["case_notice"]
     message["envelope"]["schema_version"] = version
     error = _rejected(message)
     assert error.field == "envelope.schema_version"
-    assert "not supported by this broker (supported: 1.0)" in str(error)
+    assert f"(supported: {SCHEMA_VERSION})" in str(error)
+    expected = "missing" if version is None else "not a version this broker reads"
+    assert error.errors[0].reason == f"{expected} (supported: {SCHEMA_VERSION})"  # the value is not echoed
 
 
 def test_filing_decision_not_filed_needs_reasons() -> None:

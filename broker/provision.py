@@ -43,7 +43,11 @@ def participant_permissions(address: Address, secret: str) -> Permissions:
     return Permissions(configure="^$", write=f"^{re.escape(topology.INBOUND_EXCHANGE)}$", read=read)
 
 
-ROUTER_PERMISSIONS = Permissions(configure=r"^rb\..*", write=r"^rb\..*", read=r"^rb\..*")
+ROUTER_PERMISSIONS = Permissions(
+    configure=r"^rb\..*",
+    write=r"^(rb\..*|amq\.default)$",  # the default exchange: parking in rb.router.retry, `mandatory`
+    read=r"^rb\..*",
+)
 
 
 @dataclass

@@ -28,8 +28,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from kombu import Connection, Consumer, Queue
-from kombu.message import Message as AmqpMessage
+from kombu import Connection
 
 from broker import metrics
 from broker.domain.address import Address
@@ -51,7 +50,14 @@ from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
+from broker.transport.frames import PROBLEMS
+from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume
+from broker.transport.reconnect import (
+    INFRASTRUCTURE_ERRORS,
+    is_infrastructure_error,
+    keep_running,
+    ride_out_database,
+)
 
 log = structlog.get_logger("referral_broker.router")
 
@@ -64,6 +70,12 @@ HOLD_S = 1.0
 DEFAULT_PREFETCH = 256
 """Unacked deliveries the router holds, and the largest batch; all return to the queue if it dies."""
 
+ISOLATION_DELIVERIES = 2 * DEFAULT_PREFETCH
+"""After a batch failed with an error that was neither the broker's nor the database's (a bug some
+input triggers), the router hands the batch back and takes deliveries one at a time until this many
+have been handled: the input that caused it then fails alone and is quarantined alone (stage
+`internal`), and its innocent neighbours were redelivered once, never up to the delivery limit."""
+
 
 @dataclass
 class Counters:
@@ -73,13 +85,16 @@ class Counters:
     duplicates: int = 0
     deliveries: int = 0
     retried: int = 0
+    dead_lettered: int = 0
+    sessions: int = 0
+    """Broker sessions opened: 1 plus one per reconnect."""
     by_rule: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Quarantine:
     stage: str
-    """contract, authentication, routing, duplicate or internal"""
+    """transport, contract, authentication, routing, duplicate or internal"""
     field: str
     reason: str
 
@@ -159,13 +174,30 @@ class Router:
         self.copy_referrals = copy_referrals_to_procuratorate
         self.counters = Counters()
         self.stopping = threading.Event()
-        self._pending: deque[AmqpMessage] = deque()
-        self._held: list[tuple[float, AmqpMessage]] = []
+        self._pending: deque[Delivery] = deque()
+        self._held: list[tuple[float, Delivery]] = []
+        self._isolating = 0
+        """Deliveries still to take one at a time (see ISOLATION_DELIVERIES)."""
         """Inputs whose copies the broker refused (a full inbox), kept unacked until retry time.
         Requeueing them would count against the input queue's delivery limit and dead-letter
         them, and would put them back in front of everyone else's messages."""
 
     # ---- deciding: no broker I/O ----
+
+    @staticmethod
+    def transport_check(delivery: Delivery) -> Quarantine | None:
+        """A delivery whose AMQP properties or routing key could not be decoded is quarantined."""
+        faults = delivery.transport_faults
+        if not faults:
+            return None
+        name, problem = faults[0]
+        more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+        return Quarantine(
+            "transport",
+            f"properties.{name}",
+            f"AMQP property {name} {PROBLEMS[problem]}{more}; the router dropped the undecodable "
+            "properties: publish valid UTF-8 short strings and in-range values",
+        )
 
     def check(self, body: bytes, user_id: str | None) -> Checked | Quarantine:
         """Contract and sender authentication."""
@@ -225,8 +257,10 @@ class Router:
     # ---- executing ----
 
     def run(self) -> None:
-        """Consume until stop() is called, reconnecting with backoff when the broker goes away."""
-        keep_running(self._session, self.stopping, is_infrastructure_error)
+        """Consume until stop() is called, reconnecting with backoff when the broker goes away.
+        No input ends it: an error that is not the broker's or the database's restarts the
+        session with the input isolated (ISOLATION_DELIVERIES)."""
+        keep_running(self._session, self.stopping, lambda _error: True)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -238,30 +272,91 @@ class Router:
     def _session(self, connected: Callable[[], None]) -> None:
         self._pending.clear()
         self._held.clear()  # unacked on the old channel: the broker hands them back
-        with Connection(self.amqp_url, heartbeat=30) as conn:
+        with Connection(self.amqp_url, heartbeat=30, transport_options=TRANSPORT_OPTIONS) as conn:
             conn.connect()
             connected()
+            self.counters.sessions += 1
             log.info("connected", queue=topology.ROUTER_QUEUE, participants=len(self.participants))
+            self._conn = conn
             consume_channel = conn.channel()
-            consume_channel.basic_qos(0, self.prefetch, False)
+            consume_channel.basic_qos(0, 1 if self._isolating else self.prefetch, False)
             publisher = ConfirmedPublisher(conn, conn.channel())
-            queue = Queue(topology.ROUTER_QUEUE, no_declare=True)
-            with Consumer(consume_channel, queues=[queue], on_message=self._pending.append, no_ack=False):
-                while not self.stopping.is_set():
-                    # Deliveries only queue up in the callback; they are handled here, outside it,
-                    # since waiting for confirms dispatches more deliveries.
-                    self._release_held()
-                    if self._pending:
-                        batch = [
-                            self._pending.popleft() for _ in range(min(len(self._pending), self.prefetch))
-                        ]
-                        self._handle_batch(batch, publisher)
-                        continue
-                    try:
-                        conn.drain_events(timeout=0.1 if self._held else 0.5)
-                    except TimeoutError:
-                        conn.heartbeat_check()
+            # Deliveries only queue up in the callback; they are handled here, outside it, since
+            # waiting for confirms dispatches more deliveries.
+            consume(consume_channel, topology.ROUTER_QUEUE, self._pending.append)
+            while not self.stopping.is_set():
+                self._release_held()
+                if self._pending:
+                    size = 1 if self._isolating else self.prefetch
+                    batch = [self._pending.popleft() for _ in range(min(len(self._pending), size))]
+                    self._handle_guarded(batch, publisher, consume_channel)
+                    continue
+                try:
+                    conn.drain_events(timeout=0.1 if self._held else 0.5)
+                except TimeoutError:
+                    conn.heartbeat_check()
             log.info("stopped", handed_back=len(self._pending) + len(self._held))
+
+    def _handle_guarded(self, batch: list[Delivery], publisher: ConfirmedPublisher, channel: Any) -> None:
+        """Handle a batch; a failure that is not the broker's or the database's costs one input."""
+        try:
+            self._handle_batch(batch, publisher)
+        except Exception as error:
+            if is_infrastructure_error(error):
+                raise  # reconnect: unacked input comes back by itself
+            publisher.wait()  # settle what the failed attempt published, so no stale confirm remains
+            if self._isolating and len(batch) == 1:
+                self._quarantine_alone(batch[0], publisher, error)
+            else:
+                log.exception("router error on a batch; handing it back and isolating", batch=len(batch))
+                for delivery in [*batch, *self._pending]:  # back in queue order
+                    delivery.reject(requeue=True)
+                self._pending.clear()
+                channel.basic_qos(0, 1, False)
+                self._isolating = ISOLATION_DELIVERIES
+            return
+        if self._isolating:
+            self._isolating = max(0, self._isolating - len(batch))
+            if not self._isolating:
+                channel.basic_qos(0, self.prefetch, False)
+                log.info("isolation over; full prefetch again", prefetch=self.prefetch)
+
+    def _quarantine_alone(self, delivery: Delivery, publisher: ConfirmedPublisher, error: Exception) -> None:
+        """The input that made a batch of one fail: quarantine it (or, if even that fails,
+        dead-letter it), so it cannot fail again."""
+        log.error(
+            "router error on one input; quarantining it",
+            message_id=_message_id(delivery),
+            error=type(error).__name__,
+        )
+        outcome = Quarantine("internal", "$", f"router error {type(error).__name__}; reported to operators")
+        record: dict[str, Any] | None = None
+        try:
+            record = self._publish_quarantine(publisher, 0, delivery, _user_id(delivery), outcome)
+            refused = bool(publisher.wait())
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:
+            log.exception("could not quarantine it")
+            refused = True
+        if refused:
+            log.error("dead-lettering the input that the router fails on", message_id=_message_id(delivery))
+            delivery.reject(requeue=False)
+            self.counters.dead_lettered += 1
+            metrics.ROUTER_MESSAGES.labels("dead_lettered", "unknown").inc()
+            return
+        delivery.ack()
+        self._count_and_log(outcome, record, 0.0, 1)
+
+    def _keepalive(self, seconds: float) -> None:
+        """Serve the broker connection (heartbeats, confirms, deliveries) while the database is away."""
+        try:
+            self._conn.drain_events(timeout=seconds)
+        except TimeoutError:
+            self._conn.heartbeat_check()
+
+    def _database(self, operation: Callable[[], Any], what: str) -> Any:
+        return ride_out_database(operation, self.stopping, self._keepalive, what)
 
     def _release_held(self) -> None:
         """Put refused inputs whose retry time has come back in line, oldest first."""
@@ -273,21 +368,25 @@ class Router:
             self._held = [(at, d) for at, d in self._held if at > now]
             self._pending.extendleft(reversed(due))
 
-    def _handle_batch(self, batch: list[AmqpMessage], publisher: ConfirmedPublisher) -> None:
+    def _handle_batch(self, batch: list[Delivery], publisher: ConfirmedPublisher) -> None:
         started = time.perf_counter()
         self.counters.received += len(batch)
         users = [_user_id(d) for d in batch]
         checked: list[Checked | Quarantine] = []
         for delivery, user_id in zip(batch, users, strict=True):
+            refused = self.transport_check(delivery)
+            if refused is not None:
+                checked.append(refused)
+                continue
             try:
-                checked.append(self.check(_raw_body(delivery), user_id))
+                checked.append(self.check(delivery.body, user_id))
             except Exception as exc:  # a bug must cost one message (quarantined), never the worker
                 log.exception("internal error while checking a message")
                 checked.append(
                     Quarantine("internal", "$", f"router error {type(exc).__name__}; reported to operators")
                 )
         ids = [c.message.envelope.message_id for c in checked if isinstance(c, Checked)]
-        seen = self.memory.seen(ids)
+        seen = self._database(lambda: self.memory.seen(ids), "reading routing memory")
         memory = BatchMemory(self.memory)
         outcomes: list[Outcome] = []
         for item in checked:
@@ -308,7 +407,7 @@ class Router:
             for o in outcomes
             if isinstance(o, Route) and o.new
         ]
-        recorded = self.memory.begin(new)
+        recorded = self._database(lambda: self.memory.begin(new), "recording decisions")
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Route) and outcome.new and outcome.decision.message_id not in recorded:
                 # another router replica recorded it between our read and our write: it routes it
@@ -332,7 +431,7 @@ class Router:
                 done[message_id] = [r for r in outcome.pending if (index, str(r)) not in nacked]
                 if index not in failed:
                     finished.add(message_id)
-        self.memory.confirmed(done, finished)
+        self._database(lambda: self.memory.confirmed(done, finished), "recording confirms")
 
         elapsed = time.perf_counter() - started
         metrics.ROUTER_BATCH_SECONDS.observe(elapsed)
@@ -351,7 +450,7 @@ class Router:
                 self.counters.retried += 1
                 log.warning(
                     "output refused by the broker (inbox full?), retrying later",
-                    message_id=_text(delivery.properties.get("message_id")),
+                    message_id=_message_id(delivery),
                     parked=delivery in parked,
                 )
                 if delivery in parked:
@@ -364,8 +463,8 @@ class Router:
             self._count_and_log(outcome, records.get(index), elapsed_ms, len(batch))
 
     def _park(
-        self, publisher: ConfirmedPublisher, refused: list[AmqpMessage], users: list[str | None]
-    ) -> list[AmqpMessage]:
+        self, publisher: ConfirmedPublisher, refused: list[Delivery], users: list[str | None]
+    ) -> list[Delivery]:
         """Move inputs whose copies were refused to the retry queue, so they neither hold the
         prefetch window nor count against the input queue's delivery limit. Returns those the
         broker confirmed there; the rest are held here, unacked, and retried in-process."""
@@ -375,13 +474,14 @@ class Router:
             props = delivery.properties
             publisher.publish(
                 (index, "park"),
-                _raw_body(delivery),
+                delivery.body,
+                "",  # the default exchange: if the queue is not there, the publish comes back
                 topology.RETRY_QUEUE,
-                "",
+                mandatory=True,
                 content_type=props.get("content_type"),
                 content_encoding=props.get("content_encoding"),
                 delivery_mode=2,
-                message_id=_text(props.get("message_id")),
+                message_id=_message_id(delivery),
                 user_id=user_id,  # the router may impersonate: the retry keeps the sender's proof
             )
         nacked = {index for index, _ in publisher.wait()}
@@ -460,34 +560,36 @@ class Router:
         self,
         publisher: ConfirmedPublisher,
         index: int,
-        delivery: AmqpMessage,
+        delivery: Delivery,
         user_id: str | None,
         outcome: Quarantine,
     ) -> dict[str, Any]:
         reason = _scrub(outcome.reason[:MAX_HEADER_TEXT])
+        field = _scrub(outcome.field[:MAX_HEADER_TEXT])
         props = delivery.properties
+        message_id = _message_id(delivery)
         publisher.publish(
             (index, "quarantine"),
-            _raw_body(delivery),
+            delivery.body,
             topology.QUARANTINE,
             "",
-            content_type=props.get("content_type") or "application/octet-stream",
-            content_encoding=props.get("content_encoding") or "binary",
+            content_type=_text(props.get("content_type")) or "application/octet-stream",
+            content_encoding=_text(props.get("content_encoding")) or "binary",
             delivery_mode=2,
-            message_id=_text(props.get("message_id")),
+            message_id=message_id,
             application_headers={
                 "x-quarantine-stage": outcome.stage,
-                "x-quarantine-field": outcome.field[:MAX_HEADER_TEXT],
+                "x-quarantine-field": field,
                 "x-quarantine-reason": reason,
                 "x-original-user-id": user_id or "",
             },
         )
         record = {
             "event": "quarantined",
-            "message_id": _text(props.get("message_id")),
+            "message_id": message_id,
             "user_id": user_id or None,
             "stage": outcome.stage,
-            "field": outcome.field[:MAX_HEADER_TEXT],
+            "field": field,
             "reason": reason,
         }
         self._publish_record(publisher, index, "quarantined", record)
@@ -541,25 +643,27 @@ class Router:
             log.info(record["event"], latency_ms=batch_ms, batch=batch, **fields)
 
 
-def _user_id(delivery: AmqpMessage) -> str | None:
+def _user_id(delivery: Delivery) -> str | None:
+    """The user_id RabbitMQ validated against the publisher's login (it refuses any other)."""
     user_id = delivery.properties.get("user_id")
-    if isinstance(user_id, bytes):
-        return user_id.decode("utf-8", "replace")
-    return str(user_id) if user_id else None
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
-def _raw_body(delivery: AmqpMessage) -> bytes:
-    """The body as published. py-amqp decodes text bodies using the declared content_encoding;
-    encoding them back with the same codec restores the exact bytes."""
-    body = delivery.body
-    if isinstance(body, str):
-        return body.encode(delivery.properties.get("content_encoding") or "utf-8", "surrogateescape")
-    return bytes(body)
+def _message_id(delivery: Delivery) -> str | None:
+    """The AMQP message_id, only when it is a UUID (as the contract's ids are): any other text is a
+    value a participant chose and may hold personal data, so it is never copied."""
+    value = delivery.properties.get("message_id")
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    """A short property value copied onto a quarantined message, scrubbed, or None."""
+    if not isinstance(value, str) or not value:
         return None
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    text = _scrub(text[:100])
-    return text if REDACTED not in text else REDACTED
+    text = _scrub(value[:100])
+    return text if REDACTED not in text else None

@@ -35,7 +35,13 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.transport import topology
-from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
+from broker.transport.reconnect import (
+    INFRASTRUCTURE_ERRORS,
+    is_database_outage,
+    is_infrastructure_error,
+    keep_running,
+    ride_out_database,
+)
 
 log = structlog.get_logger("referral_broker.tracker")
 
@@ -127,6 +133,7 @@ class Tracker:
         with Connection(self.amqp_url, heartbeat=30) as conn:
             conn.connect()
             connected()
+            self._conn = conn
             log.info("connected", queue=topology.TRACKER_QUEUE, name=self.name)
             channel = conn.channel()
             channel.basic_qos(0, self.prefetch, False)
@@ -150,8 +157,26 @@ class Tracker:
         # Scan once caught up with the records (an answer waiting in the queue must not be chased),
         # but never let a steady stream of records hold the scan back for long.
         if now >= self._next_scan and (idle or now >= self._next_scan + 5 * self.scan_interval_s):
-            self.scan_once()
+            try:
+                self.scan_once()
+            except Exception as error:
+                if not is_database_outage(error):
+                    raise
+                # claims not marked sent lapse after their lease and are sent by the next scan
+                log.warning(
+                    "scan stopped: database unavailable; next scan as scheduled", error=repr(error)[:200]
+                )
             self._next_scan = time.monotonic() + self.scan_interval_s
+
+    def _keepalive(self, seconds: float) -> None:
+        try:
+            self._conn.drain_events(timeout=seconds)
+        except TimeoutError:
+            self._conn.heartbeat_check()
+
+    def _ingest_held(self, records: list[Routed]) -> None:
+        """Ingest, holding the records unacked while the database is away (see ride_out_database)."""
+        ride_out_database(lambda: self._ingest(records), self.stopping, self._keepalive, "ingesting records")
 
     def _ingest_pending(self) -> None:
         batch: list[tuple[AmqpMessage, Routed]] = []
@@ -167,14 +192,14 @@ class Tracker:
         if not batch:
             return
         try:
-            self._ingest([record for _, record in batch])
+            self._ingest_held([record for _, record in batch])
         except INFRASTRUCTURE_ERRORS:
             raise  # reconnect; the unacked records come back
         except Exception:
             log.exception("batch failed; ingesting its records one by one")
             for delivery, record in batch:
                 try:
-                    self._ingest([record])
+                    self._ingest_held([record])
                 except INFRASTRUCTURE_ERRORS:
                     raise
                 except Exception:

@@ -21,6 +21,11 @@ CONFIRM_TIMEOUT_S = 30.0
 """Longest wait for outstanding confirms before the connection is treated as broken."""
 
 
+RETURN_SEQUENCE_HEADER = "x-rb-publish-seq"
+"""On a `mandatory` publish: its sequence number, so a basic.return (which carries no delivery tag)
+is matched to its publish. The broker sends the return before the ack of the same publish."""
+
+
 class ConfirmTimeout(ConnectionError):
     """The broker did not confirm in time; the caller reconnects and its input is redelivered."""
 
@@ -32,15 +37,30 @@ class ConfirmedPublisher:
         self._sequence = 0
         self._outstanding: dict[int, Token] = {}
         self.nacked: set[Token] = set()
+        self._returned: set[int] = set()
         channel.confirm_select()
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
+        channel.events["basic_return"].add(self._on_return)
 
-    def publish(self, token: Token, body: bytes, exchange: str, routing_key: str, **properties: Any) -> None:
-        """Publish without waiting; the confirm is matched to `token` later by wait()."""
-        message = amqp.Message(body, **{k: v for k, v in properties.items() if v is not None})
-        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
+    def publish(
+        self,
+        token: Token,
+        body: bytes,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool = False,
+        **properties: Any,
+    ) -> None:
+        """Publish without waiting; the confirm is matched to `token` later by wait(). With
+        `mandatory`, a publish no queue took is returned by the broker and counted as nacked."""
         self._sequence += 1
+        if mandatory:
+            headers = dict(properties.get("application_headers") or {})
+            headers[RETURN_SEQUENCE_HEADER] = self._sequence
+            properties["application_headers"] = headers
+        message = amqp.Message(body, **{k: v for k, v in properties.items() if v is not None})
+        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key, mandatory=mandatory)
         self._outstanding[self._sequence] = token
 
     def wait(self, timeout_s: float = CONFIRM_TIMEOUT_S) -> set[Token]:
@@ -61,15 +81,26 @@ class ConfirmedPublisher:
     def outstanding(self) -> int:
         return len(self._outstanding)
 
-    def _settle(self, delivery_tag: int, multiple: bool) -> list[Token]:
+    def _settle(self, delivery_tag: int, multiple: bool) -> list[tuple[int, Token]]:
         if multiple:
             tags = [t for t in self._outstanding if t <= delivery_tag]
         else:
             tags = [delivery_tag] if delivery_tag in self._outstanding else []
-        return [self._outstanding.pop(t) for t in tags]
+        return [(t, self._outstanding.pop(t)) for t in tags]
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        self._settle(delivery_tag, multiple)
+        for tag, token in self._settle(delivery_tag, multiple):
+            if tag in self._returned:  # confirmed, but no queue took it
+                self._returned.discard(tag)
+                self.nacked.add(token)
+
+    def _on_return(self, _error: Any, _exchange: str, _routing_key: str, message: Any) -> None:
+        headers = message.properties.get("application_headers") or {}
+        sequence = headers.get(RETURN_SEQUENCE_HEADER)
+        if isinstance(sequence, int) and sequence in self._outstanding:
+            self._returned.add(sequence)
 
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        self.nacked.update(self._settle(delivery_tag, multiple))
+        for tag, token in self._settle(delivery_tag, multiple):
+            self._returned.discard(tag)
+            self.nacked.add(token)

@@ -1,18 +1,23 @@
 """Keep a worker's session running: reconnect with exponential backoff (tenacity) when the broker
-or the database goes away, starting the backoff afresh after every session that connected, so a
-second outage is retried as quickly as the first."""
+goes away, starting the backoff afresh only after a session that stayed up (STABLE_S), so a second
+outage is retried as quickly as the first but a session that keeps failing is not restarted in a
+storm; and ride out a database outage inside the session, holding the input it has."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
 from kombu import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 log = structlog.get_logger("referral_broker.reconnect")
+
+T = TypeVar("T")
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     *Connection().connection_errors,
@@ -32,6 +37,11 @@ FIRST_WAIT_S = 0.2
 """Wait before the first retry of an outage; it doubles per failed try."""
 MAX_WAIT_S = 15.0
 """Longest wait between two tries."""
+STABLE_S = 10.0
+"""A session that stayed up this long ends its outage: the next failure is retried at FIRST_WAIT_S
+again. A shorter one (it connected, then failed on the database or on a bug) keeps the backoff
+growing, so a dependency that is away cannot cause a reconnect storm, and the unacked input handed
+back at each reconnect is not redelivered against the delivery limit hundreds of times."""
 
 
 def keep_running(
@@ -40,35 +50,97 @@ def keep_running(
     retryable: Callable[[BaseException], bool],
 ) -> None:
     """Run `session(connected)` until it returns. `session` calls `connected()` once it is up; an
-    error `retryable` accepts is retried, any other is raised."""
-    up = threading.Event()
+    error `retryable` accepts is retried with backoff, any other is raised."""
+    up_since: list[float] = []
+    failures = 0
 
     def again(error: BaseException) -> bool:
         return retryable(error) and not stopping.is_set()
 
-    while True:
-        up.clear()
-        try:
-            for attempt in Retrying(
-                retry=retry_if_exception(again),
-                wait=wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S),
-                stop=lambda _: up.is_set(),  # a session that connected ends this outage's retries
-                before_sleep=_log_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    up.clear()
-                    session(up.set)
-            return
-        except BaseException as error:
-            if up.is_set() and again(error):
-                log.warning("connection lost, reconnecting", error=repr(error)[:200])
-                continue
-            raise
+    def backoff(state: RetryCallState) -> float:
+        nonlocal failures
+        if up_since and time.monotonic() - up_since[-1] >= STABLE_S:
+            failures = 0
+        failures += 1
+        wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S)(_attempt(failures))
+        return wait
+
+    for attempt in Retrying(
+        retry=retry_if_exception(again),
+        wait=backoff,
+        sleep=lambda seconds: _interruptible_sleep(stopping, seconds),
+        before_sleep=_log_retry,
+        reraise=True,
+    ):
+        with attempt:
+            up_since.clear()
+            session(lambda: up_since.append(time.monotonic()))
+
+
+def _interruptible_sleep(stopping: threading.Event, seconds: float) -> None:
+    stopping.wait(seconds)  # a stop during the wait starts the last attempt at once, which returns
+
+
+def _attempt(number: int) -> RetryCallState:
+    """A retry state for tenacity's wait strategies, numbered by this outage's failures."""
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = number
+    return state
 
 
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     log.warning(
-        "broker or database unreachable, retrying", attempt=state.attempt_number, error=repr(error)[:200]
+        "session ended, reconnecting",
+        attempt=state.attempt_number,
+        wait_s=round(state.upcoming_sleep, 2),
+        error=repr(error)[:200],
     )
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """A database that is away (stopped, restarting, unreachable, connection cut), as opposed to a
+    statement it refused (a missing table, a constraint), which waiting would not cure."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+DATABASE_MAX_WAIT_S = 2.0
+"""Longest wait between two tries of a database that is away: a try costs one connection attempt,
+so input waits at most this long after the database is back."""
+
+
+def ride_out_database(
+    operation: Callable[[], T],
+    stopping: threading.Event,
+    keepalive: Callable[[float], None],
+    what: str,
+) -> T:
+    """Run `operation` until it succeeds, waiting with backoff while the database is away.
+
+    The caller keeps its broker session and its unacked input meanwhile (`keepalive(seconds)`
+    serves the connection, e.g. heartbeats, while waiting): returning the input to its queue would
+    count a delivery against the queue's limit for an outage that is not the message's fault.
+    Raises the database's error only when `stopping` is set."""
+    failures = 0
+    while True:
+        try:
+            return operation()
+        except DBAPIError as error:
+            if stopping.is_set() or not is_database_outage(error):
+                raise
+            failures += 1
+            wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=DATABASE_MAX_WAIT_S)(
+                _attempt(failures)
+            )
+            if failures == 1 or failures % 10 == 0:
+                log.warning(
+                    "database unavailable; holding input until it is back",
+                    during=what,
+                    attempt=failures,
+                    error=repr(error)[:200],
+                )
+            deadline = time.monotonic() + wait
+            while (left := deadline - time.monotonic()) > 0 and not stopping.is_set():
+                keepalive(min(left, 1.0))

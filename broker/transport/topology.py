@@ -24,7 +24,7 @@ INBOUND_EXCHANGE = "rb.inbound"
 """Where every participant publishes. Participants may write here and nowhere else."""
 ROUTER_QUEUE = "rb.router.inbound"
 RETRY_QUEUE = "rb.router.retry"
-"""Exchange and queue where the router parks an input whose copies an inbox refused (full): after
+"""Quorum queue where the router parks an input whose copies an inbox refused (full): after
 RETRY_DELAY_MS it is dead-lettered back to rb.inbound and routed again, sending only the copies not
 yet confirmed."""
 RETRY_DELAY_MS = 1000
@@ -71,6 +71,13 @@ class QueueArguments:
     delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
     """Poison-message handling of quorum queues: https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling"""
 
+    dead_letter_strategy: Literal["at-most-once", "at-least-once"] = "at-most-once"
+    """at-least-once keeps a quorum queue's message until the dead-letter target confirmed it
+    (needs reject-publish overflow): https://www.rabbitmq.com/docs/quorum-queues#dead-lettering"""
+    message_ttl: int | None = None
+    """Milliseconds a message waits before it expires (and is dead-lettered):
+    https://www.rabbitmq.com/docs/ttl#per-queue-message-ttl"""
+
     def as_arguments(self) -> dict[str, Any]:
         args: dict[str, Any] = {"x-queue-type": self.queue_type}
         if self.dead_letter_exchange:
@@ -80,6 +87,11 @@ class QueueArguments:
             args["x-overflow"] = self.overflow
         if self.delivery_limit is not None and self.queue_type == "quorum":
             args["x-delivery-limit"] = self.delivery_limit
+        if self.dead_letter_exchange and self.dead_letter_strategy == "at-least-once":
+            args["x-dead-letter-strategy"] = self.dead_letter_strategy
+            args["x-overflow"] = "reject-publish"
+        if self.message_ttl is not None:
+            args["x-message-ttl"] = self.message_ttl
         return args
 
 
@@ -124,15 +136,18 @@ def core_entities() -> list[Exchange | Queue]:
         _queue(DEAD_LETTER_QUEUE, dead, args=final),
         inbound,
         _queue(ROUTER_QUEUE, inbound),
+        # Published to through the default exchange with `mandatory`: a missing queue is a
+        # return, never a silent hop to rb.unroutable; quorum, so a parked input outlives its node.
         Queue(
             RETRY_QUEUE,
-            exchange=_exchange(RETRY_QUEUE, "fanout"),
             durable=True,
             auto_delete=False,
-            queue_arguments={
-                "x-message-ttl": RETRY_DELAY_MS,
-                "x-dead-letter-exchange": INBOUND_EXCHANGE,
-            },
+            queue_arguments=QueueArguments(
+                dead_letter_exchange=INBOUND_EXCHANGE,
+                dead_letter_strategy="at-least-once",
+                message_ttl=RETRY_DELAY_MS,
+                delivery_limit=None,
+            ).as_arguments(),
         ),
         _exchange(DELIVER_EXCHANGE, "direct"),
         quarantine,

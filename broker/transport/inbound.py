@@ -1,0 +1,63 @@
+"""Consume a queue as raw deliveries: the exact bytes and the properties as decoded, nothing more.
+
+kombu's `Consumer` wraps each delivery in a `kombu.Message`, which acts on what the publisher put in
+the headers (a `compression` header makes it decompress the body, and a failed decompression is
+raised inside `drain_events`); py-amqp's channels decode text bodies with the publisher's
+`content_encoding` (`idna`, `utf-16`, ...). Workers that read participants' messages need neither:
+they consume on the py-amqp channel directly, with `auto_decode` off, so the body is always the
+bytes as published and no header or property the publisher chose can make the consumer raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from broker.transport.frames import TRANSPORT_FAULT_HEADER, Fault, parse_faults, tolerant_frame_handler
+
+TRANSPORT_OPTIONS: dict[str, Any] = {"frame_handler": tolerant_frame_handler}
+"""kombu `transport_options` for every connection that consumes what participants published."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: Any
+    delivery_tag: int
+    body: bytes
+    properties: dict[str, Any]
+    redelivered: bool
+
+    @classmethod
+    def of(cls, message: Any) -> Delivery:
+        info = message.delivery_info
+        return cls(
+            channel=message.channel,
+            delivery_tag=info["delivery_tag"],
+            body=bytes(message.body),
+            properties=dict(message.properties),
+            redelivered=bool(info.get("redelivered")),
+        )
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        headers = self.properties.get("application_headers")
+        return headers if isinstance(headers, dict) else {}
+
+    @property
+    def transport_faults(self) -> list[Fault] | None:
+        """What the frame handler had to drop from this delivery, or None when it arrived whole."""
+        return parse_faults(self.headers.get(TRANSPORT_FAULT_HEADER))
+
+    def ack(self, multiple: bool = False) -> None:
+        self.channel.basic_ack(self.delivery_tag, multiple=multiple)
+
+    def reject(self, requeue: bool = False) -> None:
+        self.channel.basic_reject(self.delivery_tag, requeue=requeue)
+
+
+def consume(channel: Any, queue: str, on_delivery: Callable[[Delivery], None]) -> str:
+    """Start consuming `queue` (manual acks) on a py-amqp channel; returns the consumer tag."""
+    channel.auto_decode = False
+    tag: str = channel.basic_consume(queue, callback=lambda message: on_delivery(Delivery.of(message)))
+    return tag

@@ -318,3 +318,159 @@ def test_grafana_provisioning_matches_the_dashboard() -> None:
     assert str(Path(dashboard_target).parent) == provider["options"]["path"]
     ids = [p["id"] for p in dashboard()["panels"]]
     assert len(ids) == len(set(ids))
+
+
+# ---- secrets: each service sees its own only ----
+
+SECRETS_VOLUME = "secrets"
+OWN_SECRETS = {
+    **{node: "rabbitmq" for node in RABBITMQ_NODES},
+    "postgres": "postgres",
+    "provision": "provision",
+    "router": "router",
+    "tracker": "tracker",
+}
+"""The subdirectory of the secrets volume each service may see (deploy/init-secrets.sh writes them)."""
+HANDED_OVER = {"router", "tracker"}
+"""Subdirectories provision writes into too: the workers' own RabbitMQ passwords, which it creates."""
+FILES = {
+    "rabbitmq": {"erlang-cookie", "admin.json"},
+    "postgres": {"postgres-password"},
+    "provision": {"admin.json", "inbox-secret"},
+    "router": {"pgpass"},
+    "tracker": {"pgpass"},
+}
+"""What init-secrets.sh leaves in each subdirectory (provision adds the credentials files)."""
+
+
+def secret_mounts(service: dict[str, Any]) -> list[tuple[str | None, str, bool]]:
+    """(subpath or None for the whole volume, target, read-only) of each mount of the secrets volume."""
+    found = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target, *options = volume.split(":")
+            if source == SECRETS_VOLUME:
+                found.append((None, target, "ro" in options))
+        elif volume.get("source") == SECRETS_VOLUME:
+            subpath = (volume.get("volume") or {}).get("subpath")
+            found.append((subpath, volume["target"], bool(volume.get("read_only"))))
+    return found
+
+
+def test_each_service_mounts_only_its_own_secrets() -> None:
+    for name, service in services().items():
+        mounts = secret_mounts(service)
+        if name == "secrets":
+            assert [(sub, target) for sub, target, _ in mounts] == [(None, "/secrets")]
+            continue
+        if not mounts:
+            continue
+        subpaths = {sub for sub, _, _ in mounts}
+        assert None not in subpaths, f"{name} mounts the whole secrets volume"
+        assert name in OWN_SECRETS, f"{name} mounts secrets but has none of its own"
+        allowed = {OWN_SECRETS[name]} | (HANDED_OVER if name == "provision" else set())
+        assert subpaths == allowed, f"{name} sees {sorted(subpaths)}, not only {sorted(allowed)}"
+        if name != "provision":
+            assert all(read_only for *_, read_only in mounts), f"{name} may write its secrets"
+    # nobody but the RabbitMQ nodes shares a subdirectory
+    owners: dict[str, set[str]] = {}
+    for name, sub in OWN_SECRETS.items():
+        owners.setdefault(sub, set()).add(name)
+    assert owners["rabbitmq"] == set(RABBITMQ_NODES)
+    assert all(len(names) == 1 for sub, names in owners.items() if sub != "rabbitmq")
+
+
+def run_init_secrets(directory: Path) -> str:
+    import os
+    import subprocess
+    import sys
+
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"  # init-secrets.sh runs `python`
+    env = {**os.environ, "SECRETS_DIR": str(directory), "PATH": path}
+    done = subprocess.run(
+        ["sh", str(DEPLOY / "init-secrets.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def tree(directory: Path) -> dict[str, set[str]]:
+    return {d.name: {f.name for f in d.iterdir()} for d in directory.iterdir() if d.is_dir()}
+
+
+def test_init_secrets_gives_each_subdirectory_only_what_its_service_reads(tmp_path: Path) -> None:
+    import stat
+
+    run_init_secrets(tmp_path)
+    assert tree(tmp_path) == FILES
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [], "nothing at the volume's top"
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    first = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    run_init_secrets(tmp_path)
+    again = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert again == first, "secrets are kept on later starts"
+    admin = (tmp_path / "provision" / "admin.json").read_bytes()
+    assert (tmp_path / "rabbitmq" / "admin.json").read_bytes() == admin
+    password = (tmp_path / "postgres" / "postgres-password").read_text()
+    assert (tmp_path / "router" / "pgpass").read_text() == f"*:*:*:referral:{password}\n"
+
+
+def test_init_secrets_moves_a_volume_of_the_earlier_flat_layout(tmp_path: Path) -> None:
+    (tmp_path / "erlang-cookie").write_text("old-cookie")
+    (tmp_path / "postgres-password").write_text("old-pg")
+    (tmp_path / "admin.json").write_text('{"referral-admin": "old-admin"}\n')
+    (tmp_path / "credentials.json").write_text('{"bureau-330681": "old-participant"}\n')
+    (tmp_path / "pgpass").write_text("*:*:*:referral:old-pg\n")
+    run_init_secrets(tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == []
+    assert (tmp_path / "rabbitmq" / "erlang-cookie").read_text() == "old-cookie"
+    assert (tmp_path / "postgres" / "postgres-password").read_text() == "old-pg"
+    assert "old-admin" in (tmp_path / "rabbitmq" / "admin.json").read_text()
+    assert "old-participant" in (tmp_path / "provision" / "credentials.json").read_text()
+    assert (tmp_path / "tracker" / "pgpass").read_text() == "*:*:*:referral:old-pg\n"
+
+
+def in_mount(service: dict[str, Any], path: str) -> tuple[str, str] | None:
+    """(subdirectory of the secrets volume, file name) where a path inside the container lands."""
+    for sub, target, _ in secret_mounts(service):
+        if sub and path.startswith(target.rstrip("/") + "/"):
+            return sub, path[len(target.rstrip("/")) + 1 :]
+    return None
+
+
+def test_every_secret_a_service_reads_is_in_its_own_subdirectory() -> None:
+    entrypoint = (DEPLOY / "entrypoint.sh").read_text(encoding="utf-8")
+    default = re.search(r'CREDENTIALS_FILE"\) or "([^"]+)"', entrypoint)
+    assert default, "entrypoint.sh names its default credentials file"
+    provision = services()["provision"]
+    argv_provision = referral_broker_commands(provision)[1]
+    handed: dict[str, str] = {}
+    for i, word in enumerate(argv_provision):
+        if word == "--service-credentials":
+            user, path = argv_provision[i + 1].split("=", 1)
+            handed[user] = path
+    for name, service in services().items():
+        if name not in OWN_SECRETS:
+            continue
+        env = environment(service)
+        wanted = [v for v in env.values() if v.startswith("/secrets/")]
+        if "CREDENTIALS_USER" in env:
+            wanted.append(env.get("CREDENTIALS_FILE", default.group(1)))
+        for path in wanted:
+            where = in_mount(service, path)
+            assert where and where[0] == OWN_SECRETS[name], f"{name} reads {path} outside its own secrets"
+            sub, file = where
+            if file in FILES[sub]:
+                continue
+            # otherwise provision writes it: the hand-over file, or this worker's own entry
+            if name == "provision":
+                assert f"/secrets/{file}" in argv_provision, f"nothing writes {path} for provision"
+                continue
+            user = env["CREDENTIALS_USER"]
+            assert user in handed, f"provision hands {name}'s user {user} no credentials"
+            assert in_mount(provision, handed[user]) == (sub, file), f"{name} would not find {path}"
+    # and provision hands out nothing but the workers' own users
+    workers = {environment(services()[w])["CREDENTIALS_USER"] for w in HANDED_OVER}
+    assert set(handed) == workers

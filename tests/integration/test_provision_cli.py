@@ -1,0 +1,93 @@
+"""`referral-broker provision` on a real RabbitMQ: the credentials file is created mode 600 (no chmod
+afterwards), names every participant's inbox, keeps passwords on a second run, and a worker's own
+file holds its entry alone; the client library connects and consumes from that entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from broker.client import ParticipantClient
+from broker.settings import Settings
+
+pytestmark = pytest.mark.rabbitmq
+
+PARTICIPANTS = ["bureau:330681", "bureau:330600", "system:000000"]
+
+
+def provision_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    from broker.cli import main
+
+    for name, value in (
+        ("RB_AMQP_URL", settings.amqp_url),
+        ("RB_MANAGEMENT_URL", settings.management_url),
+        ("RB_USER_PREFIX", settings.user_prefix),
+        ("RB_INBOX_SECRET", settings.inbox_secret),
+    ):
+        monkeypatch.setenv(name, value)
+    return main(["provision", *argv])
+
+
+def test_provision_writes_private_credentials_with_inbox_names(
+    isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    participants = tmp_path / "participants.txt"
+    participants.write_text("\n".join(PARTICIPANTS) + "\n")
+    out, router_file = tmp_path / "credentials.json", tmp_path / "router" / "credentials.json"
+    router_file.parent.mkdir()
+    router = f"{isolated.user_prefix}referral-router"
+    previous = os.umask(0o022)
+
+    def no_chmod(*_: object) -> None:
+        raise AssertionError("the file must be created private, not chmodded afterwards")
+
+    try:
+        monkeypatch.setattr(os, "chmod", no_chmod)
+        argv = [str(participants), "--credentials-out", str(out)]
+        argv += ["--service-credentials", f"{router}={router_file}"]
+        assert provision_cli(isolated, monkeypatch, *argv) == 0
+        first = json.loads(out.read_text())
+        assert provision_cli(isolated, monkeypatch, *argv) == 0
+    finally:
+        os.umask(previous)
+        monkeypatch.undo()
+    for path in (out, router_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entries = json.loads(out.read_text())
+    assert entries == first, "a second run keeps passwords and inbox names"
+    me = entries[f"{isolated.user_prefix}bureau-330681"]
+    assert me["address"] == "bureau:330681" and me["password"]
+    assert me["inbox"].startswith("rb.inbox.bureau:330681.") and me["inbox"] != "rb.inbox.bureau:330681"
+    assert list(json.loads(router_file.read_text())) == [router], "the router's file holds its own entry only"
+
+    client = ParticipantClient.from_credentials(isolated.amqp_url, "bureau:330681", str(out))
+    with client:
+        assert client.inbox == me["inbox"]
+        assert client.consume(lambda *_: None, idle_timeout_s=0.3) == 0  # permitted: its own inbox
+
+
+def test_provision_without_an_inbox_secret_says_what_to_set(
+    isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    participants = tmp_path / "participants.txt"
+    participants.write_text("bureau:330681\n")
+    monkeypatch.delenv("RB_INBOX_SECRET_FILE", raising=False)
+    out = tmp_path / "credentials.json"
+    code = provision_cli(
+        replace(isolated, inbox_secret=""), monkeypatch, str(participants), "--credentials-out", str(out)
+    )
+    assert code == 2
+    assert "RB_INBOX_SECRET" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_client_without_its_inbox_name_says_where_to_find_it() -> None:
+    client = ParticipantClient("amqp://u:p@127.0.0.1:5672/", "bureau:330681")
+    with pytest.raises(ValueError, match="credentials file"):
+        _ = client.inbox

@@ -1,8 +1,15 @@
 """Logging configuration in one place: structlog, one JSON object a line, personal data scrubbed.
 
-Routing code logs envelope metadata only. As a second line of defence, `scrub_personal_data`
-masks anything in a log value that looks like a phone number, an ID-card number or an e-mail
-address, in case one ever slips into, say, an exception message.
+Routing code logs envelope metadata only, and validation errors never repeat the sender's values
+(broker/domain/validation.py): that is the fix, at the source. As a second line of defence,
+`scrub_personal_data` masks what looks like an ID-card number (18 or 15 digits, also glued to
+letters), a bank-card number (16-19 digits passing the Luhn check), a mobile or landline number or
+an e-mail address, in case one ever slips into, say, an exception message.
+
+What a pattern cannot recognise is not masked: Chinese names and street addresses have no shape a
+regular expression can tell from other text, so they are kept out at the source, never cleaned up
+here. A UUID is always kept whole, so that a message can be found by its id in the logs; the price
+is that digits disguised as a UUID are not masked either.
 """
 
 from __future__ import annotations
@@ -14,24 +21,63 @@ from typing import Any, TextIO
 
 import structlog
 
+REDACTED = "[redacted]"
+
+_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z])")
+"""A UUID standing alone (8-4-4-4-12 hex digits): never masked."""
+
+_DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _PERSONAL = [
-    re.compile(
-        r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[0-9Xx](?![0-9A-Za-z])"
-    ),
+    # ID-card numbers (GB 11643): 18 digits (last may be X) and the older 15; digits on neither
+    # side, letters allowed ("ID330681199001011234")
+    re.compile(rf"(?<!\d)[1-9]\d{{5}}(?:18|19|20)\d{{2}}{_DATE}\d{{3}}[\dXx](?!\d)"),
+    re.compile(rf"(?<!\d)[1-9]\d{{5}}\d{{2}}{_DATE}\d{{3}}(?!\d)"),
+    # landlines: area code (0xx, 0xxx, (0xxx) or +86 without the 0), then a 7 or 8 digit number
+    re.compile(r"(?<![\d+])(?:\(0\d{2,3}\)|(?:\+?86[- ]?|0)\d{2,3})[- ]?[2-9]\d{2,3}[- ]?\d{4}(?!\d)"),
+    # mainland mobile numbers, also written +86 138 0013 8000
     re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)"),
     # bounded quantifiers keep the scan linear on long runs of letters (no catastrophic backtracking)
     re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}"),
 ]
-"""ID-card numbers (GB 11643), mainland mobile numbers, e-mail addresses."""
+"""Patterns masked wherever they occur, in this order."""
 
-REDACTED = "[redacted]"
+_CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){15,18}(?!\d)")
+"""Candidates for a bank-card number: 16-19 digits, maybe grouped; masked if the Luhn check passes."""
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group())
+    return REDACTED if _luhn_valid(digits) else match.group()
+
+
+def _mask(text: str) -> str:
+    for pattern in _PERSONAL:
+        text = pattern.sub(REDACTED, text)
+    return _CARD.sub(_card, text)
+
+
+def scrub_text(text: str) -> str:
+    """Mask personal data patterns in a text, leaving every UUID in it as it was."""
+    parts: list[str] = []
+    start = 0
+    for match in _UUID.finditer(text):
+        parts += [_mask(text[start : match.start()]), match.group()]
+        start = match.end()
+    parts.append(_mask(text[start:]))
+    return "".join(parts)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        for pattern in _PERSONAL:
-            value = pattern.sub(REDACTED, value)
-        return value
+        return scrub_text(value)
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -51,6 +51,13 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(participants)} participants: {len(report.created)} users created or re-keyed, "
         f"{len(report.updated)} updated, {report.inboxes} inboxes declared"
     )
+    if report.legacy_inboxes:
+        print(
+            f"warning: {len(report.legacy_inboxes)} inboxes keep the old guessable names (e.g. "
+            f"{report.legacy_inboxes[0]}) and still receive copies; once each participant reads its new "
+            "inbox, drain and delete them (deploy/PRODUCTION.md, section 3)",
+            file=sys.stderr,
+        )
     out = Path(args.credentials_out)
     credentials.merge_file(out, report.handover)
     print(

@@ -59,6 +59,8 @@ class ProvisionReport:
     handover: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per user, what its credentials entry gets: address and inbox name for participants, and the
     password when one was set now."""
+    legacy_inboxes: list[str] = field(default_factory=list)
+    """Inboxes still under the guessable names of earlier versions (`rb.inbox.<address>`)."""
 
 
 def provision(
@@ -101,6 +103,8 @@ def provision(
                     api.set_user_limit(user, "max-channels", limits.max_channels)
             if progress and number % 50 == 0:
                 print(f"provisioned {number}/{len(users)} users", flush=True)
+        legacy = {f"{topology.INBOX_PREFIX}{a}" for a in participants}
+        report.legacy_inboxes = sorted(q["name"] for q in api.queues(vhost) if q["name"] in legacy)
     return report
 
 

@@ -10,11 +10,19 @@ ensure_rabbitmq_management
 PARTICIPANTS="${1:-deploy/participants.sample.txt}"
 CREDENTIALS="${RB_CREDENTIALS:-deploy/credentials.local.json}"
 RB="$PWD/.venv/bin/referral-broker"
+# The inbox secret names the inboxes (README, "Who may do what"): made once, kept beside the
+# credentials, mode 600.
+if [ -z "${RB_INBOX_SECRET:-}" ]; then
+    export RB_INBOX_SECRET_FILE="${RB_INBOX_SECRET_FILE:-deploy/inbox-secret.local}"
+    if [ ! -s "$RB_INBOX_SECRET_FILE" ]; then
+        (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$RB_INBOX_SECRET_FILE")
+    fi
+fi
 "$RB" declare
 rotate=""
 [ -f "$CREDENTIALS" ] || rotate="--rotate-passwords"  # passwords are only known when (re)set
 "$RB" provision "$PARTICIPANTS" --credentials-out "$CREDENTIALS" $rotate
 export RB_PARTICIPANTS="$PARTICIPANTS"
-router_url=$(.venv/bin/python -c "import json,sys; from broker.settings import Settings; c=json.load(open(sys.argv[1])); print(Settings().amqp_url_for('referral-router', c['referral-router']))" "$CREDENTIALS")
+router_url=$(.venv/bin/python -c "import sys; from broker import credentials; from broker.settings import Settings; print(Settings().amqp_url_for('referral-router', credentials.for_user('referral-router', sys.argv[1]).password))" "$CREDENTIALS")
 echo "router starting; follow it with: .venv/bin/referral-broker tail"
 RB_AMQP_URL="$router_url" exec "$RB" route

@@ -4,10 +4,13 @@ file holds its entry alone; the client library connects and consumes from that e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +94,25 @@ def test_a_client_without_its_inbox_name_says_where_to_find_it() -> None:
     client = ParticipantClient("amqp://u:p@127.0.0.1:5672/", "bureau:330681")
     with pytest.raises(ValueError, match="credentials file"):
         _ = client.inbox
+
+
+def test_provision_names_the_inboxes_left_under_the_old_guessable_names(isolated: Settings) -> None:
+    from broker.participants import Participants
+    from broker.provision import provision
+
+    old = "rb.inbox.bureau:330681"
+    with pika_channel(isolated.amqp_url) as channel:
+        channel.queue_declare(old, durable=True, arguments={"x-queue-type": "quorum"})
+    report = provision(isolated, Participants.of(PARTICIPANTS, isolated.user_prefix))
+    assert report.legacy_inboxes == [old]
+
+
+@contextlib.contextmanager
+def pika_channel(url: str) -> Iterator[Any]:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        yield connection.channel()
+    finally:
+        connection.close()

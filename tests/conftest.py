@@ -116,16 +116,21 @@ class Deployment:
 
 DEFAULT_PARTICIPANTS = list(TEST_PARTICIPANTS)
 """The participants every broker test provisions (shared with the tracker's test helpers)."""
+TEST_LIMITS_CONNECTIONS = 1000
+"""Per-user connection limit in test deployments: a test opens a client per publish and keeps each
+until teardown, which no real system does. The real limits are tested in test_access.py."""
 
 
 @pytest.fixture
 def provisioned(isolated: Settings) -> Iterator[Deployment]:
     """Topology declared and participants provisioned; no router running."""
+    from broker.limits import UserLimits
     from broker.participants import Participants
     from broker.provision import provision
 
     participants = Participants.of(DEFAULT_PARTICIPANTS, isolated.user_prefix)
-    report = provision(isolated, participants)
+    limits = UserLimits(TEST_LIMITS_CONNECTIONS, 2 * TEST_LIMITS_CONNECTIONS)
+    report = provision(isolated, participants, limits=limits)
     dep = Deployment(isolated, participants, dict(report.created))
     try:
         yield dep

@@ -150,12 +150,13 @@ def test_a_participant_cannot_open_more_channels_than_its_limit(limited: Deploym
         assert info.value.reply_code == 530 and "maximum allowed user limit of (3)" in info.value.reply_text
 
 
-def test_provision_sets_the_documented_default_limits_on_participants_only(provisioned: Deployment) -> None:
-    with Management(provisioned.settings) as api:
-        for address in DEFAULT_PARTICIPANTS:
-            user = provisioned.participants.username(Address.parse(address))
-            assert api.user_limits(user) == {
+def test_provision_sets_the_documented_default_limits_on_participants_only(isolated: Settings) -> None:
+    participants = Participants.of([ME, OTHER, "system:000000"], isolated.user_prefix)
+    provision(isolated, participants)
+    with Management(isolated) as api:
+        for address in participants:
+            assert api.user_limits(participants.username(address)) == {
                 "max-connections": DEFAULT_MAX_CONNECTIONS,
                 "max-channels": DEFAULT_MAX_CHANNELS,
             }
-        assert api.user_limits(f"{provisioned.settings.user_prefix}{ROUTER_USER}") == {}
+        assert api.user_limits(f"{isolated.user_prefix}{ROUTER_USER}") == {}

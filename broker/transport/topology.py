@@ -54,6 +54,27 @@ DEFAULT_INBOX_LENGTH = 100_000
 DEFAULT_DELIVERY_LIMIT = 20
 """Deliveries of one message before a quorum queue dead-letters it as poison."""
 
+# The queues where messages wait for people (rb.quarantine, rb.dead-letter, rb.unroutable) are
+# bounded in messages and bytes, so that no participant can fill the nodes' disks through them;
+# at the bound the broker refuses more (reject-publish) rather than drop what is already there.
+# Prometheus warns at 80% (deploy/prometheus-alerts.yml, HoldingQueueFilling). Quorum queues keep
+# every message on each replica's disk and about 32 bytes a message in memory: the three bounds
+# together are at most 2.25 GiB of disk and 35 MB of memory per node.
+QUARANTINE_MAX_MESSAGES = 500_000
+"""Quarantined inputs kept before the broker refuses more."""
+QUARANTINE_MAX_BYTES = 1 << 30
+"""1 GiB of quarantined bodies. When full, a quarantine publish is nacked: the router keeps the
+input (parked and retried) instead of dropping the evidence, and routing of good input goes on."""
+DEAD_LETTER_MAX_MESSAGES = 500_000
+"""Dead letters kept until an operator re-feeds (`referral-broker dead-letter refeed`) or reads them."""
+DEAD_LETTER_MAX_BYTES = 1 << 30
+"""1 GiB of dead letters. When full, a queue that dead-letters at most once drops the newest dead
+letter (RabbitMQ cannot nack a dead-lettering): the alert is there to act before."""
+UNROUTABLE_MAX_MESSAGES = 100_000
+"""Messages published where nothing was bound (a topology fault, never normal traffic)."""
+UNROUTABLE_MAX_BYTES = 256 << 20
+"""256 MiB. When full, a publish that would land here is nacked: its publisher keeps it and retries."""
+
 
 @dataclass(frozen=True)
 class QueueArguments:
@@ -61,10 +82,15 @@ class QueueArguments:
 
     queue_type: Literal["quorum", "classic"] = "quorum"
     """Replicated, durable queue type for data safety: https://www.rabbitmq.com/docs/quorum-queues"""
+    leader_locator: Literal["balanced", "client-local"] | None = "balanced"
+    """Leader on the node with the fewest leaders, not the one `declare` is connected to (3.10 also
+    takes the older `random`, `least-leaders`): https://www.rabbitmq.com/docs/clustering#replica-placement"""
     dead_letter_exchange: str | None = DEAD_LETTER
     """Where rejected and poison messages go: https://www.rabbitmq.com/docs/dlx"""
     max_length: int | None = None
     """Length limit: https://www.rabbitmq.com/docs/maxlength"""
+    max_length_bytes: int | None = None
+    """Limit on the total size of message bodies: https://www.rabbitmq.com/docs/maxlength"""
     overflow: Literal["reject-publish", "drop-head"] = "reject-publish"
     """At the limit, refuse new messages (the publisher gets a nack) rather than drop old ones:
     https://www.rabbitmq.com/docs/maxlength#overflow-behaviour"""
@@ -85,6 +111,11 @@ class QueueArguments:
         if self.max_length is not None:
             args["x-max-length"] = self.max_length
             args["x-overflow"] = self.overflow
+        if self.max_length_bytes is not None:
+            args["x-max-length-bytes"] = self.max_length_bytes
+            args["x-overflow"] = self.overflow
+        if self.leader_locator is not None and self.queue_type == "quorum":
+            args["x-queue-leader-locator"] = self.leader_locator
         if self.delivery_limit is not None and self.queue_type == "quorum":
             args["x-delivery-limit"] = self.delivery_limit
         if self.dead_letter_exchange and self.dead_letter_strategy == "at-least-once":
@@ -109,6 +140,13 @@ def _exchange(name: str, kind: str, alternate: bool = True) -> Exchange:
     return Exchange(name, type=kind, durable=True, auto_delete=False, arguments=arguments)
 
 
+def holding(max_messages: int, max_bytes: int) -> QueueArguments:
+    """A queue where messages wait for people: bounded, no delivery limit, dead-lettering nowhere."""
+    return QueueArguments(
+        dead_letter_exchange=None, delivery_limit=None, max_length=max_messages, max_length_bytes=max_bytes
+    )
+
+
 def _queue(name: str, exchange: Exchange, routing_key: str = "", args: QueueArguments | None = None) -> Queue:
     args = args or QueueArguments()
     return Queue(
@@ -125,15 +163,14 @@ def core_entities() -> list[Exchange | Queue]:
     """The fixed part of the topology, in declaration order."""
     unroutable = _exchange(UNROUTABLE, "fanout", alternate=False)
     dead = _exchange(DEAD_LETTER, "fanout", alternate=False)
-    final = QueueArguments(dead_letter_exchange=None, delivery_limit=None)
     inbound = _exchange(INBOUND_EXCHANGE, "fanout")
     quarantine = _exchange(QUARANTINE, "fanout")
     log = _exchange(ROUTING_LOG, "topic", alternate=False)
     return [
         unroutable,
-        _queue(UNROUTABLE, unroutable, args=final),
+        _queue(UNROUTABLE, unroutable, args=holding(UNROUTABLE_MAX_MESSAGES, UNROUTABLE_MAX_BYTES)),
         dead,
-        _queue(DEAD_LETTER_QUEUE, dead, args=final),
+        _queue(DEAD_LETTER_QUEUE, dead, args=holding(DEAD_LETTER_MAX_MESSAGES, DEAD_LETTER_MAX_BYTES)),
         inbound,
         _queue(ROUTER_QUEUE, inbound),
         # Published to through the default exchange with `mandatory`: a missing queue is a
@@ -151,7 +188,7 @@ def core_entities() -> list[Exchange | Queue]:
         ),
         _exchange(DELIVER_EXCHANGE, "direct"),
         quarantine,
-        _queue(QUARANTINE, quarantine, args=final),
+        _queue(QUARANTINE, quarantine, args=holding(QUARANTINE_MAX_MESSAGES, QUARANTINE_MAX_BYTES)),
         log,
         _queue(TRACKER_QUEUE, log, routing_key="routed.#", args=QueueArguments(max_length=TRACKER_BACKLOG)),
     ]

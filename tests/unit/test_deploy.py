@@ -474,3 +474,36 @@ def test_every_secret_a_service_reads_is_in_its_own_subdirectory() -> None:
     # and provision hands out nothing but the workers' own users
     workers = {environment(services()[w])["CREDENTIALS_USER"] for w in HANDED_OVER}
     assert set(handed) == workers
+
+
+def test_the_holding_queue_alert_warns_at_80_percent_of_each_bound_topology_declares() -> None:
+    from kombu import Queue
+
+    from broker.transport import topology
+
+    alerts = yaml.safe_load((DEPLOY / "prometheus-alerts.yml").read_text(encoding="utf-8"))
+    (rule,) = [r for g in alerts["groups"] for r in g["rules"] if r["alert"] == "HoldingQueueFilling"]
+    found = {
+        (queue, metric): int(bound)
+        for metric, queue, bound in re.findall(
+            r"\((rabbitmq_detailed_queue_messages(?:_bytes)?)\{queue=\"([^\"]+)\"\}\) > 0\.8 \* (\d+)",
+            rule["expr"],
+        )
+    }
+    bounds = {
+        topology.QUARANTINE: (topology.QUARANTINE_MAX_MESSAGES, topology.QUARANTINE_MAX_BYTES),
+        topology.DEAD_LETTER_QUEUE: (topology.DEAD_LETTER_MAX_MESSAGES, topology.DEAD_LETTER_MAX_BYTES),
+        topology.UNROUTABLE: (topology.UNROUTABLE_MAX_MESSAGES, topology.UNROUTABLE_MAX_BYTES),
+    }
+    expected = {}
+    for queue, (messages, size) in bounds.items():
+        expected[(queue, "rabbitmq_detailed_queue_messages")] = messages
+        expected[(queue, "rabbitmq_detailed_queue_messages_bytes")] = size
+    assert found == expected
+    for entity in topology.core_entities():
+        if isinstance(entity, Queue) and entity.name in bounds:
+            args = entity.queue_arguments
+            assert (args["x-max-length"], args["x-max-length-bytes"]) == bounds[entity.name]
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
+    (queues,) = [job for job in config["scrape_configs"] if job["job_name"] == "rabbitmq-queues"]
+    assert "queue_metrics" in queues["params"]["family"], "the _bytes gauges come with family queue_metrics"

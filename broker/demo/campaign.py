@@ -137,7 +137,7 @@ def plan_campaign(
         plans.append(
             CasePlan(
                 number=n + 1,
-                case_id=f"{code}-{start.year}-{n + 1:04d}",
+                case_id=f"DEMO-{start.year}-{n + 1:04d}",  # the contract's shape: letters, year, serial
                 bureau=bureau,
                 facts=facts,
                 over_threshold=over[n],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,6 +17,28 @@ from broker.domain.strict import StrictModel
 
 MAX_RECORDS = 10**12
 """More records than people on Earth a hundred times over: anything larger is an error."""
+
+CASE_ID_PATTERN = r"^[A-Z]{1,8}(?:-[A-Z]{1,8}){0,3}(?:-(?:19|20)[0-9]{2})?-[0-9]{1,6}$"
+"""The shape of a case number, after the bureaus' own 文号 (诸市监处〔2019〕42号): up to four groups
+of capital letters (the bureau's abbreviation, a unit), an optional year, a serial of up to six
+digits, joined by hyphens: ``ZJSX-2019-0042``, ``ZJ-SX-JC-2019-000042``, ``SX-17``.
+
+It holds at most ten digits, in at most two groups (a year 19xx/20xx and the serial), and no
+lower-case letters, spaces, dots or '@': so no mobile number (11 digits), landline with its area
+code (11 or 12), ID-card number (15 or 18), bank-card number (16-19) or e-mail address fits, also
+not split across groups. Letters could still spell a name in pinyin; the contract forbids it."""
+
+CaseId = Annotated[
+    str,
+    Field(
+        pattern=CASE_ID_PATTERN,
+        max_length=64,
+        description="The case number the sending bureau assigned: capital-letter groups, an optional "
+        "year and a serial of up to six digits, joined by hyphens. Never personal data.",
+        examples=["ZJSX-2019-0042"],
+    ),
+]
+"""A case number as it appears in an envelope (contract 2.0; 1.0 allowed any 64 characters)."""
 
 
 class Sector(StrEnum):

@@ -1,4 +1,4 @@
-"""The message contract, version 1.0: one envelope, one body model per message kind.
+"""The message contract, version 2.0: one envelope, one body model per message kind.
 
 The envelope carries what routing, deadlines and the criminal threshold need and never personal
 data; the body carries what may (names, phone numbers, ID numbers, addresses, evidence).
@@ -15,11 +15,12 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, model_validator
 
 from broker.domain.address import AddressText
-from broker.domain.case import CaseFacts
+from broker.domain.case import CaseFacts, CaseId
 from broker.domain.strict import StrictModel
 
-SCHEMA_VERSION = "1.0"
-"""The contract version this module describes; see README "Versioning" for how a new one is added."""
+SCHEMA_VERSION = "2.0"
+"""The contract version this module describes; see README "Versioning" for how a new one is added.
+2.0 gave case_id a shape that cannot hold a phone, ID or card number (README, "Migrating from 1.0")."""
 
 MAX_TEXT = 20_000
 """Longest free text accepted in a body field, in characters."""
@@ -66,23 +67,16 @@ class Scope(StrEnum):
     """Directives only: every provisioned bureau under the sender."""
 
 
-CaseId = Field(
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
-    description="The case number the sending bureau assigned (no personal data).",
-    examples=["ZJ-SX-2019-0042"],
-)
-
-
 class Envelope(StrictModel):
     """Everything the broker reads. No personal data goes here."""
 
     message_id: UUID = Field(description="Unique id chosen by the sender; duplicates are dropped.")
     kind: Kind
-    schema_version: Literal["1.0"] = Field(description="Contract version of this message.")
+    schema_version: Literal["2.0"] = Field(description="Contract version of this message.")
     sender: AddressText
     to: list[AddressText] = Field(default_factory=list, max_length=50)
     scope: Scope = Scope.ADDRESSED
-    case_id: str = CaseId
+    case_id: CaseId
     in_reply_to: UUID | None = Field(
         default=None, description="The message this one answers (replies, acknowledgements, decisions)."
     )
@@ -479,4 +473,4 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         ReferralLinked,
     )
 }
-"""Every kind of contract version 1.0 and its model."""
+"""Every kind of contract version 2.0 and its model."""

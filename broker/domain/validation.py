@@ -30,7 +30,7 @@ SUPPORTED_VERSIONS: dict[str, dict[Kind, type[Message]]] = {SCHEMA_VERSION: MESS
 
 RETIRED_VERSIONS: dict[str, str] = {
     "1.0": "version 1.0 is no longer read: its case_id could hold a phone or ID number; "
-    "send version 2.0 (README, 'Migrating from 1.0')",
+    f"send version {SCHEMA_VERSION} (README, 'Migrating from 1.0')",
 }
 """Versions this broker once read, each with what a sender still on it must do."""
 

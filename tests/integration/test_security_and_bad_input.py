@@ -90,7 +90,7 @@ def test_participants_cannot_bypass_the_router_or_declare(deployment: Deployment
     [
         (b"this is not json", "$", "not JSON"),
         (
-            b'{"envelope": {"schema_version": "1.0", "kind": "case_notice"}, "body": {}}',
+            b'{"envelope": {"schema_version": "2.0", "kind": "case_notice"}, "body": {}}',
             "envelope.message_id",
             "Field required",
         ),

@@ -98,7 +98,7 @@ ENVELOPE_FIELDS = [
     ("sender",),
     ("to", 0),
     ("scope",),
-    # ("case_id",),  TODO shape
+    ("case_id",),
     ("causation_id",),
     ("forwards",),
     ("sent_at",),
@@ -173,3 +173,49 @@ def test_uuid_parser_details_do_not_quote_characters() -> None:
     error = _error(json.dumps(message, ensure_ascii=False).encode())
     assert error.field == "envelope.message_id"
     assert "王" not in str(error) and "UUID" in str(error)
+
+
+# ---- the case number cannot carry personal data (contract 2.0) ----
+
+
+@pytest.mark.parametrize(
+    "case_id", ["ZJSX-2019-0042", "ZJ-SX-JC-2019-000042", "SX-17", "C-1", "ZJ-ZJ-2019-0042"]
+)
+def test_bureau_case_numbers_fit_the_shape(case_id: str) -> None:
+    message = _example("case_notice")
+    message["envelope"]["case_id"] = case_id
+    assert parse_message(json.dumps(message).encode()).envelope.case_id == case_id
+
+
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        "13912345678",  # mobile
+        "ZJ-13912345678",
+        "ZJ-139-1234-5678",  # split across groups
+        "ZJ-1391-2345678",  # the first digit group must be a year, the serial at most six digits
+        "ZJ-0575-87012345",  # landline with area code
+        "330681199001011236",  # 18-digit ID
+        "ID330681199001011236",
+        "ZJ-330681900101123",  # 15-digit ID
+        "ZJ-6222-0212-3456-7894",  # bank card in groups
+        "zhang.wei@example.cn",
+        "张伟-2019-1",
+        "330681-2019-0042",  # a division code is six digits too many
+        "zj-2019-0042",
+    ],
+)
+def test_case_numbers_that_could_hold_personal_data_are_refused(case_id: str) -> None:
+    message = _example("case_notice")
+    message["envelope"]["case_id"] = case_id
+    error = _error(json.dumps(message, ensure_ascii=False).encode())
+    assert error.field == "envelope.case_id"
+    _assert_not_echoed(case_id, error)
+
+
+def test_version_1_0_is_refused_with_what_to_do() -> None:
+    message = _example("case_notice")
+    message["envelope"]["schema_version"] = "1.0"
+    error = _error(json.dumps(message).encode())
+    assert error.field == "envelope.schema_version"
+    assert "Migrating from 1.0" in error.errors[0].reason

@@ -16,6 +16,7 @@ import pytest
 
 from broker.client import ParticipantClient
 from broker.settings import Settings
+from tests.conftest import Deployment
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -116,3 +117,35 @@ def pika_channel(url: str) -> Iterator[Any]:
         yield connection.channel()
     finally:
         connection.close()
+
+
+def test_publish_and_police_example_take_their_credentials_from_a_private_file(
+    provisioned: Deployment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from broker import credentials
+    from broker.cli import main
+    from broker.domain.address import Address
+    from workers import police_example
+
+    settings = provisioned.settings
+    monkeypatch.setenv("RB_AMQP_URL", settings.amqp_url)
+    monkeypatch.setenv("RB_USER_PREFIX", settings.user_prefix)
+    monkeypatch.delenv("RB_PASSWORD", raising=False)
+    for address in ("bureau:330681", "police:330681"):
+        user = provisioned.participants.username(Address.parse(address))
+        entry = {"password": provisioned.passwords[user], "inbox": provisioned.inbox(address)}
+        credentials.write_private(tmp_path / f"{address.replace(':', '-')}.json", json.dumps({user: entry}))
+
+    example = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "case_notice.json"
+    sender = json.loads(example.read_text())["envelope"]["sender"]
+    mine = tmp_path / "bureau-330681.json"
+    code = main(["publish", str(example), "--as", sender, "--credentials", str(mine)])
+    assert code == 0, capsys.readouterr().err
+    assert "confirmed by the broker" in capsys.readouterr().out
+
+    monkeypatch.setenv("RB_CREDENTIALS", str(tmp_path / "police-330681.json"))
+    assert police_example.main(["--as", "police:330681", "--idle-timeout", "0.5"]) == 0
+    assert "answered 0 messages" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import amqp.exceptions
 from kombu import Connection, Exchange, Queue
 
 from broker.domain.address import Address
@@ -68,8 +69,8 @@ input (parked and retried) instead of dropping the evidence, and routing of good
 DEAD_LETTER_MAX_MESSAGES = 500_000
 """Dead letters kept until an operator re-feeds (`referral-broker dead-letter refeed`) or reads them."""
 DEAD_LETTER_MAX_BYTES = 1 << 30
-"""1 GiB of dead letters. When full, a queue that dead-letters at most once drops the newest dead
-letter (RabbitMQ cannot nack a dead-lettering): the alert is there to act before."""
+"""1 GiB of dead letters. When full, the queues that dead-letter here keep their dead letters
+(at-least-once dead-lettering) and hand them over once there is room."""
 UNROUTABLE_MAX_MESSAGES = 100_000
 """Messages published where nothing was bound (a topology fault, never normal traffic)."""
 UNROUTABLE_MAX_BYTES = 256 << 20
@@ -97,9 +98,10 @@ class QueueArguments:
     delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
     """Poison-message handling of quorum queues: https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling"""
 
-    dead_letter_strategy: Literal["at-most-once", "at-least-once"] = "at-most-once"
-    """at-least-once keeps a quorum queue's message until the dead-letter target confirmed it
-    (needs reject-publish overflow): https://www.rabbitmq.com/docs/quorum-queues#dead-lettering"""
+    dead_letter_strategy: Literal["at-most-once", "at-least-once"] = "at-least-once"
+    """at-least-once keeps a quorum queue's message until the dead-letter target confirmed it, so a
+    full rb.dead-letter loses nothing (needs reject-publish overflow):
+    https://www.rabbitmq.com/docs/quorum-queues#dead-lettering"""
     message_ttl: int | None = None
     """Milliseconds a message waits before it expires (and is dead-lettered):
     https://www.rabbitmq.com/docs/ttl#per-queue-message-ttl"""
@@ -215,5 +217,16 @@ def declare(
     entities += [inbox_queue(a, inbox_length, secret=inbox_secret) for a in inboxes or []]
     with connection.channel() as channel:
         for entity in entities:
-            entity.bind(channel).declare()
+            try:
+                entity.bind(channel).declare()
+            except amqp.exceptions.PreconditionFailed as exc:
+                raise TopologyMismatch(
+                    f"{entity.name}: declared earlier with other arguments ({str(exc.reply_text)[:240]}); "
+                    "see deploy/PRODUCTION.md, 'Upgrading the topology'"
+                ) from None
     return len(entities)
+
+
+class TopologyMismatch(RuntimeError):
+    """A queue or exchange exists with other arguments than this version declares (RabbitMQ cannot
+    change them in place: the queue must be emptied, deleted and declared again)."""

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from broker.domain.messages import Kind
+from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
 from tests.conftest import Deployment
@@ -71,3 +72,53 @@ def test_a_full_quarantine_holds_the_input_instead_of_dropping_it(
         seen += [m.properties["message_id"] for m in drain(dep.settings, topology.QUARANTINE, expect=1)]
     assert sorted(seen) == sorted(ids)
     assert queue_depth(url, topology.DEAD_LETTER_QUEUE) == 0
+
+
+def test_a_full_dead_letter_queue_loses_no_dead_letter(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import pika
+
+    monkeypatch.setattr(topology, "DEAD_LETTER_MAX_MESSAGES", 1)
+    dep: Deployment = request.getfixturevalue("provisioned")  # no router: inputs wait in its queue
+    sender = dep.client("bureau:330681")
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    for message_id in ids:
+        sender.publish(b"{}", message_id=message_id)
+    connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
+    try:
+        channel = connection.channel()
+        for _ in ids:  # poison, as the router's delivery limit would make it
+            method, _props, _body = channel.basic_get(topology.ROUTER_QUEUE)
+            assert method is not None
+            channel.basic_reject(method.delivery_tag, requeue=False)
+    finally:
+        connection.close()
+    time.sleep(2)
+    assert queue_depth(dep.settings.amqp_url, topology.DEAD_LETTER_QUEUE) <= 2  # bounded
+
+    # Those that did not fit wait in the router's queue, counted as messages_dlx, and are handed
+    # over when RabbitMQ's dead-letter worker retries (up to 3 minutes later): none is dropped.
+    seen: list[str] = []
+
+    def all_accounted() -> bool:
+        seen.extend(m.properties["message_id"] for m in drain(dep.settings, topology.DEAD_LETTER_QUEUE))
+        with Management(dep.settings) as api:
+            waiting = (api.queue(dep.settings.vhost, topology.ROUTER_QUEUE) or {}).get("messages_dlx", 0)
+        return len(seen) + waiting == len(ids)
+
+    assert wait_for(all_accounted, timeout=30, interval=1)
+    assert set(seen) <= set(ids) and len(set(seen)) == len(seen)
+
+
+def test_declare_names_a_queue_left_with_older_arguments(isolated: Settings) -> None:
+    from kombu import Connection
+
+    with Connection(isolated.amqp_url) as conn, conn.channel() as channel:
+        channel.queue_declare(
+            topology.QUARANTINE, durable=True, auto_delete=False, arguments={"x-queue-type": "quorum"}
+        )
+    with Connection(isolated.amqp_url) as conn, pytest.raises(topology.TopologyMismatch) as info:
+        topology.declare(conn)
+    assert str(info.value).startswith(f"{topology.QUARANTINE}: declared earlier with other arguments")
+    assert "x-max-length" in str(info.value)

@@ -138,6 +138,27 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dead_letter_refeed(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.deadletter import RefeedReport, RefeedStopped, refeed
+
+    def progress(report: RefeedReport) -> None:
+        if report.total % 100 == 0:
+            print(f"re-fed {report.total}", flush=True)
+
+    stopped = None
+    try:
+        report = refeed(settings.amqp_url, limit=args.limit, progress=progress)
+    except RefeedStopped as exc:
+        report, stopped = exc.report, exc
+    for queue, count in sorted(report.refed.items()):
+        print(f"re-fed {count} dead letters of {queue}")
+    print(f"{report.total} re-fed; {report.left} of other queues left in rb.dead-letter")
+    if stopped is not None:
+        print(f"error: {stopped}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from broker.tail import follow
 
@@ -283,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     # refused with a pointer to the above: a password in argv is visible in the process list
     p.add_argument("--password", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("dead-letter", help="operate on rb.dead-letter")
+    dead = p.add_subparsers(dest="dead_letter_command", required=True, metavar="ACTION")
+    p = dead.add_parser(
+        "refeed",
+        help="move inputs dead-lettered from the router's queue back to rb.inbound (and decision records "
+        "back to rb.tracker.decisions), each confirmed before its dead letter is acked; run as the "
+        "router's user (RB_AMQP_URL), which keeps each sender's user_id",
+    )
+    p.add_argument("--limit", type=int, help="re-feed at most this many (default: all there now)")
+    p.set_defaults(func=cmd_dead_letter_refeed)
 
     p = sub.add_parser("tail", help="follow the routing log (one JSON line per decision)")
     p.add_argument("--bureau", help="only decisions sent by or delivered to this division code or address")

@@ -219,22 +219,3 @@ def test_version_1_0_is_refused_with_what_to_do() -> None:
     error = _error(json.dumps(message).encode())
     assert error.field == "envelope.schema_version"
     assert "Migrating from 1.0" in error.errors[0].reason
-
-
-@pytest.mark.parametrize(
-    ("path", "number"),
-    [
-        (("records", 0, "provided"), 13912345678),  # a mobile as a count
-        (("records", 0, "held"), 330681900101123),  # a 15-digit ID
-        (("illegal_income_cny",), "13912345678"),
-        (("illegal_income_cny",), "6222021234567894"),  # a bank card as an amount
-    ],
-)
-def test_case_facts_numbers_have_too_few_digits_for_a_phone_or_id(
-    path: tuple[str | int, ...], number: int | str
-) -> None:
-    message = _example("case_notice")
-    _put(message["envelope"]["case"], path, number)
-    error = _error(json.dumps(message).encode())
-    assert error.field == "envelope.case." + ".".join(map(str, path))
-    _assert_not_echoed(str(number), error)

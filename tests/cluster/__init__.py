@@ -1,0 +1,1 @@
+"""Tests on a RabbitMQ cluster the suite starts itself (marker `cluster`, not in the default run)."""

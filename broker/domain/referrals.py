@@ -100,15 +100,14 @@ def referral_body(
 
 
 def body_mismatch(body: Any, assessment: Assessment) -> tuple[str, str] | None:
-    """Where a referral's stated finding differs from the evaluator's: (field, reason), or None."""
+    """Where a referral's stated finding differs from the evaluator's: (field, reason), or None.
+    The reason names what the broker found, never what the body says (body text may be anything)."""
     if body.threshold_version != assessment.rules_version:
-        return "body.threshold_version", (
-            f"judged by rules {body.threshold_version!r}; this broker applies {assessment.rules_version!r}"
-        )
+        return "body.threshold_version", f"not the rules this broker applies ({assessment.rules_version!r})"
     if body.level != assessment.level.value:
         return "body.level", f"says {body.level}; the case facts reach {assessment.level.value}"
     stated = sorted(c.clause for c in body.clauses)
     found = sorted(assessment.clause_ids)
     if stated != found:
-        return "body.clauses", f"lists {', '.join(stated)}; the case facts meet {', '.join(found)}"
+        return "body.clauses", f"differ from the clauses the case facts meet ({', '.join(found)})"
     return None

@@ -204,8 +204,9 @@ def _put(node: Any, path: tuple[str | int, ...], value: Any) -> None:
         node[last] = value
 
 
-def invalid_messages(base: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
-    """(what, raw bytes) of messages the router must quarantine, personal data outside the body."""
+def invalid_messages(base: dict[str, Any], referral: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
+    """(what, raw bytes) of messages the router must quarantine, personal data outside the body or
+    in body fields the router compares (a referral's finding)."""
 
     def fresh() -> dict[str, Any]:
         data = copy.deepcopy(base)
@@ -239,6 +240,15 @@ def invalid_messages(base: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
         key = json.dumps(item.value, ensure_ascii=False)
         raw = raw.replace('{"message_id"', f'{{{key}: 1, {key}: 2, "message_id"', 1)
         yield f"repeated key={item.kind}", raw.encode()
+        # a referral's finding is checked by the router: a differing one is refused, not quoted
+        for where in ("threshold_version", "clause"):
+            data = copy.deepcopy(referral)
+            data["envelope"]["message_id"] = str(uuid.uuid4())
+            if where == "clause":
+                data["body"]["clauses"][0]["clause"] = item.value[:40]
+            else:
+                data["body"]["threshold_version"] = item.value
+            yield f"referral body.{where}={item.kind}", dump(data)
     data = fresh()
     data["envelope"]["sender"] = ADDRESSEE  # published as bureau-330681: refused at authentication
     yield "forged sender", dump(data)
@@ -348,7 +358,8 @@ def test_personal_data_appears_only_in_bodies(
             publisher.publish(SENDER, message.model_dump_json(exclude_none=True).encode(), **props)
         # invalid messages: personal data outside the body, and in the properties again
         base = notice.model_dump(mode="json", exclude_none=True)
-        invalid = list(invalid_messages(base))
+        referral = msg(Kind.POLICE_REFERRAL, SENDER, [], body=None, case_id="ZJZJ-2019-44")
+        invalid = list(invalid_messages(base, referral.model_dump(mode="json", exclude_none=True)))
         for n, (_, raw) in enumerate(invalid):
             publisher.publish(SENDER, raw, **hostile_properties(CORPUS[n % len(CORPUS)]))
         assert wait_for(lambda: _settled(dep, publisher.sent), timeout=60)

@@ -219,3 +219,41 @@ def test_version_1_0_is_refused_with_what_to_do() -> None:
     error = _error(json.dumps(message).encode())
     assert error.field == "envelope.schema_version"
     assert "Migrating from 1.0" in error.errors[0].reason
+
+
+@pytest.mark.parametrize(
+    ("path", "number"),
+    [
+        (("records", 0, "provided"), 13912345678),  # a mobile as a count
+        (("records", 0, "held"), 330681900101123),  # a 15-digit ID
+        (("illegal_income_cny",), "13912345678"),
+        (("illegal_income_cny",), "6222021234567894"),  # a bank card as an amount
+    ],
+)
+def test_case_facts_numbers_have_too_few_digits_for_a_phone_or_id(
+    path: tuple[str | int, ...], number: int | str
+) -> None:
+    message = _example("case_notice")
+    _put(message["envelope"]["case"], path, number)
+    error = _error(json.dumps(message).encode())
+    assert error.field == "envelope.case." + ".".join(map(str, path))
+    _assert_not_echoed(str(number), error)
+
+
+@pytest.mark.parametrize("field", ["threshold_version", "clause"])
+def test_a_referral_finding_that_differs_is_refused_without_quoting_the_body(field: str) -> None:
+    from broker.domain.case import CaseFacts
+    from broker.domain.referrals import body_mismatch
+    from broker.domain.threshold import assess
+
+    message = _example("police_referral")
+    if field == "clause":
+        message["body"]["clauses"][0]["clause"] = "张伟 13912345678"
+    else:
+        message["body"]["threshold_version"] = "张伟 13912345678"
+    parsed = parse_message(json.dumps(message, ensure_ascii=False).encode())
+    mismatch = body_mismatch(parsed.body, assess(CaseFacts.model_validate(message["envelope"]["case"])))
+    assert mismatch is not None
+    where, reason = mismatch
+    assert where == {"clause": "body.clauses", "threshold_version": "body.threshold_version"}[field]
+    assert "张伟" not in reason and "13912345678" not in reason

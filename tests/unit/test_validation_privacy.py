@@ -257,3 +257,16 @@ def test_a_referral_finding_that_differs_is_refused_without_quoting_the_body(fie
     where, reason = mismatch
     assert where == {"clause": "body.clauses", "threshold_version": "body.threshold_version"}[field]
     assert "张伟" not in reason and "13912345678" not in reason
+
+
+def test_a_validation_error_printed_elsewhere_does_not_show_the_value() -> None:
+    from pydantic import ValidationError
+
+    from broker.domain.messages import CaseNotice
+
+    message = _example("case_notice")
+    message["envelope"]["case_id"] = "张伟 13912345678"
+    with pytest.raises(ValidationError) as info:
+        CaseNotice.model_validate(message)
+    assert "envelope.case_id" in str(info.value)
+    assert "13912345678" not in str(info.value) and "13912345678" not in repr(info.value)

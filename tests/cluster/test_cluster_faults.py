@@ -349,14 +349,14 @@ def _check_outcome(run: Run, publisher: RetryingPublisher, inboxes: InboxCollect
     ended = time.monotonic()
     shown = ended
     while (problems := outstanding()) and time.monotonic() - ended < CONVERGE_TIMEOUT_S:
-        if run.depth(topology.DEAD_LETTER_QUEUE) or any(w.process is None for w in run.workers):
+        if run.depth(topology.DEAD_LETTER_QUEUE):
             break  # what is dead-lettered does not come back by itself
+        run.check_workers("the final drain")
         if time.monotonic() - shown > 20:
             shown = time.monotonic()
             print(f"[cluster] {shown - ended:.0f} s after the stream: {'; '.join(problems)}", flush=True)
         time.sleep(2.0)
     settled = time.monotonic() - ended
-    run.check_workers("the final drain")
     run.failures += problems
     set_aside = {
         q: run.depth(q) for q in (topology.DEAD_LETTER_QUEUE, topology.UNROUTABLE, topology.QUARANTINE)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,14 +69,20 @@ class _RepeatedKeys(dict[str, Any]):
     repeated: frozenset[str] = frozenset()
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj
-    marked = _RepeatedKeys(obj)
-    counts = Counter(k for k, _ in pairs)
-    marked.repeated = frozenset(k for k, n in counts.items() if n > 1)
-    return marked
+class _ObjectBuilder:
+    """json's object_pairs_hook: builds each object, marking those with a key given twice."""
+
+    def __init__(self) -> None:
+        self.repeated = False
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        self.repeated = True
+        marked = _RepeatedKeys(obj)
+        marked.repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        return marked
 
 
 def parse_message(raw: bytes) -> Message:
@@ -86,8 +93,9 @@ def parse_message(raw: bytes) -> Message:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ContractError.single("$", f"not UTF-8 text (byte {exc.start})") from None
+    builder = _ObjectBuilder()
     try:
-        data = json.loads(text, object_pairs_hook=_object)
+        data = json.loads(text, object_pairs_hook=builder)
     except RecursionError:
         # Nothing in the contract nests deeply, so any deep structure is rejected by type checks;
         # only nesting deep enough to exhaust the parser needs its own answer.
@@ -102,23 +110,38 @@ def parse_message(raw: bytes) -> Message:
         ) from None
     # Parsers disagree on which of two equal keys wins: the router and a recipient could read
     # different senders from the same bytes, so a repeated key is an error, at any depth.
-    repeated = list(_repeated_keys(data, "$"))
-    if repeated:
-        raise ContractError(repeated[:MAX_ERRORS])
+    if builder.repeated:
+        try:
+            repeated = list(islice(_repeated_keys(data, ()), MAX_ERRORS))
+        except RecursionError:
+            raise ContractError.single("$", "JSON nested too deeply to parse") from None
+        raise ContractError(repeated)
     return validate_message(data)
 
 
-def _repeated_keys(node: Any, path: str) -> Iterator[FieldError]:
+_Trail = tuple[tuple[Any, int | str], ...]
+"""The way to a node: (container, key or index) pairs, turned into a path only for an error."""
+
+
+def _repeated_keys(node: Any, trail: _Trail) -> Iterator[FieldError]:
     if isinstance(node, dict):
         for key in getattr(node, "repeated", ()):
             yield FieldError(
-                _join(path, _key_name(key, node)), "this key appears more than once in its object"
+                _trail_path((*trail, (node, key))), "this key appears more than once in its object"
             )
-        for key, value in node.items():
-            yield from _repeated_keys(value, _join(path, _key_name(key, node)))
+        children: Iterable[tuple[int | str, Any]] = node.items()
     elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _repeated_keys(value, _join(path, str(index)))
+        children = enumerate(node)
+    else:
+        return
+    for key, value in children:
+        if isinstance(value, dict | list):
+            yield from _repeated_keys(value, (*trail, (node, key)))
+
+
+def _trail_path(trail: _Trail) -> str:
+    parts = [str(key) if isinstance(key, int) else _key_name(key, parent) for parent, key in trail]
+    return ".".join(part[:MAX_FIELD_PART] for part in parts)[:MAX_FIELD_PATH]
 
 
 def validate_message(data: Any) -> Message:
@@ -201,10 +224,6 @@ def _key_name(key: str, node: dict[str, Any]) -> str:
     if key in contract_names():
         return key
     return f"<key #{list(node).index(key) + 1}>"
-
-
-def _join(path: str, part: str) -> str:
-    return part if path == "$" else f"{path}.{part}"
 
 
 @cache

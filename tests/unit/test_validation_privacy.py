@@ -270,3 +270,15 @@ def test_a_validation_error_printed_elsewhere_does_not_show_the_value() -> None:
         CaseNotice.model_validate(message)
     assert "envelope.case_id" in str(info.value)
     assert "13912345678" not in str(info.value) and "13912345678" not in repr(info.value)
+
+
+def test_a_repeated_key_among_many_unknown_keys_is_found_quickly() -> None:
+    import time
+
+    message = _example("case_notice")
+    message["body"]["summary"] = {f"k{n}": [{"a": n}] for n in range(8_000)}
+    raw = json.dumps(message).replace('"k7999": [{"a": 7999}]', '"k19999": [{"a": 1, "a": 2}]')
+    started = time.perf_counter()
+    error = _error(raw.encode())
+    assert time.perf_counter() - started < 1.0
+    assert error.field == "body.summary.<key #8000>.0.<key #1>"

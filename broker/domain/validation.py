@@ -66,7 +66,8 @@ class ContractError(ValueError):
 class _RepeatedKeys(dict[str, Any]):
     """A JSON object in which some key appeared more than once (the last value kept)."""
 
-    repeated: frozenset[str] = frozenset()
+    repeated: tuple[str, ...] = ()
+    """The keys given more than once, in the order they first appeared."""
 
 
 class _ObjectBuilder:
@@ -81,7 +82,8 @@ class _ObjectBuilder:
             return obj
         self.repeated = True
         marked = _RepeatedKeys(obj)
-        marked.repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        counts = Counter(k for k, _ in pairs)
+        marked.repeated = tuple(k for k in obj if counts[k] > 1)  # dicts keep first-seen order
         return marked
 
 

@@ -79,7 +79,7 @@ def _as_broker_error(error: BaseException) -> BrokerError:
         | pika.exceptions.ProbableAccessDeniedError
         | pika.exceptions.AuthenticationError,
     ):
-        return NotAuthorised(f"the broker refused the login ({what})")
+        return NotAuthorised(f"the broker refused the login ({what}: {str(error)[:200]})")
     if isinstance(error, pika.exceptions.ChannelClosedByBroker | pika.exceptions.ConnectionClosedByBroker):
         reason = f"{error.reply_code} {error.reply_text[:200]}"
         if error.reply_code in (403, 406):

@@ -14,7 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from broker.transport.frames import TRANSPORT_FAULT_HEADER, Fault, parse_faults, tolerant_frame_handler
+
+log = structlog.get_logger("referral_broker.inbound")
 
 TRANSPORT_OPTIONS: dict[str, Any] = {"frame_handler": tolerant_frame_handler}
 """kombu `transport_options` for every connection that consumes what participants published."""
@@ -30,11 +34,12 @@ class Delivery:
 
     @classmethod
     def of(cls, message: Any) -> Delivery:
+        """From py-amqp's message; its body is bytes, or '' when the message has none."""
         info = message.delivery_info
         return cls(
             channel=message.channel,
             delivery_tag=info["delivery_tag"],
-            body=bytes(message.body),
+            body=message.body.encode() if isinstance(message.body, str) else bytes(message.body),
             properties=dict(message.properties),
             redelivered=bool(info.get("redelivered")),
         )
@@ -57,7 +62,21 @@ class Delivery:
 
 
 def consume(channel: Any, queue: str, on_delivery: Callable[[Delivery], None]) -> str:
-    """Start consuming `queue` (manual acks) on a py-amqp channel; returns the consumer tag."""
+    """Start consuming `queue` (manual acks) on a py-amqp channel; returns the consumer tag.
+
+    The callback runs inside `drain_events`, where an error would end the worker's session and
+    hand back its whole prefetch window, with the same delivery first in line again: a delivery
+    that cannot even be wrapped is dead-lettered on its own instead."""
     channel.auto_decode = False
-    tag: str = channel.basic_consume(queue, callback=lambda message: on_delivery(Delivery.of(message)))
+
+    def on_message(message: Any) -> None:
+        try:
+            delivery = Delivery.of(message)
+        except Exception:
+            log.exception("delivery that cannot be read; dead-lettered", queue=queue)
+            channel.basic_reject(message.delivery_info["delivery_tag"], requeue=False)
+            return
+        on_delivery(delivery)
+
+    tag: str = channel.basic_consume(queue, callback=on_message)
     return tag

@@ -15,8 +15,12 @@ from pydantic import Field, field_validator, model_validator
 from broker.domain.credit_code import CreditCodeError, validate_credit_code
 from broker.domain.strict import StrictModel
 
-MAX_RECORDS = 10**12
-"""More records than people on Earth a hundred times over: anything larger is an error."""
+MAX_RECORDS = 10**10 - 1
+"""More records than people on Earth, in ten digits: too few for a phone, ID or bank-card number
+written as a count (an 11-digit mobile is over 10**10), so case facts cannot carry one."""
+
+MAX_INCOME_DIGITS = 12
+"""Illegal income up to ¥9,999,999,999.99, ten digits before the point, for the same reason."""
 
 CASE_ID_PATTERN = r"^[A-Z]{1,8}(?:-[A-Z]{1,8}){0,3}(?:-(?:19|20)[0-9]{2})?-[0-9]{1,6}$"
 """The shape of a case number, after the bureaus' own 文号 (诸市监处〔2019〕42号): up to four groups
@@ -125,7 +129,11 @@ class CaseFacts(StrictModel):
     violations: list[Violation] = Field(min_length=1)
     records: list[RecordCount] = Field(default_factory=list)
     illegal_income_cny: Decimal = Field(
-        default=Decimal(0), ge=0, max_digits=16, decimal_places=2, description="Illegal income in yuan."
+        default=Decimal(0),
+        ge=0,
+        max_digits=MAX_INCOME_DIGITS,
+        decimal_places=2,
+        description="Illegal income in yuan, below ten billion.",
     )
     insider: bool = Field(
         default=False,

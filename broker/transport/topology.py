@@ -120,7 +120,11 @@ class QueueArguments:
             args["x-queue-leader-locator"] = self.leader_locator
         if self.delivery_limit is not None and self.queue_type == "quorum":
             args["x-delivery-limit"] = self.delivery_limit
-        if self.dead_letter_exchange and self.dead_letter_strategy == "at-least-once":
+        if (
+            self.dead_letter_exchange
+            and self.dead_letter_strategy == "at-least-once"
+            and self.queue_type == "quorum"
+        ):
             args["x-dead-letter-strategy"] = self.dead_letter_strategy
             args["x-overflow"] = "reject-publish"
         if self.message_ttl is not None:

@@ -69,6 +69,14 @@ def failover_url(url: str) -> str:
     return ";".join(broker_addresses(url))
 
 
+def with_query(url: str, query: str) -> str:
+    """Every address of a broker URL list with `query` (e.g. `heartbeat=600`) added to it."""
+    joined = []
+    for address in broker_addresses(url, "url"):
+        joined.append(f"{address}{'&' if '?' in address else '?'}{query}")
+    return ";".join(joined)
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 

@@ -14,7 +14,7 @@ from broker.demo.clock import ScaledClock
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.participants import Participants
-from broker.settings import Settings
+from broker.settings import Settings, with_query
 
 MAX_OPEN = 48
 """Participant connections the demo keeps open at once."""
@@ -84,7 +84,7 @@ class Desks:
     def url_for(self, address: Address) -> str:
         user = self.participants.username(address)
         # a long heartbeat: most of these connections sit idle between two messages
-        return self.settings.amqp_url_for(user, self.passwords[user]) + "?heartbeat=600"
+        return with_query(self.settings.amqp_url_for(user, self.passwords[user]), "heartbeat=600")
 
     def __getitem__(self, address: Address) -> SimulatedClient:
         client = self._clients.get(address)

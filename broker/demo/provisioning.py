@@ -17,6 +17,7 @@ from typing import Any
 import pika
 from kombu import Connection
 
+from broker.client import connection_parameters
 from broker.domain.address import Address
 from broker.limits import DEFAULT_LIMITS
 from broker.participants import Participants
@@ -34,7 +35,7 @@ class InboxType(StrEnum):
 def declare_classic_inboxes(url: str, addresses: list[Address], secret: str) -> None:
     """Each inbox as topology.inbox_queue declares it, but a classic queue (the same arguments)."""
     arguments = topology.QueueArguments(queue_type="classic", max_length=topology.DEFAULT_INBOX_LENGTH)
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection = pika.BlockingConnection(connection_parameters(url))
     try:
         channel = connection.channel()
         for address in addresses:

@@ -103,7 +103,7 @@ def _workdir(keep: bool) -> Iterator[Path]:
 def _masked(settings: Settings) -> str:
     _, password = settings.admin_credentials
     shown = password if password == "guest" else "PASSWORD"
-    return settings.amqp_url.replace(f":{quote(password, safe='')}@", f":{shown}@", 1)
+    return settings.amqp_url.replace(f":{quote(password, safe='')}@", f":{shown}@")  # every address
 
 
 def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None] = print) -> Summary:

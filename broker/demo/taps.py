@@ -16,6 +16,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
+from broker.client import connection_parameters
 from broker.domain.address import Address
 from broker.transport import topology
 
@@ -24,7 +25,7 @@ AUDIT_QUEUE = "rb.demo.audit"
 
 
 def _connect(url: str) -> Any:
-    return pika.BlockingConnection(pika.URLParameters(url))
+    return pika.BlockingConnection(connection_parameters(url))
 
 
 def declare_audit_queue(url: str) -> None:

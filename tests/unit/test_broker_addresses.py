@@ -6,7 +6,7 @@ import pytest
 from kombu import Connection
 
 from broker.client import BLOCKED_TIMEOUT_S, connection_parameters
-from broker.settings import Settings, SettingsError, broker_addresses
+from broker.settings import Settings, SettingsError, broker_addresses, with_query
 
 THREE = "amqp://u:p@rabbit-1:5672/rel,amqp://u:p@rabbit-2:5673/rel; amqp://u:p@rabbit-3/rel"
 
@@ -82,3 +82,18 @@ def test_a_bad_list_is_refused_naming_the_variable_and_the_address(url: str, wor
     assert str(info.value).startswith("RB_AMQP_URL: ")
     assert words in str(info.value)
     assert "secret" not in str(info.value)
+
+
+def test_a_query_goes_on_every_address() -> None:
+    url = "amqp://u:p@rabbit-1/rel;amqp://u:p@rabbit-2/rel?frame_max=8192"
+    assert broker_addresses(with_query(url, "heartbeat=600")) == (
+        "amqp://u:p@rabbit-1/rel?heartbeat=600",
+        "amqp://u:p@rabbit-2/rel?frame_max=8192&heartbeat=600",
+    )
+
+
+def test_the_demo_prints_no_password_of_any_address() -> None:
+    from broker.demo.run import _masked
+
+    shown = _masked(Settings(amqp_url="amqp://admin:s3cret@rabbit-1/,amqp://admin:s3cret@rabbit-2/"))
+    assert "s3cret" not in shown and shown.count("PASSWORD") == 2

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,7 @@ from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.messages import Message
+from broker.domain.plausible_time import CLOCK_SKEW
 from broker.domain.routing import (
     InMemoryRoutingMemory,
     RoutedRecord,
@@ -162,8 +163,11 @@ class Router:
         prefetch: int = DEFAULT_PREFETCH,
         copy_referrals_to_procuratorate: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
         self.amqp_url = amqp_url
+        self.clock_skew = clock_skew
+        """How far ahead of `clock` a sender's sent_at may be (broker/domain/plausible_time.py)."""
         self.clock = clock
         """Stamps routed_at on decision records (the tracker's deadlines start there); the demo
         passes a compressed clock."""
@@ -239,7 +243,12 @@ class Router:
             if earlier is not None or (seen is not None and seen.state is State.ROUTED):
                 return Duplicate(str(env.message_id))
         ctx = RoutingContext(
-            self.registry, self.participants.addresses, memory, self.copy_referrals, self.clock()
+            self.registry,
+            self.participants.addresses,
+            memory,
+            self.copy_referrals,
+            self.clock(),
+            self.clock_skew,
         )
         try:
             decision = decide(message, ctx)

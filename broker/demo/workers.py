@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def start_workers(
 
     router_user = f"{participants.user_prefix}{ROUTER_USER}"
     memory = SqlRoutingMemory(f"sqlite:///{workdir / 'router.sqlite3'}")
-    router = Router(url(router_user), participants, memory, clock=clock.now)
+    # two real seconds of thread timing, in simulated time, as the senders' allowed clock skew
+    skew = timedelta(seconds=2 * clock.factor)
+    router = Router(url(router_user), participants, memory, clock=clock.now, clock_skew=skew)
     store = TrackerStore(f"sqlite:///{workdir / 'tracker.sqlite3'}", Policy())
     tracker = Tracker(
         url(participants.username(SYSTEM)),

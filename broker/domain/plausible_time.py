@@ -31,10 +31,12 @@ def _span(span: timedelta) -> str:
     return f"{int(span.total_seconds() // 60)} minutes"
 
 
-def implausible(at: datetime, now: datetime, max_age: timedelta) -> str | None:
-    """Why `at` is outside [now - max_age, now + CLOCK_SKEW], or None when it is inside."""
-    if at > now + CLOCK_SKEW:
-        return f"is more than {_span(CLOCK_SKEW)} ahead of the broker's clock"
+def implausible(
+    at: datetime, now: datetime, max_age: timedelta, skew: timedelta = CLOCK_SKEW
+) -> str | None:
+    """Why `at` is outside [now - max_age, now + skew], or None when it is inside."""
+    if at > now + skew:
+        return f"is more than {_span(skew)} ahead of the broker's clock"
     if at < now - max_age:
         return f"is more than {_span(max_age)} before the broker's clock"
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
@@ -230,6 +230,9 @@ class RoutingContext:
     """The router's clock, which sent_at and a referral's approved_at must lie near
     (broker/domain/plausible_time.py). None (replays of recorded traffic, test desks) skips those
     checks; the router always passes its clock."""
+    clock_skew: timedelta = CLOCK_SKEW
+    """How far ahead of `now` a sender's time may be. A simulation on a compressed clock widens it:
+    a few real milliseconds between two threads are minutes of its time."""
 
 
 def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
@@ -241,7 +244,7 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         raise RoutingRefused("envelope.kind", f"a {kind.value} is created by the broker only")
     if (kind is Kind.DEADLINE_NOTICE) != (sender.party is Party.SYSTEM):
         raise RoutingRefused("envelope.sender", "deadline notices come from system:000000, and only they do")
-    if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE)):
+    if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE, ctx.clock_skew)):
         raise RoutingRefused("envelope.sent_at", off)
     extras: dict[str, Any] = {}
     if message.IS_REPLY:
@@ -375,8 +378,8 @@ def _plausible_approval(message: Message, ctx: RoutingContext) -> None:
     if ctx.now is None:
         return
     approved_at = message.body.approved_at
-    off = implausible(approved_at, ctx.now, APPROVAL_MAX_AGE)
-    if off is None and approved_at > message.envelope.sent_at + CLOCK_SKEW:
+    off = implausible(approved_at, ctx.now, APPROVAL_MAX_AGE, ctx.clock_skew)
+    if off is None and approved_at > message.envelope.sent_at + ctx.clock_skew:
         off = "is after the referral's sent_at; the head approves before the transfer is sent"
     if off is not None:
         raise RoutingRefused("body.approved_at", off)

@@ -339,9 +339,13 @@ class RabbitCluster:
     def amqp_urls(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> list[str]:
         return [n.amqp_url(user, password, vhost) for n in self.nodes]
 
-    def failover_url(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> str:
-        """Every node's address in one URL, `;`-separated (kombu's failover list)."""
-        return ";".join(self.amqp_urls(user, password, vhost))
+    def failover_url(
+        self, user: str = "guest", password: str = "guest", vhost: str = "/", first: int = 0
+    ) -> str:
+        """Every node's address in one URL, `;`-separated (RB_AMQP_URL's list), starting with node
+        number `first` (from 0), so that clients can be spread over the nodes."""
+        urls = self.amqp_urls(user, password, vhost)
+        return ";".join(urls[first:] + urls[:first])
 
     # ---- what the management API says ----
 

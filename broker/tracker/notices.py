@@ -57,6 +57,7 @@ def notice_message(
     owed_to: Address,
     due_at: datetime,
     basis: str,
+    sent_at: datetime | None = None,
 ) -> Message:
     body: dict[str, Any] = {
         "notice": notice.value,
@@ -68,4 +69,12 @@ def notice_message(
         "due_at": due_at.isoformat(),
         "basis": basis,
     }
-    return new_message(Kind.DEADLINE_NOTICE, SYSTEM_ADDRESS, [str(to)], case_id, body, causation_id=regarding)
+    return new_message(
+        Kind.DEADLINE_NOTICE,
+        SYSTEM_ADDRESS,
+        [str(to)],
+        case_id,
+        body,
+        causation_id=regarding,
+        sent_at=sent_at.isoformat() if sent_at else None,
+    )

@@ -505,6 +505,7 @@ class TrackerStore:
                     owed_to=owed_to,
                     due_at=ob.due_at,
                     basis=ob.basis,
+                    sent_at=tx.now,  # the tracker's clock, which the router's must agree with
                 )
         except ValueError as exc:
             # e.g. a division code retired since the message was routed: report it, keep chasing others

@@ -7,6 +7,7 @@ sent as ``system:000000``, and keeps an append-only history of every message's l
 
     clock.py      Clock protocol: the system clock, and a manual one for tests
     calendar.py   working days on China's official calendar, with operator-loaded years
+    statutory.py  the holidays the law fixes, for a year whose notice is not loaded (provisional)
     record.py     the decision record, parsed and checked
     rules.py      the one deadline rule table (pure)
     notices.py    who receives a reminder, an escalation or an overdue notice, and its message

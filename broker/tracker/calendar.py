@@ -2,21 +2,30 @@
 
 Days follow the State Council's yearly holiday notice as the `chinese-calendar` package carries it:
 public holidays are not working days, adjusted working weekends (调休上班) are. For a year the package
-does not know (1.11.0 knows 2004-2026), the calendar warns once per year, counts Monday to Friday,
-and takes the year's notice from an operator (`referral-broker holidays load FILE`, format below).
-A loaded year replaces the package's data for that year. No date makes it raise.
+does not know (1.11.0 knows 2004-2026) and no operator loaded, the calendar warns once per year and
+counts Monday to Friday less the holidays the law itself fixes (statutory.py: New Year's Day, Spring
+Festival, Qingming, Labour Day, Dragon Boat, Mid-Autumn, National Day, and make-up days for those on
+a weekend). Such a year's due times are provisional (``provisional``): the notice adds bridging days
+and adjusted working weekends nobody can foresee. An operator loads the notice with
+`referral-broker holidays load FILE` (format below); a loaded year replaces the package's data and
+the fallback for that year. No date makes it raise.
 
 Periods follow the usual rule of Chinese procedure law: the day a period starts on is not counted
 (期间开始之日不计算在期间内), and a period ends at the end of its last day, Beijing time.
 
 Holiday file (CSV, UTF-8): one date a line, ``date,kind[,name]`` with ``kind`` ``holiday`` or
 ``workday``; a ``date,kind,name`` header line and ``#`` comments are allowed. A file must list every
-holiday and every adjusted working day of each year it names; loading it replaces those years::
+holiday and every adjusted working day of each year it names (a day not listed is a working day from
+Monday to Friday and a rest day at the weekend); loading it replaces those years. For example (an
+illustration, not the 2027 notice, which is not published yet)::
 
     date,kind,name
     2027-01-01,holiday,New Year's Day
+    2027-02-05,holiday,Spring Festival (eve)
     2027-02-06,holiday,Spring Festival
-    2027-02-07,workday,Spring Festival (adjusted working day)
+    2027-02-07,holiday,Spring Festival
+    2027-02-08,holiday,Spring Festival
+    2027-02-20,workday,Spring Festival (adjusted working day)
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from pathlib import Path
 
 import chinese_calendar
 import structlog
+
+from broker.tracker.statutory import StatutoryDays, days_off
 
 log = structlog.get_logger("referral_broker.tracker.calendar")
 
@@ -55,8 +66,9 @@ class Source(StrEnum):
     LOADED = "loaded"
     """An operator loaded the year's holiday notice (it wins over the package)."""
     PACKAGE = "chinese-calendar"
-    FALLBACK = "monday-friday"
-    """Nobody knows the year yet: Monday to Friday, with a warning once per year."""
+    FALLBACK = "statutory"
+    """Nobody knows the year yet: Monday to Friday less the statutory holidays, with a warning once per
+    year; due times counted on it are provisional."""
 
 
 class HolidayFileError(ValueError):
@@ -73,11 +85,18 @@ class OfficialDay:
 class WorkCalendar:
     """Thread-safe; keep one per process so that each unknown year is warned about once."""
 
-    def __init__(self, loaded: Iterable[OfficialDay] = (), loaded_years: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        loaded: Iterable[OfficialDay] = (),
+        loaded_years: Iterable[int] = (),
+        statutory: StatutoryDays | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._warned: set[int] = set()
         self._loaded: dict[int, dict[date, bool]] = {}
         self._cache: dict[date, bool] = {}
+        self._statutory = statutory or StatutoryDays()
+        self._statutory_years: dict[int, frozenset[date]] = {}
         self.load(loaded, loaded_years)
 
     def load(self, days: Iterable[OfficialDay], years: Iterable[int] = ()) -> None:
@@ -119,7 +138,31 @@ class WorkCalendar:
             return bool(chinese_calendar.is_workday(day))
         except (NotImplementedError, ValueError, KeyError, OverflowError):
             self._warn_once(day.year)
-            return day.weekday() < 5
+            return day.weekday() < 5 and day not in self._statutory_days_off(day.year)
+
+    def _statutory_days_off(self, year: int) -> frozenset[date]:
+        off = self._statutory_years.get(year)
+        if off is None:
+            off = frozenset(days_off(year, self._statutory))
+            with self._lock:
+                self._statutory_years[year] = off
+        return off
+
+    def provisional(
+        self, start: datetime, due: datetime, unit: Unit, roll_to_working_day: bool = False
+    ) -> bool:
+        """Whether a due time computed by ``deadline`` rests on a year nobody loaded or packaged (the
+        statutory fallback), so that the year's notice may still move it."""
+        if unit is Unit.HOURS or (unit is Unit.CALENDAR_DAYS and not roll_to_working_day):
+            return False
+        if due >= LATEST:
+            return True
+        try:
+            first = start.astimezone(BEIJING).date() + timedelta(days=1)
+        except OverflowError:
+            return True
+        last = (due.astimezone(BEIJING) - timedelta(microseconds=1)).date()
+        return any(self.source_of(y) is Source.FALLBACK for y in range(first.year, last.year + 1))
 
     def _warn_once(self, year: int) -> None:
         with self._lock:
@@ -129,7 +172,7 @@ class WorkCalendar:
         log.warning(
             "calendar_year_unknown",
             year=year,
-            fallback="monday to friday",
+            fallback="monday to friday less the statutory holidays; due times provisional",
             hint=f"load the State Council's {year} holiday notice: referral-broker holidays load FILE",
         )
 

@@ -11,9 +11,17 @@ from sqlalchemy import Row
 
 from broker.domain.address import Address
 from broker.domain.messages import Kind
-from broker.tracker.db import dt, jsonable
+from broker.tracker.db import dt, jsonable, local_time
 from broker.tracker.notices import Notice
 from broker.tracker.record import Routed
+
+PROVISIONAL = "PROVISIONAL"
+"""How a due time counted on a year whose holiday notice is not loaded is marked wherever it is shown."""
+
+
+def due_text(due_at: datetime, provisional: bool) -> str:
+    """A due time for people, Beijing time, marked when the year's holiday notice may still move it."""
+    return f"{local_time(due_at)} {PROVISIONAL}" if provisional else local_time(due_at)
 
 
 class State(StrEnum):
@@ -50,6 +58,8 @@ class Obligation:
     closed_at: datetime | None
     closed_by: str | None
     lateness: timedelta | None
+    provisional: bool = False
+    """The due time was counted on the statutory holidays of a year whose notice is not loaded."""
 
     def overdue(self, now: datetime) -> bool:
         return self.state is State.OPEN and self.chased and now >= self.due_at
@@ -151,4 +161,5 @@ def obligation_from_row(row: Row[Any]) -> Obligation:
         closed_at=dt(row.closed_at) if row.closed_at is not None else None,
         closed_by=row.closed_by,
         lateness=timedelta(seconds=row.lateness_s) if closed and row.lateness_s is not None else None,
+        provisional=bool(row.provisional),
     )

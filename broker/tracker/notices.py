@@ -9,7 +9,8 @@
 - overdue: once the due time passed, to the one it is owed to.
 
 Notices come from system:000000 with causation_id set to the message the obligation arises from.
-They name offices, times and the rule only; they create no obligations.
+They name offices, times and the rule only; they create no obligations. A provisional due time
+(calendar.py) is said so at the head of ``basis``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from broker.domain.jurisdictions import Registry
 from broker.domain.messages import Kind, Message
 
 SYSTEM_ADDRESS = "system:000000"
+PROVISIONAL_NOTE = (
+    "PROVISIONAL due time: counted on the statutory holidays only, the State Council's holiday notice "
+    "for the year is not loaded; it moves when the notice is."
+)
+BASIS_MAX = 500
+"""DeadlineNoticeBody.basis max_length."""
 
 
 class Notice(StrEnum):
@@ -58,7 +65,11 @@ def notice_message(
     due_at: datetime,
     basis: str,
     sent_at: datetime | None = None,
+    provisional: bool = False,
 ) -> Message:
+    if provisional:
+        # the body has no field for it (the contract is strict); basis is the free text it shows
+        basis = f"{PROVISIONAL_NOTE} {basis}"[:BASIS_MAX]
     body: dict[str, Any] = {
         "notice": notice.value,
         "obligation_id": obligation_id,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 VERSION_TABLE = "tracker_alembic_version"
@@ -75,6 +76,7 @@ obligations = Table(
     Column("closed_by", ID),
     Column("lateness_s", Float),
     Column("created_at", Float, nullable=False),
+    Column("provisional", Boolean, nullable=False, server_default=false()),
     Index("ix_tracker_obligations_next_notice_at", "next_notice_at"),
     Index("ix_tracker_obligations_regarding_owed_by", "regarding", "owed_by"),
     Index("ix_tracker_obligations_case_id", "case_id"),
@@ -82,7 +84,9 @@ obligations = Table(
     Index("ix_tracker_obligations_owed_by_state", "owed_by", "state"),
 )
 """next_notice_at is when the scanner next has something to do for the obligation (NULL: nothing
-more): the scan reads only the index range up to now, however many obligations are open."""
+more): the scan reads only the index range up to now, however many obligations are open. provisional:
+the due time was counted on the statutory holidays of a year whose notice is not loaded (calendar.py);
+loading the notice recomputes it and clears the flag."""
 
 extensions = Table(
     "tracker_extensions",

@@ -43,12 +43,13 @@ from broker.tracker.model import (
     Obligation,
     PartyStats,
     State,
+    due_text,
     obligation_from_row,
     routed_from_row,
 )
 from broker.tracker.notices import Notice, notice_message, recipient
 from broker.tracker.record import Routed
-from broker.tracker.rules import NewObligation, Policy
+from broker.tracker.rules import DeadlineRule, NewObligation, Policy
 from broker.tracker.schema import calendar_days, calendar_years, extensions, messages, notices, obligations
 
 log = structlog.get_logger("referral_broker.tracker.store")
@@ -182,6 +183,7 @@ class TrackerStore:
                 ob.owed_by,
             )
             return False
+        provisional = self._provisional(rule, ob.start_at, ob.due_at)
         conn.execute(
             insert(obligations).values(
                 id=ob.id,
@@ -201,6 +203,7 @@ class TrackerStore:
                 state=State.OPEN.value,
                 next_notice_at=ts(ob.reminder_at if ob.chased else ob.due_at),
                 created_at=ts(tx.now),
+                provisional=provisional,
             )
         )
         kind = "obligation" if ob.chased else "optional window"
@@ -209,7 +212,8 @@ class TrackerStore:
             "obligation_opened",
             ob.regarding,
             ob.case_id,
-            f"{kind} {ob.what}: {ob.owed_by} owes {ob.owed_to}, due {local_time(ob.due_at)} ({ob.rule})",
+            f"{kind} {ob.what}: {ob.owed_by} owes {ob.owed_to}, due {due_text(ob.due_at, provisional)} "
+            f"({ob.rule})",
             ob.owed_by,
             obligation=ob.id,
         )
@@ -218,6 +222,9 @@ class TrackerStore:
             row = conn.execute(select(obligations).where(obligations.c.id == ob.id)).one()
             self._close(tx, row, record, f"the {record.kind.value} itself")
         return True
+
+    def _provisional(self, rule: DeadlineRule, start: datetime, due: datetime) -> bool:
+        return self.calendar.provisional(start, due, rule.unit, rule.roll_to_working_day)
 
     def _case_referred(self, conn: Connection, case_id: str) -> bool:
         query = select(messages.c.message_id).where(
@@ -382,6 +389,7 @@ class TrackerStore:
         extra = row.extra_days + (decision.extension_days or 0)
         due = self.policy.due_at(rule, dt(row.start_at), extra, self.calendar)
         reminder = self.policy.reminder_at(dt(row.start_at), due)
+        provisional = self._provisional(rule, dt(row.start_at), due)
         conn.execute(
             update(obligations)
             .where(obligations.c.id == row.id)
@@ -392,6 +400,7 @@ class TrackerStore:
                 revision=row.revision + 1,
                 state=State.OPEN.value,
                 next_notice_at=ts(reminder),
+                provisional=provisional,
             )
         )
         tx.audit(
@@ -400,7 +409,7 @@ class TrackerStore:
             row.regarding,
             row.case_id,
             f"{decision.sender} granted {decision.extension_days} more working days: {row.what} owed by "
-            f"{row.owed_by} now due {local_time(due)}",
+            f"{row.owed_by} now due {due_text(due, provisional)}",
             decision.sender,
             by=decision.message_id,
             obligation=row.id,
@@ -506,6 +515,7 @@ class TrackerStore:
                     due_at=ob.due_at,
                     basis=ob.basis,
                     sent_at=tx.now,  # the tracker's clock, which the router's must agree with
+                    provisional=ob.provisional,
                 )
         except ValueError as exc:
             # e.g. a division code retired since the message was routed: report it, keep chasing others
@@ -603,7 +613,7 @@ class TrackerStore:
                 row.regarding,
                 row.case_id,
                 f"{notice.notice.value} about {row.what} owed by {row.owed_by} "
-                f"(due {local_time(dt(row.due_at))}) sent to {notice.recipient}",
+                f"(due {due_text(dt(row.due_at), bool(row.provisional))}) sent to {notice.recipient}",
                 notice.recipient,
                 by=notice.message_id,
                 obligation=row.id,
@@ -679,7 +689,23 @@ class TrackerStore:
             except KeyError:
                 continue
             due = self.policy.due_at(rule, ob.start_at, ob.extra_days, self.calendar)
+            provisional = self._provisional(rule, ob.start_at, due)
             if ts(due) == row.due_at:
+                if provisional != ob.provisional:
+                    tx.conn.execute(
+                        update(obligations)
+                        .where(obligations.c.id == ob.id)
+                        .values(provisional=provisional)
+                    )
+                    tx.audit(
+                        tx.now,
+                        "due_confirmed",
+                        ob.regarding,
+                        ob.case_id,
+                        f"official calendar loaded: {ob.what} owed by {ob.owed_by} stays due "
+                        f"{due_text(due, provisional)}",
+                        obligation=ob.id,
+                    )
                 continue
             reminder = self.policy.reminder_at(ob.start_at, due)
             tx.conn.execute(
@@ -690,6 +716,7 @@ class TrackerStore:
                     reminder_at=ts(reminder),
                     revision=ob.revision + 1,
                     next_notice_at=ts(reminder if ob.chased else due),
+                    provisional=provisional,
                 )
             )
             tx.audit(
@@ -697,8 +724,8 @@ class TrackerStore:
                 "due_recomputed",
                 ob.regarding,
                 ob.case_id,
-                f"official calendar loaded: {ob.what} owed by {ob.owed_by} now due {local_time(due)} "
-                f"(was {local_time(ob.due_at)})",
+                f"official calendar loaded: {ob.what} owed by {ob.owed_by} now due "
+                f"{due_text(due, provisional)} (was {due_text(ob.due_at, ob.provisional)})",
                 obligation=ob.id,
             )
             moved += 1

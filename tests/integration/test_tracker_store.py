@@ -425,17 +425,52 @@ def test_loading_a_year_recomputes_the_open_deadlines_that_cross_it(store: Track
     request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2026, 12, 28, 10))
     ingest(store, request)
     reply = {o.rule: o for o in store.obligations(request.message_id)}["assistance_reply"]
-    assert reply.due_at == cst(2027, 1, 19)  # 2027 unknown: Monday to Friday, 12-29 .. 01-18
+    # 2027 unknown: statutory holidays only, 12-29 .. 12-31, 01-01 off, 01-04 .. 01-19
+    assert reply.due_at == cst(2027, 1, 20) and reply.provisional
     days, years = parse_holiday_file(HOLIDAYS_2027)
     assert store.load_holidays(days, years, "2027.csv", cst(2026, 12, 29)) >= 1
     moved = store.obligation(reply.id)
     assert moved is not None and moved.due_at == cst(2027, 1, 21) and moved.revision == 1
+    assert not moved.provisional
     assert "due_recomputed" in events(store, request.message_id)
     # another process (a second tracker) picks the loaded year up from the database
     other = TrackerStore(store.url)
     assert not other.calendar.is_workday(datetime(2027, 1, 4).date())
     assert [y for y, _, _ in other.holidays()] == [2027]
     other.close()
+
+
+NOTICE_2027 = "2027-01-01,holiday,New Year's Day\n2027-01-02,holiday,New Year\n2027-01-03,holiday,New Year\n"
+
+
+def test_a_due_time_on_the_statutory_fallback_is_provisional_everywhere_until_the_notice(
+    store: TrackerStore,
+) -> None:
+    desk = Desk()
+    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2026, 12, 20, 10))
+    ingest(store, request)
+    by_rule = {o.rule: o for o in store.obligations(request.message_id)}
+    reply = by_rule["assistance_reply"]
+    assert reply.due_at == cst(2027, 1, 12) and reply.provisional  # 15 working days: 01-11, not 01-08
+    assert not by_rule["receipt"].provisional  # due in 2026
+    assert reply.to_dict()["provisional"] is True
+    opened = [e.detail for e in store.trace(request.message_id) if e.obligation_id == reply.id]
+    assert "due 2027-01-12 00:00 CST PROVISIONAL" in opened[0]
+    [late] = [o for o in store.overdue(cst(2027, 1, 13)) if o.id == reply.id]
+    assert late.provisional
+    claimed = [c for c in store.claim_notices(cst(2027, 1, 13), "t") if c.obligation_id == reply.id]
+    assert claimed and all(b"PROVISIONAL due time" in c.payload for c in claimed)
+    for c in claimed:
+        store.mark_sent(c, "t", cst(2027, 1, 13))
+    assert any(
+        "PROVISIONAL" in e.detail for e in store.trace(request.message_id) if e.event.endswith("_sent")
+    )
+    # the notice (here: the same New Year, no bridging day) confirms the due time and clears the mark
+    days, years = parse_holiday_file(NOTICE_2027)
+    assert store.load_holidays(days, years, "2027.csv", cst(2027, 1, 13)) == 0
+    confirmed = store.obligation(reply.id)
+    assert confirmed is not None and confirmed.due_at == cst(2027, 1, 12) and not confirmed.provisional
+    assert "due_confirmed" in events(store, request.message_id)
 
 
 # ---- views ----

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from broker.tracker.calendar import (
     parse_holiday_file,
     read_holiday_file,
 )
+from broker.tracker.statutory import StatutoryDays, days_off, festivals, qingming
 
 
 def cst(*args: int) -> datetime:
@@ -68,20 +69,92 @@ def test_a_time_late_in_the_evening_utc_is_already_the_next_day_in_beijing() -> 
     assert cal.deadline(friday_late_utc, 1, Unit.WORKING_DAYS) == cst(2024, 9, 30)
 
 
-def test_a_year_the_package_does_not_know_falls_back_to_monday_to_friday_and_warns_once() -> None:
+def test_a_year_the_package_does_not_know_falls_back_to_the_statutory_holidays_and_warns_once() -> None:
     cal = WorkCalendar()
     with capture_logs() as logs:
-        assert cal.is_workday(date(2027, 1, 1))  # a Friday: New Year's Day, but nobody told us
+        assert not cal.is_workday(date(2027, 1, 1))  # a Friday: New Year's Day is statutory
         assert not cal.is_workday(date(2027, 1, 2))
+        assert cal.is_workday(date(2027, 1, 4))
         due = cal.deadline(cst(2026, 12, 30, 10), 15, Unit.WORKING_DAYS)
         cal.deadline(cst(2027, 3, 1), 40, Unit.WORKING_DAYS)
         cal.is_workday(date(2028, 5, 1))
     warnings = [e for e in logs if e["event"] == "calendar_year_unknown"]
     assert [w["year"] for w in warnings] == [2027, 2028]
     assert all(w["log_level"] == "warning" for w in warnings)
-    # 12-31 (1), then Monday to Friday in 2027: 01-01 (2) .. 01-20 is the 15th
-    assert due == cst(2027, 1, 21)
+    # 12-31 (1), 01-01 off, 01-04 .. 01-08 (6), 01-11 .. 01-15 (11), 01-18 .. 01-21 is the 15th
+    assert due == cst(2027, 1, 22)
     assert cal.source_of(2027) is Source.FALLBACK
+
+
+def test_fifteen_working_days_from_2026_12_20_come_due_2027_01_11_provisionally() -> None:
+    cal = WorkCalendar()
+    start = cst(2026, 12, 20, 10)  # a Sunday, in the package's last year
+    due = cal.deadline(start, 15, Unit.WORKING_DAYS)
+    # 12-21 .. 12-25 (5), 12-28 .. 12-31 (9), 01-01 New Year's Day, 01-04 .. 01-08 (14), 01-11 (15);
+    # Monday to Friday alone would have made it 01-08, a day early
+    assert due == cst(2027, 1, 12)
+    assert cal.provisional(start, due, Unit.WORKING_DAYS)
+
+
+def test_statutory_holidays_of_2027_from_the_lunar_calendar() -> None:
+    cal = WorkCalendar()
+    off = {
+        # New Year; Spring Festival: eve 02-05 (Friday) and 正月初一..初三 (02-06..08), the weekend two
+        # made up on 02-09 and 02-10; Qingming 04-05; Labour Day 05-01/02 (a weekend: 05-03, 05-04);
+        # Dragon Boat 06-09; Mid-Autumn 09-15; National Day 10-01..03 (two on a weekend: 10-04, 10-05)
+        date(2027, 1, 1),
+        *(date(2027, 2, d) for d in range(5, 11)),
+        date(2027, 4, 5),
+        *(date(2027, 5, d) for d in range(1, 5)),
+        date(2027, 6, 9),
+        date(2027, 9, 15),
+        *(date(2027, 10, d) for d in range(1, 6)),
+    }
+    year = [date(2027, 1, 1) + timedelta(days=i) for i in range(365)]
+    assert {d for d in year if not cal.is_workday(d) and d.weekday() < 5} == {
+        d for d in off if d.weekday() < 5
+    }
+    assert not cal.is_workday(date(2027, 2, 7))  # 正月初二, a Sunday: a holiday, never a working day
+    assert cal.is_workday(date(2027, 2, 11)) and cal.is_workday(date(2027, 10, 6))
+
+
+def test_the_statutory_counts_are_configurable() -> None:
+    before_2025 = StatutoryDays(spring_festival=3, spring_festival_from_eve=False, labour_day=1)
+    off = days_off(2027, before_2025)
+    assert date(2027, 2, 5) not in off and date(2027, 2, 6) in off  # no eve
+    assert date(2027, 5, 1) in off and date(2027, 5, 2) not in off
+    assert date(2027, 5, 3) in off and date(2027, 5, 4) not in off  # one weekend day made up
+    plain = days_off(2027, StatutoryDays(make_up_weekends=False))
+    assert date(2027, 2, 9) not in plain and date(2027, 2, 8) in plain
+    assert WorkCalendar(statutory=before_2025).is_workday(date(2027, 2, 5))
+
+
+def test_lunar_festivals_and_qingming_from_the_library() -> None:
+    assert qingming(2027) == date(2027, 4, 5) and qingming(2028) == date(2028, 4, 4)
+    named = dict(festivals(2028))
+    assert named["Spring Festival"][:2] == [date(2028, 1, 25), date(2028, 1, 26)]  # eve, 正月初一
+    assert named["Dragon Boat Festival"] == [date(2028, 5, 28)]
+    assert named["Mid-Autumn Festival"] == [date(2028, 10, 3)]  # with National Day: one day off
+    assert days_off(2028)[date(2028, 10, 3)] == "National Day"
+    assert days_off(2024) == {}  # the package knows it; earlier rules are not replayed
+
+
+def test_which_due_times_are_provisional() -> None:
+    cal = WorkCalendar()
+    known = cst(2026, 3, 2, 10)
+    assert not cal.provisional(known, cal.deadline(known, 15, Unit.WORKING_DAYS), Unit.WORKING_DAYS)
+    late = cst(2026, 12, 28, 10)
+    in_2027 = cal.deadline(late, 4, Unit.CALENDAR_DAYS)  # the last day is 01-01
+    assert not cal.provisional(late, in_2027, Unit.CALENDAR_DAYS)  # plain calendar days: no calendar
+    rolled = cal.deadline(late, 4, Unit.CALENDAR_DAYS, roll_to_working_day=True)
+    assert rolled == cst(2027, 1, 5)  # 01-01 is New Year's Day, then a weekend: 01-04 is the last day
+    assert cal.provisional(late, rolled, Unit.CALENDAR_DAYS, roll_to_working_day=True)
+    assert not cal.provisional(late, late + timedelta(hours=200), Unit.HOURS)
+    # a period that ends on the last day of 2026 does not rest on 2027
+    assert not cal.provisional(cst(2026, 12, 29, 10), cst(2027, 1, 1), Unit.WORKING_DAYS)
+    cal.load([OfficialDay(date(2027, 1, 1), False, "New Year's Day")], [2027])
+    due = cal.deadline(late, 15, Unit.WORKING_DAYS)
+    assert not cal.provisional(late, due, Unit.WORKING_DAYS)
 
 
 def test_no_date_makes_it_raise() -> None:

@@ -75,3 +75,32 @@ def test_holidays_load_and_list(database: str, tmp_path: Path, capsys: pytest.Ca
     bad.write_text("2027-01-01,vacation\n")
     assert main(["holidays", "load", str(bad)]) == 1
     assert "line 1: kind is 'holiday' or 'workday'" in capsys.readouterr().err
+
+
+def test_overdue_marks_a_provisional_due_time_until_the_notice_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from broker.tracker.clock import SystemClock
+
+    url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    monkeypatch.setenv("RB_TRACKER_DATABASE_URL", url)
+    desk = Desk()
+    at = datetime(2026, 12, 20, 10, tzinfo=BEIJING)
+    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], at, "CLI-9")
+    store = TrackerStore(url)
+    store.ingest([request], at)
+    store.close()
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2027, 1, 13, tzinfo=BEIJING))
+    assert main(["overdue", "--bureau", "bureau:330600"]) == 0
+    out = capsys.readouterr().out
+    assert "2027-01-12 00:00 CST PROVISIONAL" in out and "holidays load" in out
+    assert main(["overdue", "--json"]) == 0
+    marks = {(o["what"], o["provisional"]) for o in json.loads(capsys.readouterr().out)}
+    assert marks == {("receipt", False), ("assistance_reply", True)}
+    notice = tmp_path / "2027.csv"
+    notice.write_text("date,kind,name\n2027-01-01,holiday,New Year\n2027-01-11,holiday,example\n")
+    assert main(["holidays", "load", str(notice)]) == 0
+    assert "1 open obligations got a new due time" in capsys.readouterr().out
+    assert main(["overdue", "--bureau", "bureau:330600"]) == 0
+    out = capsys.readouterr().out
+    assert "2027-01-13 00:00 CST" in out and "PROVISIONAL" not in out  # 01-11 off: one day later

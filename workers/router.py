@@ -299,6 +299,7 @@ class Router:
                     size = 1 if self._isolating else self.prefetch
                     batch = [self._pending.popleft() for _ in range(min(len(self._pending), size))]
                     self._handle_guarded(batch, publisher, consume_channel)
+                    connected()  # a session that did work ends its outage's backoff
                     continue
                 try:
                     conn.drain_events(timeout=0.1 if self._held else 0.5)

@@ -143,6 +143,7 @@ class Tracker:
                     idle = False
                     if self._pending:
                         self._ingest_pending()
+                        connected()  # a session that did work ends its outage's backoff
                     else:
                         try:
                             conn.drain_events(timeout=min(0.2, self.scan_interval_s))

@@ -38,7 +38,7 @@ def cmd_track(args: argparse.Namespace, _: Settings) -> int:
         lease_s=settings.lease_s,
     )
     tracker.install_signal_handlers()
-    metrics.serve(args.metrics_port, metrics.TRACKER, args.metrics_host)
+    metrics.serve(args.metrics_port)
     tracker.run()
     return 0
 
@@ -184,11 +184,6 @@ def add_commands(sub: Any) -> None:
         default=0,
         help="serve Prometheus metrics (rb_tracker_obligations, rb_tracker_notices_total) on this port "
         "(0: off)",
-    )
-    p.add_argument(
-        "--metrics-host",
-        default=None,
-        help="address the metrics port binds to (default RB_METRICS_HOST, else 127.0.0.1)",
     )
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_track)

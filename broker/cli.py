@@ -84,6 +84,7 @@ def _user_and_path(value: str) -> tuple[str, str]:
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     from broker import logs, metrics
     from broker.memory import SqlRoutingMemory
+    from broker.transport.reconnect import is_authentication_error
     from workers.router import Router
 
     logs.configure(args.log_level)
@@ -95,8 +96,18 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
     )
     router.install_signal_handlers()
-    metrics.serve(args.metrics_port)
-    router.run()
+    metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
+    try:
+        router.run()
+    except Exception as exc:
+        if not is_authentication_error(exc):
+            raise
+        print(
+            f"error: the broker refused the router's login or vhost ({exc}); route stopped, since retrying "
+            "would not help\nfix: check the router's user, password and vhost in RB_AMQP_URL",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -160,8 +171,13 @@ def cmd_dead_letter_refeed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.domain.messages import Kind
     from broker.tail import follow
 
+    if args.kind and args.kind not in Kind._value2member_map_:
+        known = ", ".join(k.value for k in Kind)
+        print(f"error: --kind: not a message kind (known: {known})", file=sys.stderr)
+        return 2
     return follow(settings, bureau=args.bureau, case_id=args.case, kind=args.kind, count=args.count)
 
 
@@ -214,11 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="referral-broker",
         description="Route case referrals between market-regulation bureaus, departments and police "
-        "over RabbitMQ.",
+        "over RabbitMQ. `referral-broker --debug COMMAND ...` shows the traceback of a failure.",
         epilog="Environment: RB_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/), RB_MANAGEMENT_URL, "
         "RB_DATABASE_URL (default sqlite:///referral-broker.sqlite3), RB_PARTICIPANTS, RB_USER_PREFIX, "
         "RB_INBOX_SECRET or RB_INBOX_SECRET_FILE (provision), RB_PASSWORD, RB_INBOX, RB_CREDENTIALS.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("declare", help="declare exchanges and queues (idempotent)")
@@ -275,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)"
     )
+    p.add_argument(
+        "--metrics-host",
+        default=None,
+        help="address the metrics port binds to (default RB_METRICS_HOST, else 127.0.0.1)",
+    )
     p.set_defaults(func=cmd_route)
 
     p = sub.add_parser(
@@ -315,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, help="re-feed at most this many (default: all there now)")
     p.set_defaults(func=cmd_dead_letter_refeed)
+    from broker.quarantine.commands import add_actions
+
+    add_actions(dead, "dead-letter")
 
     p = sub.add_parser("tail", help="follow the routing log (one JSON line per decision)")
     p.add_argument("--bureau", help="only decisions sent by or delivered to this division code or address")
@@ -346,6 +371,7 @@ def _add_optional_commands(sub: Any) -> None:
 
     for module in (
         "broker.tracker.commands",
+        "broker.quarantine.commands",
         "broker.referrals.commands",
         "broker.demo.commands",
         "broker.bench.commands",
@@ -359,14 +385,43 @@ def _add_optional_commands(sub: Any) -> None:
         commands.add_commands(sub)
 
 
+PASS_THROUGH = {"police-example": "workers.police_example", "refresh-divisions": "broker.registry_refresh"}
+"""Commands with their own argument parser: everything after the command's name is theirs."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import importlib
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[:1]
+    rest = argv[1:] if debug else argv
+    if rest and rest[0] in PASS_THROUGH:
+        module = importlib.import_module(PASS_THROUGH[rest[0]])
+        return _guarded(lambda settings: int(module.main(rest[1:])), debug)
     args = build_parser().parse_args(argv)
+    return _guarded(lambda settings: int(args.func(args, settings)), debug)
+
+
+def _guarded(run: Any, debug: bool) -> int:
+    """Run a command; a mistake in the settings or arguments is told in a line or two, and the
+    traceback only with --debug (or for an error that is not a known mistake, i.e. a bug)."""
+    from broker.cli_errors import EXIT_SETTING, explain
+
     try:
         settings = Settings()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return int(args.func(args, settings))
+        return EXIT_SETTING
+    try:
+        return int(run(settings))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        text = explain(exc, settings)
+        if text is None or debug:
+            raise
+        print(text, file=sys.stderr)
+        return EXIT_SETTING
 
 
 if __name__ == "__main__":

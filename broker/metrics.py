@@ -1,8 +1,40 @@
-"""Prometheus metrics of the workers, defined in one place. `--metrics-port` serves them."""
+"""Prometheus metrics of the workers, defined in one place. `--metrics-port` serves them.
+
+Each worker serves only its own families (`ROUTER` or `TRACKER`, plus the process's), so a
+tracker's scrape holds no router histograms, which there were always empty. Every labelled series
+a dashboard or an alert reads exists from the start at 0: an alert on
+`increase(rb_router_quarantined_total[15m])` otherwise misses the first quarantines after a start,
+since Prometheus sees a series appear already at 1, not an increase.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import os
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
+
+from broker.domain.messages import Kind
+from broker.domain.routing import Rule
+
+DEFAULT_HOST = os.environ.get("RB_METRICS_HOST") or "127.0.0.1"
+"""RB_METRICS_HOST: where a metrics port binds; this machine only unless told (the container image
+sets 0.0.0.0, where the compose network is the boundary and the port is not published)."""
+
+QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
+"""The router's quarantine stages (workers/router.py Quarantine.stage)."""
+TRACKER_NOTICE_TYPES = ("reminder", "escalation", "overdue")
 
 ROUTER_MESSAGES = Counter(
     "rb_router_messages",
@@ -26,14 +58,67 @@ ROUTER_AGE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0),
 )
 TRACKER_OBLIGATIONS = Gauge(
-    "rb_tracker_obligations", "Obligations tracked, by state (open, overdue), as of the last scan.", ["state"]
+    "rb_tracker_obligations",
+    "Obligations tracked, by state (open, overdue), as of the last scan.",
+    ["state"],
 )
 TRACKER_NOTICES = Counter(
-    "rb_tracker_notices", "Deadline notices sent, by notice (reminder, escalation, overdue).", ["notice"]
+    "rb_tracker_notices",
+    "Deadline notices sent, by notice (reminder, escalation, overdue).",
+    ["notice"],
 )
 
 
-def serve(port: int) -> None:
-    """Expose /metrics on this port (0: do not)."""
-    if port:
-        start_http_server(port)
+def _initialise() -> None:
+    """Create every labelled series at 0 (see the module's docstring)."""
+    for stage in QUARANTINE_STAGES:
+        ROUTER_QUARANTINED.labels(stage)
+    ROUTER_MESSAGES.labels("quarantined", "unknown")
+    ROUTER_MESSAGES.labels("duplicate", "any")
+    ROUTER_MESSAGES.labels("dead_lettered", "unknown")
+    for kind in Kind:
+        ROUTER_MESSAGES.labels("routed", kind.value)
+    for rule in Rule:
+        ROUTER_DELIVERIES.labels(rule.value)
+    for state in ("open", "overdue"):
+        TRACKER_OBLIGATIONS.labels(state)
+    for notice in TRACKER_NOTICE_TYPES:
+        TRACKER_NOTICES.labels(notice)
+
+
+_initialise()
+
+
+ROUTER: tuple[MetricWrapperBase, ...] = (
+    ROUTER_MESSAGES,
+    ROUTER_QUARANTINED,
+    ROUTER_DELIVERIES,
+    ROUTER_BATCH_SECONDS,
+    ROUTER_AGE_SECONDS,
+)
+TRACKER: tuple[MetricWrapperBase, ...] = (TRACKER_OBLIGATIONS, TRACKER_NOTICES)
+SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count")
+_PROCESS: tuple[Collector, ...] = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
+
+
+def sample_names(families: tuple[MetricWrapperBase, ...]) -> set[str]:
+    """Every sample name these families and the process collectors expose."""
+    names: set[str] = set()
+    for collector in (*families, *_PROCESS):
+        for family in collector.collect():
+            names.update(s.name for s in family.samples)
+            # every suffix, also of a histogram that has no observation yet
+            names.update(f"{family.name}{suffix}" for suffix in SUFFIXES)
+    return names
+
+
+def serve(
+    port: int, families: tuple[MetricWrapperBase, ...] = ROUTER, host: str | None = None
+) -> WSGIServer | None:
+    """Expose /metrics on this port (0: do not): these families and the process's only. Returns
+    the server (it runs in a daemon thread)."""
+    if not port:
+        return None
+    view = REGISTRY.restricted_registry(sample_names(families))
+    server, _ = start_http_server(port, addr=host or DEFAULT_HOST, registry=view)
+    return server

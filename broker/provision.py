@@ -6,6 +6,8 @@ no other participant can find it, and the participant learns it from its credent
 participant's user has limits on connections and channels (https://www.rabbitmq.com/docs/user-limits).
 The router's user may do what routing needs and carries the `impersonator` tag, so the copies it
 delivers keep the original sender's validated user_id (https://www.rabbitmq.com/docs/validated-user-id).
+The operator's user may read the routing log and the two holding queues (rb.quarantine,
+rb.dead-letter) and declare only its own server-named queues; it has no tag, so no HTTP API either.
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ def participant_permissions(address: Address, secret: str) -> Permissions:
         read = f"{read}|^{re.escape(topology.TRACKER_QUEUE)}$"
     return Permissions(configure="^$", write=f"^{re.escape(topology.INBOUND_EXCHANGE)}$", read=read)
 
+
+OPERATOR_USER = "referral-operator"
+"""Operators' RabbitMQ user (after RB_USER_PREFIX): `tail`, `quarantine`, `dead-letter list`."""
+
+OPERATOR_PERMISSIONS = Permissions(
+    # its own server-named queue for `tail` (declared, bound to the routing log, read): nothing else
+    configure=r"^amq\.gen-.*",
+    write=r"^amq\.gen-.*",
+    # the routing log (to bind), the two holding queues (to look at and discard); no inbox, and
+    # writing nowhere: it cannot publish, so it cannot replay or speak for anyone
+    read=rf"^({re.escape(topology.ROUTING_LOG)}|{re.escape(topology.QUARANTINE)}|"
+    rf"{re.escape(topology.DEAD_LETTER_QUEUE)}|amq\.gen-.*)$",
+)
 
 ROUTER_PERMISSIONS = Permissions(
     configure=r"^rb\..*",
@@ -83,8 +98,10 @@ def provision(
         )
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
+        operator = f"{participants.user_prefix}{OPERATOR_USER}"
         users: list[tuple[str, str, Permissions, Address | None]] = [
-            (router, "impersonator", ROUTER_PERMISSIONS, None)
+            (router, "impersonator", ROUTER_PERMISSIONS, None),
+            (operator, "", OPERATOR_PERMISSIONS, None),
         ] + [(participants.username(a), "", participant_permissions(a, secret), a) for a in participants]
         for number, (user, tags, perms, address) in enumerate(users, start=1):
             entry = report.handover.setdefault(user, {})
@@ -112,5 +129,6 @@ def deprovision(settings: Settings, participants: Participants) -> None:
     """Remove the users of these participants and the router (inboxes are left to the vhost's owner)."""
     with Management(settings) as api:
         api.delete_user(f"{participants.user_prefix}{ROUTER_USER}")
+        api.delete_user(f"{participants.user_prefix}{OPERATOR_USER}")
         for address in participants:
             api.delete_user(participants.username(address))

@@ -39,4 +39,7 @@ PY
     export RB_AMQP_URL
 fi
 
+# Metrics ports bind to 127.0.0.1 outside a container; inside, Prometheus scrapes over the compose
+# network (the ports are not published), so they listen on the container's interfaces.
+export RB_METRICS_HOST="${RB_METRICS_HOST:-0.0.0.0}"
 exec "$@"

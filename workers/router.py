@@ -49,12 +49,14 @@ from broker.domain.validation import ContractError, parse_message
 from broker.logs import REDACTED, _scrub
 from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
+from broker.quarantine import ids as quarantine_ids
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.frames import PROBLEMS
 from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume
 from broker.transport.reconnect import (
     INFRASTRUCTURE_ERRORS,
+    is_authentication_error,
     is_infrastructure_error,
     keep_running,
     ride_out_database,
@@ -269,7 +271,7 @@ class Router:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away.
         No input ends it: an error that is not the broker's or the database's restarts the
         session with the input isolated (ISOLATION_DELIVERIES)."""
-        keep_running(self._session, self.stopping, lambda _error: True)
+        keep_running(self._session, self.stopping, lambda error: not is_authentication_error(error))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -578,6 +580,11 @@ class Router:
         field = _scrub(outcome.field[:MAX_HEADER_TEXT])
         props = delivery.properties
         message_id = _message_id(delivery)
+        # what an operator needs to find it (broker/quarantine/ids.py): never a value that failed its check
+        body_digest = quarantine_ids.digest(delivery.body)
+        facts = quarantine_ids.envelope_facts(delivery.body)
+        sender = self.participants.address_of(user_id) if user_id else None
+        at = self.clock().isoformat()
         publisher.publish(
             (index, "quarantine"),
             delivery.body,
@@ -592,16 +599,27 @@ class Router:
                 "x-quarantine-field": field,
                 "x-quarantine-reason": reason,
                 "x-original-user-id": user_id or "",
+                "x-quarantine-digest": body_digest,
+                "x-quarantined-at": at,
             },
         )
         record = {
             "event": "quarantined",
-            "message_id": message_id,
+            "message_id": facts.message_id or message_id,
+            "quarantine_id": quarantine_ids.quarantine_id(facts, message_id, body_digest),
             "user_id": user_id or None,
+            "kind": facts.kind,
+            # the authenticated sender; the envelope's claim only beside it, when it differs
+            "sender": str(sender) if sender else None,
+            "claimed_sender": facts.sender if facts.sender != (str(sender) if sender else None) else None,
+            "case_id": facts.case_id,
             "stage": outcome.stage,
             "field": field,
             "reason": reason,
+            "quarantined_at": at,
         }
+        for unread in [k for k in ("kind", "sender", "claimed_sender", "case_id") if record[k] is None]:
+            del record[unread]  # the routing key says `invalid.unknown` for what could not be read
         self._publish_record(publisher, index, "quarantined", record)
         return record
 

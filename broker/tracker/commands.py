@@ -24,6 +24,55 @@ def _store(settings: TrackerSettings) -> Any:
     return TrackerStore(settings.database_url, policy)
 
 
+class TrackerDatabaseError(RuntimeError):
+    """The operator views' database is not there, or is not a tracker's; the text says what to set."""
+
+
+def existing_engine(announce: bool = True) -> Any:
+    """An engine on the tracker's database (RB_TRACKER_DATABASE_URL), which must already hold the
+    tracker's tables: the operator views never create an empty database, which would only answer
+    "nothing known" about everything. Says on stderr which database it reads."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from broker.tracker import db
+    from broker.tracker.schema import audit
+
+    url_text = TrackerSettings().database_url
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise TrackerDatabaseError(
+            "RB_TRACKER_DATABASE_URL is not a database URL; write e.g. sqlite:///tracker.sqlite3 or "
+            "postgresql+psycopg://user@host/db"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    fix = "point RB_TRACKER_DATABASE_URL at the database the tracker (`referral-broker track`) writes"
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(str(url.database)).is_file():
+            raise TrackerDatabaseError(f"no tracker database at {shown} (the file does not exist); {fix}")
+    if announce:
+        print(f"reading the tracker database {shown}", file=sys.stderr)
+    try:
+        engine = db.create(url_text)
+        with engine.connect() as conn:
+            present = inspect(conn).has_table(audit.name)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise TrackerDatabaseError(f"cannot read the tracker database {shown}: {reason}; {fix}") from None
+    if not present:
+        raise TrackerDatabaseError(f"{shown} holds no tracker tables; {fix}")
+    return engine
+
+
+def _existing_store() -> Any:
+    existing_engine().dispose()
+    return _store(TrackerSettings())
+
+
 def cmd_track(args: argparse.Namespace, _: Settings) -> int:
     from broker import logs, metrics
     from workers.tracker import Tracker
@@ -38,7 +87,7 @@ def cmd_track(args: argparse.Namespace, _: Settings) -> int:
         lease_s=settings.lease_s,
     )
     tracker.install_signal_handlers()
-    metrics.serve(args.metrics_port)
+    metrics.serve(args.metrics_port, metrics.TRACKER, args.metrics_host)
     tracker.run()
     return 0
 
@@ -46,7 +95,7 @@ def cmd_track(args: argparse.Namespace, _: Settings) -> int:
 def cmd_trace(args: argparse.Namespace, _: Settings) -> int:
     from broker.tracker.db import local_time
 
-    store = _store(TrackerSettings())
+    store = _existing_store()
     events = store.trace(args.id)
     if args.json:
         print(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=2))
@@ -68,7 +117,7 @@ def cmd_overdue(args: argparse.Namespace, _: Settings) -> int:
     from broker.tracker.model import PROVISIONAL, due_text
 
     now = SystemClock().now()
-    store = _store(TrackerSettings())
+    store = _existing_store()
     late = store.overdue(now, args.bureau, args.limit)
     if args.json:
         print(json.dumps([o.to_dict(now) for o in late], ensure_ascii=False, indent=2))
@@ -103,7 +152,7 @@ def cmd_stats(args: argparse.Namespace, _: Settings) -> int:
     from broker.tracker.db import duration_text
 
     now = SystemClock().now()
-    stats = _store(TrackerSettings()).stats(now)
+    stats = _existing_store().stats(now)
     if args.json:
         print(json.dumps([s.to_dict() for s in stats], ensure_ascii=False, indent=2))
         return 0
@@ -184,6 +233,11 @@ def add_commands(sub: Any) -> None:
         default=0,
         help="serve Prometheus metrics (rb_tracker_obligations, rb_tracker_notices_total) on this port "
         "(0: off)",
+    )
+    p.add_argument(
+        "--metrics-host",
+        default=None,
+        help="address the metrics port binds to (default RB_METRICS_HOST, else 127.0.0.1)",
     )
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_track)

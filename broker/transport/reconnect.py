@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import amqp.exceptions
 import structlog
 from kombu import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -31,6 +32,14 @@ error while handling a message is a bug, handled by the worker (quarantine or de
 
 def is_infrastructure_error(error: BaseException) -> bool:
     return isinstance(error, INFRASTRUCTURE_ERRORS)
+
+
+def is_authentication_error(error: BaseException) -> bool:
+    """The broker refused the login (wrong user or password) or the vhost: waiting cures neither,
+    so a worker stops and says so instead of retrying forever."""
+    if isinstance(error, amqp.exceptions.AccessRefused):
+        return "Login was refused" in str(error)
+    return isinstance(error, amqp.exceptions.NotAllowed) and "vhost" in str(error)
 
 
 FIRST_WAIT_S = 0.2

@@ -97,12 +97,13 @@ class Deployment:
         user = f"{self.settings.user_prefix}referral-router"
         return self.settings.amqp_url_for(user, self.passwords[user])
 
-    def start_router(self, database_url: str = "sqlite://") -> None:
+    def start_router(self, database_url: str = "sqlite://", clock_skew: Any = None) -> None:
         from broker.memory import SqlRoutingMemory
         from workers.router import Router
 
         memory = SqlRoutingMemory(database_url)
-        self.router = Router(self.router_url, self.participants, memory, prefetch=32)
+        skew = {"clock_skew": clock_skew} if clock_skew is not None else {}
+        self.router = Router(self.router_url, self.participants, memory, prefetch=32, **skew)
         self.thread = threading.Thread(target=self.router.run, daemon=True)
         self.thread.start()
 

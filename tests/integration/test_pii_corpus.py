@@ -268,6 +268,14 @@ class Captured:
 
 
 @pytest.fixture
+def deployment(provisioned: Deployment) -> Iterator[Deployment]:
+    """The tracker here runs on a manual clock moved past a due time, and stamps its notices with it:
+    the router accepts sent_at up to a year ahead of its own clock."""
+    provisioned.start_router(clock_skew=timedelta(days=366))
+    yield provisioned
+
+
+@pytest.fixture
 def log_stream(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     stream = io.StringIO()
     logs.configure(level="DEBUG", stream=stream)

@@ -51,6 +51,7 @@ from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
 from broker.quarantine import ids as quarantine_ids
 from broker.transport import topology
+from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.frames import PROBLEMS
 from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume
@@ -283,7 +284,10 @@ class Router:
     def _session(self, connected: Callable[[], None]) -> None:
         self._pending.clear()
         self._held.clear()  # unacked on the old channel: the broker hands them back
-        with Connection(self.amqp_url, heartbeat=30, transport_options=TRANSPORT_OPTIONS) as conn:
+        watch = BlockedWatch()  # an alarm is waited out on this connection, not reconnected around
+        with Connection(
+            self.amqp_url, heartbeat=30, transport_options=watch.transport_options(TRANSPORT_OPTIONS)
+        ) as conn:
             conn.connect()
             connected()
             self.counters.sessions += 1
@@ -291,7 +295,7 @@ class Router:
             self._conn = conn
             consume_channel = conn.channel()
             consume_channel.basic_qos(0, 1 if self._isolating else self.prefetch, False)
-            publisher = ConfirmedPublisher(conn, conn.channel())
+            publisher = ConfirmedPublisher(conn, conn.channel(), watch)
             # Deliveries only queue up in the callback; they are handled here, outside it, since
             # waiting for confirms dispatches more deliveries.
             consume(consume_channel, topology.ROUTER_QUEUE, self._pending.append)

@@ -14,6 +14,8 @@ from typing import Any
 import amqp
 from kombu import Connection
 
+from broker.transport.blocking import BlockedWatch
+
 Token = tuple[int, str]
 """What a confirm is matched back to: (input index in the batch, which output)."""
 
@@ -31,9 +33,11 @@ class ConfirmTimeout(ConnectionError):
 
 
 class ConfirmedPublisher:
-    def __init__(self, connection: Connection, channel: Any) -> None:
+    def __init__(self, connection: Connection, channel: Any, watch: BlockedWatch | None = None) -> None:
         self.connection = connection
         self.channel = channel
+        self.watch = watch
+        """The connection's alarm state: time blocked does not count towards the confirm timeout."""
         self._sequence = 0
         self._outstanding: dict[int, Token] = {}
         self.nacked: set[Token] = set()
@@ -67,6 +71,8 @@ class ConfirmedPublisher:
         """Wait until every publish so far is acked or nacked; return the nacked tokens and reset."""
         deadline = time.monotonic() + timeout_s
         while self._outstanding:
+            if self.watch is not None and self.watch.blocked:
+                deadline = time.monotonic() + timeout_s  # the broker said why it is silent
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConfirmTimeout(f"{len(self._outstanding)} publishes unconfirmed after {timeout_s:.0f}s")

@@ -33,8 +33,21 @@ def _reply_text(error: BaseException) -> str:
 
 
 def explain(error: BaseException, settings: Settings) -> str | None:
+    from broker.client import NotAuthorised
+
     user, host, vhost = _where(settings)
     text = _reply_text(error)
+    if isinstance(error, NotAuthorised):  # the client library, as a participant's own user
+        if "vhost" in text:
+            return (
+                f"error: the broker at {host} has no vhost {vhost!r}, or the participant may not use it\n"
+                "fix: check the vhost at the end of RB_AMQP_URL (`/` is %2F)"
+            )
+        return (
+            f"error: {text}\n"
+            "fix: use the password of the participant's own credentials entry (--credentials FILE, "
+            "RB_CREDENTIALS or RB_PASSWORD)"
+        )
     login_refused = "Login was refused" in str(error) or isinstance(
         error, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
     )
@@ -71,7 +84,7 @@ def explain(error: BaseException, settings: Settings) -> str | None:
 
 
 def _local(error: BaseException, settings: Settings, host: str) -> str | None:
-    from broker.client import BrokerUnavailable, NotAuthorised
+    from broker.client import BrokerUnavailable
     from broker.credentials import CredentialsError
     from broker.domain.address import AddressError
     from broker.participants import ParticipantsError
@@ -79,8 +92,6 @@ def _local(error: BaseException, settings: Settings, host: str) -> str | None:
     from broker.tracker.commands import TrackerDatabaseError
     from broker.transport.management import ManagementError
 
-    if isinstance(error, NotAuthorised):
-        return f"error: {_reply_text(error)}\nfix: check the participant's credentials file or RB_PASSWORD"
     if isinstance(
         error, BrokerUnavailable | pika.exceptions.AMQPConnectionError | ConnectionRefusedError
     ) or (

@@ -23,6 +23,8 @@ rotate=""
 [ -f "$CREDENTIALS" ] || rotate="--rotate-passwords"  # passwords are only known when (re)set
 "$RB" provision "$PARTICIPANTS" --credentials-out "$CREDENTIALS" $rotate
 export RB_PARTICIPANTS="$PARTICIPANTS"
-router_url=$(.venv/bin/python -c "import sys; from broker import credentials; from broker.settings import Settings; print(Settings().amqp_url_for('referral-router', credentials.for_user('referral-router', sys.argv[1]).password))" "$CREDENTIALS")
+# the router's user carries RB_USER_PREFIX like every user provision makes (a shared broker)
+router_user="${RB_USER_PREFIX:-}referral-router"
+router_url=$(.venv/bin/python -c "import sys; from broker import credentials; from broker.settings import Settings; print(Settings().amqp_url_for(sys.argv[2], credentials.for_user(sys.argv[2], sys.argv[1]).password))" "$CREDENTIALS" "$router_user")
 echo "router starting; follow it with: .venv/bin/referral-broker tail"
 RB_AMQP_URL="$router_url" exec "$RB" route

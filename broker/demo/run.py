@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import random
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -106,6 +108,14 @@ def _masked(settings: Settings) -> str:
     return settings.amqp_url.replace(f":{quote(password, safe='')}@", f":{shown}@")  # every address
 
 
+def _tail_command(settings: Settings) -> str:
+    """A `tail` command line that runs as printed: the CLI by its path (`deploy/demo.sh` does not put
+    the virtualenv on PATH) and the URL quoted for the shell."""
+    cli = Path(sys.executable).parent / "referral-broker"
+    program = str(cli) if cli.exists() else "referral-broker"
+    return f"RB_AMQP_URL={shlex.quote(_masked(settings))} {shlex.quote(program)} tail"
+
+
 def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None] = print) -> Summary:
     started = time.monotonic()
     registry = default_registry()
@@ -127,7 +137,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
             f"provisioned {len(participants)} participants in vhost {scratch.vhost!r}, each with its own "
             f"user and {options.inboxes.value} inbox ({time.monotonic() - started:.1f} s)"
         )
-        say(f"follow it live from another terminal: RB_AMQP_URL={_masked(scratch)} referral-broker tail")
+        say(f"follow it live from another terminal: {_tail_command(scratch)}")
         declare_audit_queue(scratch.amqp_url)
         tap = LogTap(scratch.amqp_url)
         tap.start()
@@ -203,6 +213,6 @@ def _kept_hints(scratch: Settings, workdir: Path, case_id: str) -> list[str]:
         f"  queues:    {scratch.api_url}/#/queues/{quote(scratch.vhost, safe='')}",
         f"  a case:    {db} referral-broker trace {case_id}",
         f"  per party: {db} referral-broker stats",
-        f"  live log:  RB_AMQP_URL={_masked(scratch)} referral-broker tail   (while something publishes)",
+        f"  live log:  {_tail_command(scratch)}   (while something publishes)",
         f"  remove:    referral-broker demo --remove {scratch.vhost}",
     ]

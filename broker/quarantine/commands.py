@@ -42,10 +42,10 @@ def _since(text: str) -> datetime:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from broker.quarantine.queue import QUEUES, Filter, holding_queue
 
-    trail = _trail(settings, required=False)
     wanted = Filter(args.stage, args.sender, args.since)
     with holding_queue(settings.amqp_url, QUEUES[args.holding]) as queue:
         held = queue.held()
+    trail = _trail(settings, required=False)
     if trail is not None:
         trail.note_quarantined(held)
     shown = [h for h in held if wanted.admits(h)]

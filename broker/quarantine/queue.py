@@ -176,7 +176,8 @@ class HoldingQueue:
         """Every message held now, each looked at once (unacked until settled or the run ends)."""
         waiting = self.channel.queue_declare(self.queue, passive=True).method.message_count
         out = []
-        for _ in range(waiting):
+        # at least one get, even on an empty queue: a passive declare checks no permission
+        for _ in range(max(waiting, 1)):
             method, properties, body = self.channel.basic_get(self.queue)
             if method is None:
                 break

@@ -84,7 +84,7 @@ class InformationCategory(StrEnum):
 
 
 class SevereHarm(StrEnum):
-    """Consequences that make a case 情节特别严重 regardless of counts (Art. 6)."""
+    """Consequences that make a case 情节特别严重 regardless of counts (Art. 5 para. 2 items 1-2)."""
 
     DEATH = "death"
     SERIOUS_INJURY = "serious_injury"
@@ -110,7 +110,8 @@ class RecordCount(StrictModel):
         ge=0,
         le=MAX_RECORDS,
         description="Records illegally obtained and not provided onward (records obtained and then "
-        "provided are counted under 'provided' only, never twice).",
+        "provided are counted under 'provided' only, never twice). A seized batch counts as found unless "
+        "shown untrue or repeated (法释〔2017〕10号 Art. 11 para. 3).",
     )
 
     @property
@@ -137,7 +138,22 @@ class CaseFacts(StrictModel):
     )
     insider: bool = Field(
         default=False,
-        description="Data obtained while performing duties or providing services (thresholds halve).",
+        description="Data obtained while performing duties or providing services. The thresholds halve "
+        "for the records sold or provided (Art. 5 item 8), not for records only held.",
+    )
+    own_lawful_business: bool = Field(
+        default=False,
+        description="The records were bought or received for the party's own lawful business "
+        "(为合法经营活动而非法购买、收受, 法释〔2017〕10号 Art. 6). When they are all outside the "
+        "categories of Art. 5 items 3-4 and none was sold or provided on, Art. 6 governs instead of Art. 5.",
+    )
+    profit_from_use_cny: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        max_digits=MAX_INCOME_DIGITS,
+        decimal_places=2,
+        description="Profit in yuan made by using records bought or received for the party's own "
+        "business (利用非法购买、收受的公民个人信息获利, Art. 6 item 1), below ten billion.",
     )
     prior_criminal_penalty: bool = Field(
         default=False, description="The party was criminally punished for this kind of offence before."
@@ -154,7 +170,14 @@ class CaseFacts(StrictModel):
         description="Data supplied to someone known (or who should be known) to use it for crime.",
     )
     other_serious_circumstances: bool = Field(
-        default=False, description="A human judgement that other serious circumstances apply (clause 10)."
+        default=False,
+        description="A human judgement that other serious circumstances apply (Art. 5 item 10; "
+        "Art. 6 item 3 where Art. 6 governs).",
+    )
+    other_especially_serious_circumstances: bool = Field(
+        default=False,
+        description="A human judgement that other especially serious circumstances apply "
+        "(其他情节特别严重的情形, Art. 5 para. 2 item 4).",
     )
     severe_harms: list[SevereHarm] = Field(default_factory=list)
 
@@ -165,6 +188,15 @@ class CaseFacts(StrictModel):
             return validate_credit_code(value)
         except CreditCodeError as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _profit_only_for_own_business(self) -> CaseFacts:
+        if self.profit_from_use_cny and not self.own_lawful_business:
+            raise ValueError(
+                "profit_from_use_cny: only for records bought or received for the party's own lawful "
+                "business; set own_lawful_business, or give illegal_income_cny for income from selling"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_count_per_category(self) -> CaseFacts:

@@ -1,8 +1,16 @@
-"""Criminal threshold for infringing personal information (刑法第二百五十三条之一), 法释〔2017〕10号 Art. 5.
+"""Criminal threshold for infringing personal information (刑法第二百五十三条之一), 法释〔2017〕10号
+Art. 5 and Art. 6.
 
 A bureau transfers a case to the police (移送公安机关) once its facts reach "情节严重". This module
 says whether they do, at which level, by which clause and with which numbers, so that the referral
-can carry its own reasoning. The figures themselves are versioned data
+can carry its own reasoning. It advises: the bureau head decides (Decree 310 Art. 5), and a head who
+reads the facts otherwise says so in the referral (referrals.py).
+
+Art. 6 governs instead of Art. 5 when records were bought or received for the party's own lawful
+business (为合法经营活动而非法购买、收受), are all outside the sensitive categories of Art. 5 items 3
+and 4, and none was sold or provided on (Art. 6 para. 2 sends that back to Art. 5). Under Art. 6 only
+"情节严重" exists: a profit of ¥50,000 from using them, a repeat after a penalty, or other serious
+circumstances. The figures themselves are versioned data
 (``broker/domain/data/thresholds/<version>.json``), not code: a new interpretation is a new file.
 
 Arithmetic is exact (``Fraction``): ¥4,999.99 never rounds up to ¥5,000, and 24/50 + 250/500 is
@@ -102,6 +110,9 @@ class ThresholdRules:
     """Art. 5 item 8: insiders reach items 3-7 with this share of the figures (1/2)."""
     especially_serious_factor: Fraction
     """Art. 5 para. 2 item 3: items 3-8 reached this many times over are 情节特别严重 (10)."""
+    lawful_business_profit_cny: Decimal
+    """Art. 6 para. 1 item 1: profit from using records bought or received for the party's own
+    lawful business that makes it 情节严重 (¥50,000)."""
 
     def tier_of(self, category: InformationCategory) -> RecordTier:
         for tier in self.record_tiers:
@@ -150,9 +161,11 @@ def _parse_rules(version: str, data: object) -> ThresholdRules:
     income = _as_fraction(doc.get("illegal_income_cny"), f"{where}: illegal_income_cny")
     insider = _as_fraction(doc.get("insider_factor"), f"{where}: insider_factor")
     especially = _as_fraction(doc.get("especially_serious_factor"), f"{where}: especially_serious_factor")
-    if income <= 0 or not 0 < insider <= 1 or especially <= 1:
+    profit = _as_fraction(doc.get("lawful_business_profit_cny"), f"{where}: lawful_business_profit_cny")
+    if income <= 0 or not 0 < insider <= 1 or especially <= 1 or profit <= 0:
         raise ThresholdRulesError(
-            f"{where}: need illegal_income_cny > 0, 0 < insider_factor <= 1, especially_serious_factor > 1"
+            f"{where}: need illegal_income_cny > 0, 0 < insider_factor <= 1, especially_serious_factor > 1, "
+            "lawful_business_profit_cny > 0"
         )
     try:
         effective_from = date.fromisoformat(_as_str(doc.get("effective_from"), f"{where}: effective_from"))
@@ -167,6 +180,7 @@ def _parse_rules(version: str, data: object) -> ThresholdRules:
         illegal_income_cny=Decimal(income.numerator) / Decimal(income.denominator),
         insider_factor=insider,
         especially_serious_factor=especially,
+        lawful_business_profit_cny=Decimal(profit.numerator) / Decimal(profit.denominator),
     )
 
 
@@ -280,6 +294,9 @@ class Assessment:
     insider: bool = False
     comparisons: tuple[Comparison, ...] = ()
     rules_citation: str = ""
+    article: str = "art5"
+    """The article whose test was applied: ``art5``, or ``art6`` for records bought or received
+    for the party's own lawful business and not passed on."""
 
     def __post_init__(self) -> None:
         if self.reached != (self.level is not Level.NOT_REACHED):
@@ -294,18 +311,25 @@ class Assessment:
 
     def explain(self) -> str:
         """A plain-text account for a police officer: result, clauses, numbers, thresholds, halving."""
+        name = "Art. 6" if self.article == "art6" else "Art. 5"
         verdict = (
-            f"REACHED: {self.level.label}" if self.reached else "NOT REACHED: no clause of Art. 5 is met"
+            f"REACHED: {self.level.label}" if self.reached else f"NOT REACHED: no clause of {name} is met"
         )
         lines = [
             f"Criminal threshold (侵犯公民个人信息罪): {verdict}.",
             f"Rules: {self.rules_version}" + (f", {self.rules_citation}" if self.rules_citation else ""),
         ]
+        if self.article == "art6":
+            lines.append(
+                "Art. 6 governs: records bought or received for the party's own lawful business, none of "
+                "the categories of Art. 5 items 3-4, none sold or provided on (为合法经营活动而非法购买、"
+                "收受). Only 情节严重 applies."
+            )
         if self.insider:
             lines.append(
                 "Insider halving (Art. 5 item 8): APPLIED. The data were obtained while performing duties "
-                "or providing services, so half the figures of items 3-7 suffice; the thresholds below "
-                "are halved."
+                "or providing services, so half the figures of items 3-7 suffice for what was sold or "
+                "provided; records only held count against the full figures."
             )
         else:
             lines.append(
@@ -332,7 +356,8 @@ class Assessment:
                 )
         lines.append(
             "Counting (Art. 11): a record sold or provided to several recipients counts once per recipient; "
-            "a record obtained and then sold or provided counts once."
+            "a record obtained and then sold or provided counts once; a seized batch counts as found "
+            "unless there is evidence that records are untrue or repeated (Art. 11 para. 3)."
         )
         return "\n".join(lines)
 
@@ -344,6 +369,7 @@ class Assessment:
             "rules_version": self.rules_version,
             "rules_citation": self.rules_citation,
             "insider": self.insider,
+            "article": self.article,
             "clauses": [c.to_dict() for c in self.clauses],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "explanation": self.explain(),
@@ -369,8 +395,11 @@ class _Halving:
 
 
 def assess(facts: CaseFacts, rules: ThresholdRules | None = None) -> Assessment:
-    """Assess ``facts`` against Art. 5 of 法释〔2017〕10号 (or the given ``rules``)."""
+    """Assess ``facts`` against Art. 5 of 法释〔2017〕10号, or Art. 6 where it governs (or the given
+    ``rules``)."""
     rules = rules or load_rules()
+    if _art6_governs(facts, rules):
+        return _assess_art6(facts, rules)
     scale = _Scale(
         factor=rules.insider_factor if facts.insider else Fraction(1),
         times=rules.especially_serious_factor,
@@ -384,6 +413,16 @@ def assess(facts: CaseFacts, rules: ThresholdRules | None = None) -> Assessment:
     clauses += _insider_clause(scale, halvings)
     clauses += _flag_clauses_9_10(facts)
     clauses += _harm_clauses(facts)
+    if facts.other_especially_serious_circumstances:
+        clauses.append(
+            ClauseMet(
+                "art5.p2.4",
+                "Other especially serious circumstances, as judged by the case handler "
+                "(其他情节特别严重的情形)",
+                (("other_especially_serious_circumstances", True),),
+                Level.ESPECIALLY_SERIOUS,
+            )
+        )
     level = _highest(c.level for c in clauses)
     return Assessment(
         reached=level is not Level.NOT_REACHED,
@@ -393,6 +432,70 @@ def assess(facts: CaseFacts, rules: ThresholdRules | None = None) -> Assessment:
         insider=facts.insider,
         comparisons=tuple(comparisons),
         rules_citation=rules.citation,
+    )
+
+
+def _art6_governs(facts: CaseFacts, rules: ThresholdRules) -> bool:
+    """Art. 6: bought or received for own lawful business, only records outside Art. 5 items 3-4, none
+    sold or provided on (para. 2), and nothing else that presupposes providing them."""
+    if not facts.own_lawful_business or facts.insider:
+        return False  # an insider obtained them in service, not by buying or receiving
+    general = rules.tier_of(InformationCategory.OTHER)
+    return (
+        all(r.provided == 0 for r in facts.records)
+        and all(r.category in general.categories for r in facts.records if r.counted)
+        and not facts.location_data_used_for_crime
+        and not facts.supplied_to_known_criminal
+    )
+
+
+def _assess_art6(facts: CaseFacts, rules: ThresholdRules) -> Assessment:
+    """Art. 6 para. 1: the only level is 情节严重; it has no ten-times bracket and no insider halving."""
+    profit = facts.profit_from_use_cny
+    threshold = rules.lawful_business_profit_cny
+    level = Level.SERIOUS if profit >= threshold else Level.NOT_REACHED
+    comparisons = (
+        Comparison("art6.1", "profit from using the records", profit, threshold, "none under Art. 6", level),
+    )
+    clauses: list[ClauseMet] = []
+    if level is Level.SERIOUS:
+        clauses.append(
+            ClauseMet(
+                "art6.1",
+                f"Profit of ¥{threshold:,.0f} or more from using records bought or received for the party's "
+                "own lawful business (利用非法购买、收受的公民个人信息获利五万元以上)",
+                (("profit_from_use_cny", profit), ("threshold", threshold)),
+                Level.SERIOUS,
+            )
+        )
+    if facts.prior_criminal_penalty or facts.administrative_penalty_within_2_years:
+        clauses.append(
+            _flag_clause(
+                "art6.2",
+                "Criminally punished before for infringing personal information, or administratively "
+                "punished for it within two years, and buying or receiving again (曾因侵犯公民个人信息受过"
+                "刑事处罚或者二年内受过行政处罚，又非法购买、收受公民个人信息)",
+                prior_criminal_penalty=facts.prior_criminal_penalty,
+                administrative_penalty_within_2_years=facts.administrative_penalty_within_2_years,
+            )
+        )
+    if facts.other_serious_circumstances:
+        clauses.append(
+            _flag_clause(
+                "art6.3",
+                "Other serious circumstances, as judged by the case handler (其他情节严重的情形)",
+                other_serious_circumstances=True,
+            )
+        )
+    reached = _highest(c.level for c in clauses)
+    return Assessment(
+        reached=reached is not Level.NOT_REACHED,
+        level=reached,
+        clauses=tuple(clauses),
+        rules_version=rules.version,
+        comparisons=comparisons,
+        rules_citation=rules.citation,
+        article="art6",
     )
 
 
@@ -426,20 +529,28 @@ def _record_clauses(
     comparisons: list[Comparison],
     halvings: list[_Halving],
 ) -> list[ClauseMet]:
-    """Items 3-5, one per tier, then item 6 from the same shares (records of a tier ÷ its threshold)."""
+    """Items 3-5, one per tier, then item 6 from the same shares (records of a tier ÷ its threshold).
+
+    Item 8 halves the figures for what an insider sold or provided (出售或者提供给他人); records the
+    insider only held count against the full figure, i.e. weigh ``factor`` against the halved one.
+    """
     clauses = []
     shares: list[_Share] = []
     for tier in rules.record_tiers:
         by_category = [(c, facts.counted(c)) for c in tier.categories]
         counted = sum(n for _, n in by_category)
+        in_tier = [r for r in facts.records if r.category in tier.categories]
+        held = sum(r.held for r in in_tier)
+        weighted = counted - held + held * scale.factor
         threshold = tier.threshold * scale.factor
-        level = _level(Fraction(counted), threshold, scale.times)
-        shares.append(_Share(tier, counted, threshold))
+        level = _level(weighted, threshold, scale.times)
+        shares.append(_Share(tier, counted, weighted, threshold))
         comparisons.append(
             Comparison(
                 tier.clause,
-                f"records of {tier.title}",
-                counted,
+                f"records of {tier.title}"
+                + (", held records weighed at the insider factor" if scale.insider and held else ""),
+                _count(weighted),
                 _count(threshold),
                 _count(threshold * scale.times),
                 level,
@@ -455,6 +566,11 @@ def _record_clauses(
                 _titled(f"At least {tier.threshold:,} records of {tier.title}", level, scale),
                 (
                     ("records_counted", counted),
+                    *(
+                        (("records_held", held), ("records_weighted", _count(weighted)))
+                        if scale.insider and held
+                        else ()
+                    ),
                     *((f"records_{c.value}", n) for c, n in by_category if n),
                     *_threshold_figures(full, threshold, scale, _count),
                 ),
@@ -468,12 +584,14 @@ def _record_clauses(
 class _Share:
     tier: RecordTier
     counted: int
+    weighted: Fraction
+    """Records as weighed against ``threshold``: for an insider, held records count at the factor."""
     threshold: Fraction
     """The tier's threshold as applied (halved for insiders)."""
 
     @property
     def share(self) -> Fraction:
-        return self.counted / self.threshold
+        return self.weighted / self.threshold
 
     @property
     def share_without_halving(self) -> Fraction:
@@ -505,7 +623,7 @@ def _proportional(
     figures: list[tuple[str, Figure]] = []
     for s in shares:
         figures += [
-            (f"records_{s.tier.clause}", s.counted),
+            (f"records_{s.tier.clause}", _count(s.weighted)),
             (f"threshold_{s.tier.clause}", _count(s.threshold)),
             (f"share_{s.tier.clause}", s.share),
         ]
@@ -671,6 +789,9 @@ def _clause_name(clause: str) -> str:
 
 _FIGURE_LABELS: Final = {
     "records_counted": "records counted",
+    "records_held": "of which only held (not halved)",
+    "records_weighted": "records weighed against the halved threshold",
+    "profit_from_use_cny": "profit from using the records",
     "threshold": "threshold applied",
     "threshold_without_halving": "threshold without insider halving",
     "especially_serious_threshold": "ten-times threshold (情节特别严重)",

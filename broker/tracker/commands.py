@@ -289,6 +289,8 @@ def add_commands(sub: Any) -> None:
 
 
 def _short(message_id: str | None) -> str:
+    if message_id and message_id.startswith("sha256:"):  # a quarantined message named by its digest
+        return message_id[:15]
     return message_id[:8] if message_id else ""
 
 

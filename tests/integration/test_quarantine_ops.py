@@ -212,6 +212,8 @@ def test_unreadable_input_gets_a_digest_id_and_is_discarded_with_a_reason(
     ]
     assert events[0][0] == "quarantined"
     assert ("operator_discarded", "discarded from rb.quarantine: test junk") in events
+    code, out, _ = cli(operator_url(dep), "trace", held["id"], monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and held["id"][:15] in out and "operator_discarded" in out
 
 
 def test_a_participant_cannot_get_a_message_replayed_as_someone_else(

@@ -198,4 +198,20 @@ def example_messages() -> list[Message]:
             [shaoxing, zhuji],
             causation_id=_id(21),
         ),
+        _message(
+            22,
+            Kind.DELIVERY_REFUSED,
+            "system:000000",
+            {
+                "refused_message_id": _id(23),
+                "quarantine_id": _id(23),
+                "stage": "routing",
+                "field": "envelope.to",
+                "reason": "bureau:330624 is not a provisioned participant",
+                "what_to_do": "no routing rule allows this message as addressed: check the addressees "
+                "and the reason, then publish a corrected message with a new message_id",
+            },
+            [zhuji],
+            causation_id=_id(23),
+        ),
     ]

@@ -36,6 +36,7 @@ from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.messages import Message
 from broker.domain.plausible_time import CLOCK_SKEW
+from broker.domain.refusals import refusal_notice
 from broker.domain.routing import (
     InMemoryRoutingMemory,
     RoutedRecord,
@@ -68,6 +69,9 @@ log = structlog.get_logger("referral_broker.router")
 MAX_HEADER_TEXT = 500
 """Longest text put in a quarantine header: headers share one frame (frame_max, 128 KiB)."""
 
+REFUSAL_TOKEN = "refusal"
+"""Confirm token of an input's refusal notice."""
+
 HOLD_S = 1.0
 """How long an input whose copy the broker refused waits before the refused copies are retried."""
 
@@ -90,6 +94,8 @@ class Counters:
     deliveries: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    refusals: int = 0
+    """delivery_refused notices published (broker/domain/refusals.py)."""
     sessions: int = 0
     """Broker sessions opened: 1 plus one per reconnect."""
     by_rule: dict[str, int] = field(default_factory=dict)
@@ -349,7 +355,7 @@ class Router:
         record: dict[str, Any] | None = None
         try:
             record = self._publish_quarantine(publisher, 0, delivery, _user_id(delivery), outcome)
-            refused = bool(publisher.wait())
+            refused = any(what != REFUSAL_TOKEN for _, what in publisher.wait())
         except INFRASTRUCTURE_ERRORS:
             raise
         except Exception:
@@ -438,7 +444,14 @@ class Router:
                 records[index] = self._publish_quarantine(publisher, index, delivery, user_id, outcome)
         nacked = publisher.wait()
 
-        failed = {index for index, _ in nacked}
+        # a refusal notice the sender's inbox did not take does not hold its input back: the
+        # quarantine copy is what must not be lost, and a full inbox is not being read anyway
+        failed = {index for index, what in nacked if what != REFUSAL_TOKEN}
+        for index in sorted(index for index, what in nacked if what == REFUSAL_TOKEN):
+            log.warning(
+                "refusal notice not taken by the sender's inbox",
+                quarantine_id=records[index]["quarantine_id"],
+            )
         done: dict[UUID, list[Address]] = {}
         finished: set[UUID] = set()
         for index, outcome in enumerate(outcomes):
@@ -624,8 +637,51 @@ class Router:
         }
         for unread in [k for k in ("kind", "sender", "claimed_sender", "case_id") if record[k] is None]:
             del record[unread]  # the routing key says `invalid.unknown` for what could not be read
+        self._publish_refusal(publisher, index, user_id, record)
         self._publish_record(publisher, index, "quarantined", record)
         return record
+
+    def _publish_refusal(
+        self, publisher: ConfirmedPublisher, index: int, user_id: str | None, record: dict[str, Any]
+    ) -> None:
+        """Tell the authenticated publisher of a quarantined input why (broker/domain/refusals.py).
+        Input with no validated user_id, or the broker's own, gets none: nobody to answer."""
+        publisher_address = self.participants.address_of(user_id) if user_id else None
+        if publisher_address is None or publisher_address == SYSTEM:
+            return
+        notice = refusal_notice(
+            publisher_address,
+            stage=record["stage"],
+            field=record["field"],
+            reason=record["reason"],
+            quarantine_id=record["quarantine_id"],
+            refused_message_id=record.get("message_id"),
+            case_id=record.get("case_id"),
+            sent_at=self.clock(),
+        )
+        publisher.publish(
+            (index, REFUSAL_TOKEN),
+            notice.model_dump_json(exclude_none=True).encode("utf-8"),
+            topology.DELIVER_EXCHANGE,
+            str(publisher_address),
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=str(notice.envelope.message_id),
+            user_id=self.participants.username(SYSTEM),
+            application_headers={
+                "x-sender": str(SYSTEM),
+                "x-kind": notice.envelope.kind.value,
+                "x-case-id": notice.envelope.case_id,
+                "x-rule": Rule.DELIVERY_REFUSED.value,
+                "x-recipient": str(publisher_address),
+            },
+        )
+        record["refusal_notice"] = {
+            "message_id": str(notice.envelope.message_id),
+            "to": str(publisher_address),
+        }
+        self.counters.refusals += 1
 
     def _publish_record(
         self, publisher: ConfirmedPublisher, index: int, event: str, record: dict[str, Any]

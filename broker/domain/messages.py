@@ -47,6 +47,7 @@ class Kind(StrEnum):
     COMPLETION_ACK = "completion_ack"
     DEADLINE_NOTICE = "deadline_notice"
     REFERRAL_LINKED = "referral_linked"
+    DELIVERY_REFUSED = "delivery_refused"
 
 
 class Handling(StrEnum):
@@ -445,6 +446,44 @@ class ReferralLinked(Message):
     body: ReferralLinkedBody
 
 
+class RefusalStage(StrEnum):
+    """Where the router refused a message (the x-quarantine-stage of its quarantined copy)."""
+
+    TRANSPORT = "transport"
+    CONTRACT = "contract"
+    AUTHENTICATION = "authentication"
+    ROUTING = "routing"
+    DUPLICATE = "duplicate"
+    INTERNAL = "internal"
+
+
+class DeliveryRefusedBody(StrictModel):
+    """Why the broker did not route a message its recipient published. The texts name fields and
+    rules only, never a value from the refused message."""
+
+    refused_message_id: UUID | None = Field(
+        None, description="The refused message's envelope message_id, when it could be read."
+    )
+    quarantine_id: str = Field(
+        max_length=80,
+        description="The refused message's id in the quarantine, for operators "
+        "(`referral-broker quarantine show <id>`).",
+    )
+    stage: RefusalStage
+    field: str = Field(
+        max_length=500, description="Dotted path of the offending field, `$` for the whole message."
+    )
+    reason: str = Field(max_length=500)
+    what_to_do: str = Field(max_length=500)
+
+
+class DeliveryRefused(Message):
+    """From the broker (system:000000) to the authenticated publisher of a message it quarantined."""
+
+    KIND = Kind.DELIVERY_REFUSED
+    body: DeliveryRefusedBody
+
+
 FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
 """Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
 
@@ -471,6 +510,7 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         CompletionAck,
         DeadlineNotice,
         ReferralLinked,
+        DeliveryRefused,
     )
 }
 """Every kind of contract version 2.0 and its model."""

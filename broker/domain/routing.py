@@ -43,6 +43,7 @@ class Rule(StrEnum):
     DEADLINE_NOTICE = "tracker.deadline_notice"
     REFERRAL_LINKED = "police.referral_linked"
     LINKED_NOTICE = "police.referral_linked_notice"
+    DELIVERY_REFUSED = "broker.delivery_refused"
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
@@ -71,10 +72,10 @@ ANSWERS: dict[Kind, frozenset[Kind]] = {
 }
 """Which kinds each reply kind may answer."""
 
-GENERATED_ONLY = frozenset({Kind.REFERRAL_LINKED})
+GENERATED_ONLY = frozenset({Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED})
 """Kinds only the broker itself creates; nobody may publish them."""
 
-_NOT_ANSWERABLE = {Kind.REFERRAL_LINKED}
+_NOT_ANSWERABLE = {Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED}
 ANSWERS = {reply: kinds - _NOT_ANSWERABLE for reply, kinds in ANSWERS.items()}
 """Which kinds each reply kind may answer."""
 

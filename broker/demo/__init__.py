@@ -8,7 +8,9 @@ that nothing was lost.
     defaults.py      the defaults the CLI shows
     clock.py         ScaledClock: simulated time running N times faster than real time
     cast.py          who takes part: every province, a sample of cities and counties, departments
+    figures.py       the 2019 report's figures: cases, records, fines by sector and violation, ...
     facts.py         case facts drawn from the 2019 figures, on the right side of the criminal threshold
+    fitting.py       exact quotas, and amounts fitted to the report's totals by sector and violation
     campaign.py      the plan of each case (pure, seeded)
     steps.py         what a participant does at a simulated time (values)
     agenda.py        steps waiting for their simulated time
@@ -22,6 +24,7 @@ that nothing was lost.
     workers.py       the router and the tracker, as threads on the compressed clock
     simulation.py    the loop: routed messages in, due steps out, progress; then settling
     measure.py       the proof at the end: inboxes against promises, and the counts
+    fidelity.py      the report's figures beside the replay's, and where each was counted
     report.py        the summary table and the JSON line
     run.py           the orchestration
     commands.py      the CLI

@@ -14,6 +14,7 @@ from broker.settings import Settings
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from broker import logs
     from broker.demo.behaviour import Shares
+    from broker.demo.defaults import compression_for
     from broker.demo.provisioning import InboxType
     from broker.demo.report import render
     from broker.demo.run import DemoOptions, run_demo
@@ -32,7 +33,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure("WARNING", stream=sys.stderr)  # the router logs every decision at INFO
     options = DemoOptions(
         cases=args.cases,
-        compression=args.compression,
+        compression=args.compression or compression_for(args.cases),
         days=args.days,
         start=datetime.combine(args.start, time(9), BEIJING),
         seed=args.seed,
@@ -83,7 +84,8 @@ def add_commands(sub: Any) -> None:
         "provisions every province's bureau and police office, a sample of cities and counties (bureau, "
         "police, procuratorate), department offices and SAMR, each with its own RabbitMQ user; runs the "
         "router and the deadline tracker on a compressed clock; and replays a campaign shaped by the 2019 "
-        "figures (sectors, violations, record counts, one case in ten over the criminal threshold), with "
+        "figures (sectors, violations, records and fines by sector and violation, one case in ten over "
+        "the criminal threshold, joint actions and interviews), printed beside the report's, with "
         "vertical, cross-province and interdepartmental coordination, police referrals, transfers, "
         "directives and a few bad messages. Simulated recipients answer, some late and some never, so "
         "reminders, escalations and overdue notices fire. It prints progress, then a summary; 'lost' is "
@@ -100,14 +102,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--compression",
         type=_positive(float),
-        default=DEFAULT_COMPRESSION,
-        help="simulated seconds per real second (default %(default).0f: a simulated day in 0.72 s)",
+        default=None,
+        help=f"simulated seconds per real second (default {DEFAULT_COMPRESSION:.0f}, a simulated day in "
+        f"0.72 s, for up to {DEFAULT_CASES} cases; slower in proportion for more, so the broker keeps up)",
     )
     p.add_argument(
         "--days",
         type=_positive(int),
         default=DEFAULT_DAYS,
-        help=f"simulated calendar days; cases open in the first half (default {DEFAULT_DAYS})",
+        help="simulated calendar days; cases open in all but the last 30 (at most the first half) "
+        f"(default {DEFAULT_DAYS}: the campaign's window, 1 April - 30 September 2019)",
     )
     p.add_argument(
         "--start",

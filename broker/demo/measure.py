@@ -12,6 +12,7 @@ from datetime import datetime
 from statistics import median
 
 from broker.demo.campaign import CasePlan
+from broker.demo.fidelity import compare
 from broker.demo.report import Summary, by_coordination
 from broker.demo.simulation import Simulation
 from broker.demo.taps import depths, read_inboxes
@@ -35,6 +36,7 @@ def measure(
     router = workers.router.counters
     routed_records = list(ledger.routed.values())
     filings = Counter((r.get("filing") or {}).get("decision") for r in routed_records)
+    referrals = sum(1 for r in routed_records if r.get("kind") == "police_referral")
     by_participants = sim.desks.published
     unaccounted = max(verdict.unaccounted, verdict.inputs - router.routed - router.quarantined)
     notes = []
@@ -77,7 +79,7 @@ def measure(
         reminders=notices["reminder"],
         escalations=notices["escalation"],
         overdue_notices=notices["overdue"],
-        police_referrals=sum(1 for r in routed_records if r.get("kind") == "police_referral"),
+        police_referrals=referrals,
         filed=filings["filed"],
         not_filed=filings["not_filed"],
         copies_expected=verdict.copies_expected,
@@ -89,5 +91,6 @@ def measure(
         unroutable=sinks[topology.UNROUTABLE],
         dead_lettered=sinks[topology.DEAD_LETTER_QUEUE],
         lost=verdict.missing + unaccounted,
+        fidelity=compare(plans, ledger.routed, ledger.book, referrals),
         notes=notes,
     )

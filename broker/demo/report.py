@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from broker.demo.fidelity import Figure
+from broker.demo.fidelity import render as render_figures
 from broker.domain.routing import Rule
 
 COORDINATION: dict[str, tuple[Rule, ...]] = {
@@ -80,6 +82,8 @@ class Summary:
     unroutable: int
     dead_lettered: int
     lost: int
+    fidelity: list[Figure] = field(default_factory=list)
+    """The 2019 report's figures beside the replay's (fidelity.py)."""
     notes: list[str] = field(default_factory=list)
     afterwards: list[str] = field(default_factory=list)
     """With --keep: where to look at what the run left."""
@@ -132,6 +136,8 @@ def render(s: Summary) -> str:
         row("unroutable / dead-lettered", f"{s.unroutable}/{s.dead_lettered}"),
         row("lost", s.lost, f"{s.missing} copies missing, {s.unaccounted} inputs without a decision"),
     ]
+    if s.fidelity:
+        lines += ["", *render_figures(s.fidelity, s.cases)]
     lines += [f"  note: {n}" for n in s.notes]
     if s.afterwards:
         lines += ["", *s.afterwards]

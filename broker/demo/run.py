@@ -4,7 +4,7 @@
 2. every participant of the cast gets its own user, permissions and inbox (provisioning.py);
 3. a private queue on rb.routing-log records every decision from the start;
 4. the router and the tracker run as threads on a ScaledClock (simulated time × compression);
-5. the campaign's cases open on working days of the first half of the simulated period; simulated
+5. the campaign's cases open on working days of the simulated period but its last month; simulated
    recipients answer what they owe (some late, some never) until the period ends;
 6. time freezes, everything in flight settles, the workers stop;
 7. every inbox is read as the admin and checked against the promised copies: lost must be 0.
@@ -49,6 +49,8 @@ from broker.tracker.calendar import WorkCalendar
 
 SCAN_EVERY_SIM_S = 6 * 3600
 """The tracker scans every 6 simulated hours, within 0.1-0.5 real seconds."""
+ANSWER_DAYS = 30
+"""Simulated days at the end of the period in which no case opens."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class DemoOptions:
         return self.start + timedelta(days=self.days)
 
     @property
+    def open_days(self) -> int:
+        """Cases open on the working days of the period but its last month (at most its second half),
+        so that what they start can play out before it ends."""
+        return max(1, self.days - min(self.days // 2, ANSWER_DAYS))
+
+    @property
     def scan_interval_s(self) -> float:
         return min(0.5, max(0.1, SCAN_EVERY_SIM_S / self.compression))
 
@@ -83,6 +91,8 @@ def _opening_steps(plan: CasePlan, rng: random.Random) -> list[tuple[datetime, S
         steps.append((later(0.5, 4), CaseStep(plan, CaseAction.ASSIST)))
     if plan.department is not None:
         steps.append((later(0.2, 3), CaseStep(plan, CaseAction.COORDINATE)))
+    if plan.joint_with is not None:
+        steps += [(later(0.5, 10), CaseStep(plan, CaseAction.JOIN)) for _ in range(plan.joint_actions)]
     if plan.transfer_to is not None:
         steps.append((later(1, 5), CaseStep(plan, CaseAction.TRANSFER)))
     if plan.directive:
@@ -123,7 +133,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
     calendar = WorkCalendar()
     clock = ScaledClock(options.start, options.compression)
     plans = plan_campaign(
-        options.cases, cast, options.start, max(1, options.days // 2), calendar, options.seed
+        options.cases, cast, options.start, options.open_days, calendar, options.seed
     )
     real_s = clock.real_seconds(options.end - options.start)
     say(

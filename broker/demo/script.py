@@ -37,12 +37,24 @@ ANSWER_BODIES: dict[Kind, dict[str, Any]] = {
 COORDINATION: dict[Party, tuple[str, str]] = {
     Party.TELECOM: ("takedown", "Suspend the numbers used for unsolicited messages."),
     Party.CYBERSPACE: ("takedown", "Take down the app's unlawful data collection."),
-    Party.HOUSING: ("joint_action", "Joint inspection of the agency's sales offices."),
-    Party.EDUCATION: ("joint_action", "Joint inspection of the training company."),
+    Party.HOUSING: ("information", "Sales and rental filings of the agency."),
+    Party.EDUCATION: ("information", "Licence and enrolment records of the training company."),
     Party.FINANCE: ("information", "Account and licence information of the company."),
-    Party.POSTAL: ("joint_action", "Joint inspection of the delivery outlets' waybill handling."),
+    Party.POSTAL: ("information", "Waybill handling rules of the delivery outlets."),
     Party.TOURISM: ("information", "Registration records of the travel agency and its lodgings."),
 }
+"""What a case asks the department for (campaign.COORDINATION_SHARE of the cases that can)."""
+
+JOINT_ACTION: dict[Party, str] = {
+    Party.TELECOM: "Joint inspection of the company's SMS platform and call centre.",
+    Party.CYBERSPACE: "Joint inspection of the app's data collection.",
+    Party.HOUSING: "Joint inspection of the agency's sales offices.",
+    Party.EDUCATION: "Joint inspection of the training company.",
+    Party.FINANCE: "Joint inspection of the lender's customer files.",
+    Party.POSTAL: "Joint inspection of the delivery outlets' waybill handling.",
+    Party.TOURISM: "Joint inspection of the travel agency and its lodgings.",
+}
+"""One joint enforcement action (联合执法) with the department, as a coordination request."""
 
 
 @dataclass
@@ -138,6 +150,16 @@ class Script:
             self._send(
                 bureau,
                 self._message(plan, Kind.COORDINATION_REQUEST, bureau, [plan.department], body, case=facts),
+            )
+        elif action is CaseAction.JOIN and plan.joint_with is not None:
+            body = {
+                "action": "joint_action",
+                "request": JOINT_ACTION[plan.joint_with.party],
+                "summary": summary,
+            }
+            self._send(
+                bureau,
+                self._message(plan, Kind.COORDINATION_REQUEST, bureau, [plan.joint_with], body, case=facts),
             )
         elif action is CaseAction.TRANSFER and plan.transfer_to is not None:
             body = {"reason": "The company is registered there.", "summary": summary}

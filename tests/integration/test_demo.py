@@ -53,6 +53,23 @@ def test_small_demo_loses_nothing(broker_root: Settings, capsys: pytest.CaptureF
     assert all(
         result["routed_by_coordination"][k]["messages"] > 0 for k in ("vertical", "regional", "police")
     )
+    # the report's figures beside the replay's: shares as they are, counts scaled to 40 cases
+    rows = {row["figure"]: row for row in result["fidelity"]}
+    for share in ("records: real estate", "records: education", "records: decoration"):
+        assert abs(rows[share]["replay"] - rows[share]["report"]) < 5, rows[share]
+    collecting = rows["records: collecting without consent"]
+    assert abs(collecting["replay"] - collecting["report"]) < 1 and "40 of 40 cases" in collecting["counted"]
+    assert rows["fines and confiscations"]["replay"] == rows["fines and confiscations"]["report"] == 528_195
+    assert (
+        rows["police referrals"]["replay"] == rows["police referrals"]["report"] == result["police_referrals"]
+    )
+    joint = rows["joint enforcement actions"]
+    assert joint["replay"] == joint["report"] == 115 and "routed" in joint["counted"]
+    assert (
+        rows["administrative interviews"]["replay"] == 96
+        and "locally" in rows["administrative interviews"]["counted"]
+    )
+    assert "The 2019 report (1,474 cases" in captured.out
     assert elapsed < 40, f"the small demo took {elapsed:.0f} s"
     # the bodies name invented suspects with phone numbers: none of it is ever printed
     printed = captured.out + captured.err

@@ -118,7 +118,7 @@ def is_database_outage(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
-DATABASE_MAX_WAIT_S = 2.0
+DATABASE_MAX_WAIT_S = 1.0
 """Longest wait between two tries of a database that is away: a try costs one connection attempt,
 so input waits at most this long after the database is back."""
 

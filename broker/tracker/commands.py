@@ -195,6 +195,9 @@ def cmd_holidays_load(args: argparse.Namespace, _: Settings) -> int:
 
 
 def cmd_holidays_list(args: argparse.Namespace, _: Settings) -> int:
+    from broker.tracker.calendar import BEIJING, Source
+    from broker.tracker.clock import SystemClock
+
     store = _store(TrackerSettings())
     loaded = store.holidays()
     if not loaded:
@@ -206,6 +209,13 @@ def cmd_holidays_list(args: argparse.Namespace, _: Settings) -> int:
         print(f"{year} (from {source}): {len(days)} special days")
         for d in days:
             print(f"  {d.day.isoformat()} {'workday' if d.working else 'holiday'} {d.name}")
+    this_year = SystemClock().now().astimezone(BEIJING).year
+    for year in (this_year, this_year + 1):
+        if store.calendar.source_of(year) is Source.FALLBACK:
+            print(
+                f"{year}: no holiday notice loaded and chinese-calendar does not know it: statutory "
+                "holidays only, due times PROVISIONAL (load the notice: referral-broker holidays load FILE)"
+            )
     return 0
 
 

@@ -104,3 +104,20 @@ def test_overdue_marks_a_provisional_due_time_until_the_notice_is_loaded(
     assert main(["overdue", "--bureau", "bureau:330600"]) == 0
     out = capsys.readouterr().out
     assert "2027-01-13 00:00 CST" in out and "PROVISIONAL" not in out  # 01-11 off: one day later
+
+
+def test_holidays_list_says_which_coming_year_is_provisional(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from broker.tracker.clock import SystemClock
+
+    monkeypatch.setenv("RB_TRACKER_DATABASE_URL", f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime(2026, 12, 1, tzinfo=BEIJING))
+    assert main(["holidays", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "2027: no holiday notice loaded" in out and "PROVISIONAL" in out and "2026:" not in out
+    notice = tmp_path / "2027.csv"
+    notice.write_text("2027-01-01,holiday,New Year\n")
+    assert main(["holidays", "load", str(notice)]) == 0
+    assert main(["holidays", "list"]) == 0
+    assert "2027: no holiday notice loaded" not in capsys.readouterr().out

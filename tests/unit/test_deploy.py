@@ -507,3 +507,14 @@ def test_the_holding_queue_alert_warns_at_80_percent_of_each_bound_topology_decl
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     (queues,) = [job for job in config["scrape_configs"] if job["job_name"] == "rabbitmq-queues"]
     assert "queue_metrics" in queues["params"]["family"], "the _bytes gauges come with family queue_metrics"
+
+
+def test_rabbitmq_caps_message_size_between_the_contract_and_the_quarantine() -> None:
+    """A body a little over the contract's limit still reaches the router (to be quarantined with a
+    reason its sender is told), but no participant fills the bounded quarantine with a few messages."""
+    from broker.domain.validation import MAX_MESSAGE_BYTES
+    from broker.transport import topology
+
+    conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    (limit,) = re.findall(r"^max_message_size = (\d+)$", conf, re.MULTILINE)
+    assert MAX_MESSAGE_BYTES < int(limit) <= topology.QUARANTINE_MAX_BYTES // 1000

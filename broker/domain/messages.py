@@ -196,15 +196,35 @@ class ClauseFinding(StrictModel):
     figures: dict[str, str] = Field(default_factory=dict)
 
 
+class LegalBasis(StrictModel):
+    """The bureau head's legal basis for a transfer, when it is not (only) the evaluator's reading of
+    Art. 5: Art. 6 of 法释〔2017〕10号, a human judgement, or another offence altogether."""
+
+    offence: Literal["infringing_personal_information", "other_offence"] = Field(
+        description="侵犯公民个人信息罪 (刑法第二百五十三条之一), or another offence."
+    )
+    citation: str = Field(
+        min_length=1, max_length=500, description="The provision relied on (article, interpretation)."
+    )
+    reason: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the head relies on it.")
+
+
 class PoliceReferralBody(Body):
     approved_by: str = Field(
         min_length=1, max_length=200, description="The bureau head who approved the transfer."
     )
     approved_at: AwareDatetime
     threshold_version: str = Field(max_length=100)
-    level: Literal["serious", "especially_serious"]
-    clauses: list[ClauseFinding] = Field(min_length=1)
+    level: Literal["serious", "especially_serious"] = Field(
+        description="The head's reading; the broker's evaluator advises and never overrules it."
+    )
+    clauses: list[ClauseFinding] = Field(min_length=1, description="The clauses the head relies on.")
     explanation: str = Field(max_length=MAX_TEXT)
+    legal_basis: LegalBasis | None = Field(
+        default=None,
+        description="The head's own basis where it differs from the evaluator's assessment; required "
+        "for a referral the evaluator finds under the Art. 5 threshold.",
+    )
 
 
 class PoliceReceiptBody(Body):
@@ -434,13 +454,16 @@ class ReferralLinkedBody(StrictModel):
 
     referral: UUID = Field(description="The referral the police already hold.")
     linked: UUID = Field(description="The referral joined to it.")
-    police: AddressText = Field(description="The police office holding the joined referral.")
+    police: AddressText = Field(
+        description="The police office the linked referral went to: the referring bureau's same-level "
+        "police (Decree 310 Art. 5), told of the first referral by the link."
+    )
     bureaus: list[AddressText] = Field(min_length=1, max_length=2)
     reason: str = Field(max_length=500)
 
 
 class ReferralLinked(Message):
-    """From the broker (system:000000) to both referring bureaus: one referral now covers both."""
+    """From the broker (system:000000) to both referring bureaus: a second referral links to the first."""
 
     KIND = Kind.REFERRAL_LINKED
     body: ReferralLinkedBody

@@ -18,7 +18,7 @@ from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import NATIONAL, Registry
 from broker.domain.messages import Handling, Kind, Message, Scope
 from broker.domain.plausible_time import APPROVAL_MAX_AGE, CLOCK_SKEW, SENT_AT_MAX_AGE, implausible
-from broker.domain.referrals import body_mismatch, fingerprint, linked_notice, threshold_gate
+from broker.domain.referrals import fingerprint, linked_notice, review_referral
 
 
 class Rule(StrEnum):
@@ -40,6 +40,9 @@ class Rule(StrEnum):
     REPLY_REGIONAL = "reply.regional_origin"
     POLICE_REFERRAL = "police.referral"
     SUPERVISION_COPY = "police.supervision_copy"
+    SUPERVISION_COPY_DISPUTED = "police.supervision_copy_disputed"
+    """The supervision copy of a referral whose head's basis and evaluator's assessment differ: the
+    procuratorate sees the flag, and the deliveries metric counts it."""
     DEADLINE_NOTICE = "tracker.deadline_notice"
     REFERRAL_LINKED = "police.referral_linked"
     LINKED_NOTICE = "police.referral_linked_notice"
@@ -49,7 +52,7 @@ class Rule(StrEnum):
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
 """Deliveries after which the recipient holds a case by transfer (and may not transfer it on)."""
 
-COPY_RULES = frozenset({Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY})
+COPY_RULES = frozenset({Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY, Rule.SUPERVISION_COPY_DISPUTED})
 """Deliveries that only keep the recipient informed: it owes no answer and may not give one in the
 addressee's place (a procuratorate does not decide on filing, the sender's own hub does not answer
 the other province's request)."""
@@ -226,7 +229,9 @@ class RoutingContext:
     participants: frozenset[Address]
     memory: RoutingMemory
     copy_referrals_to_procuratorate: bool = True
-    """Send a supervision copy of each police referral to the procuratorate at the same level."""
+    """Send a supervision copy of each police referral to the procuratorate at the same level. The
+    copy is required (2006 opinions on timely transfer of suspected crimes, procuratorial supervision;
+    Decree 310 Art. 14): only test desks turn it off, and no handling code suppresses it."""
     now: datetime | None = None
     """The router's clock, which sent_at and a referral's approved_at must lie near
     (broker/domain/plausible_time.py). None (replays of recorded traffic, test desks) skips those
@@ -350,26 +355,40 @@ def _police_referral(
         raise RoutingRefused(
             "envelope.to", f"a police referral goes to the police office at the bureau's own level, {police}"
         )
-    assessment, refusal = threshold_gate(env.case)
-    if refusal is not None:
-        raise RoutingRefused("envelope.case", refusal)
-    mismatch = body_mismatch(message.body, assessment)
-    if mismatch is not None:
-        raise RoutingRefused(*mismatch)
+    # The head decides (Decree 310 Art. 5); the evaluator advises, so a disagreement is recorded and
+    # flagged, and only a referral under the threshold on Art. 5 alone stays refused.
+    review = review_referral(env.case, message.body)
+    if review.refusal is not None:
+        raise RoutingRefused(*review.refusal)
     _plausible_approval(message, ctx)
-    extras: dict[str, Any] = {"threshold": assessment.to_dict()}
+    extras: dict[str, Any] = {"threshold": review.record()}
     first = ctx.memory.referral(fingerprint(env.case))
     if first is not None and first.message_id != env.message_id:
-        holder = next((a for a, rule in first.deliveries if rule is Rule.POLICE_REFERRAL), police)
+        # Decree 310 Art. 5: a transfer goes to the referring bureau's same-level police, a duplicate
+        # too; it carries the link to the first referral, and the police offices coordinate.
         extras["linked_to"] = first.message_id
-        extras["notices"] = (linked_notice(first, message, str(holder)),)
-        reason = f"same company and facts as referral {first.message_id} from {first.sender}: joined to it"
-        return [Delivery(holder, Rule.REFERRAL_LINKED, reason)], extras
-    out = [Delivery(police, Rule.POLICE_REFERRAL, f"criminal referral from {sender} to same-level police")]
+        extras["notices"] = (linked_notice(first, message, str(police)),)
+        reason = f"same company and facts as referral {first.message_id} from {first.sender}: linked to it"
+        out = [Delivery(police, Rule.REFERRAL_LINKED, reason)]
+    else:
+        reason = f"criminal referral from {sender} to same-level police"
+        out = [Delivery(police, Rule.POLICE_REFERRAL, reason)]
     procuratorate = Address(Party.PROCURATORATE, sender.code)
-    restricted = Handling.NO_ONWARD_DISSEMINATION in env.handling
-    if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants and not restricted:
-        out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, "supervision copy of a police referral"))
+    if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants:
+        # Required, so no_onward_dissemination does not suppress it: supervision is not dissemination.
+        if review.disagreement is None:
+            reason = "supervision copy of a police referral"
+            out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, reason))
+        else:
+            field, why = review.disagreement
+            out.append(
+                Delivery(
+                    procuratorate,
+                    Rule.SUPERVISION_COPY_DISPUTED,
+                    f"supervision copy of a police referral; the head's reading and the evaluator's differ "
+                    f"({field}: {why})",
+                )
+            )
     return out, extras
 
 

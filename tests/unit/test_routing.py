@@ -235,7 +235,9 @@ def facts_over_threshold(other_records: int) -> dict[str, Any]:
     return {**REFERRAL_FACTS, "records": [{"category": "other", "provided": other_records}]}
 
 
-def test_restricted_referral_gets_no_supervision_copy() -> None:
+def test_restricted_referral_still_gets_its_required_supervision_copy() -> None:
+    """The procuratorate's supervision copy is required (2006 opinions; Decree 310 Art. 14):
+    no_onward_dissemination restricts onward dissemination, not supervision."""
     w = World()
     plain = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], facts=facts_over_threshold(6000)))
     assert routes(plain) == {
@@ -251,7 +253,10 @@ def test_restricted_referral_gets_no_supervision_copy() -> None:
             facts=facts_over_threshold(7000),
         )
     )
-    assert routes(restricted) == {("police:330681", Rule.POLICE_REFERRAL)}
+    assert routes(restricted) == {
+        ("police:330681", Rule.POLICE_REFERRAL),
+        ("procuratorate:330681", Rule.SUPERVISION_COPY),
+    }
 
 
 def test_referral_under_the_threshold_stays_administrative() -> None:
@@ -270,17 +275,24 @@ def test_referral_under_the_threshold_stays_administrative() -> None:
     assert "does not reach the criminal threshold" in error.reason and "4999" in error.reason
 
 
-def test_referral_whose_stated_finding_differs_is_refused() -> None:
+def test_referral_whose_stated_finding_differs_is_delivered_with_the_disagreement_recorded() -> None:
+    """Decree 310 Art. 5: the bureau head decides on the transfer; the evaluator advises."""
     facts = {**facts_over_threshold(5000), "illegal_income_cny": "0"}
-    body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+    approved_at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    body = referral_body(CaseFacts.model_validate(facts), "head", approved_at)
     body["level"] = "especially_serious"
-    error = refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts))
-    assert error.field == "body.level" and "the case facts reach serious" in error.reason
-    body = referral_body(CaseFacts.model_validate(facts), "head", "2019-06-03T08:00:00+08:00")
+    decision = World().route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts))
+    assert routes(decision) == {
+        ("police:330681", Rule.POLICE_REFERRAL),
+        ("procuratorate:330681", Rule.SUPERVISION_COPY_DISPUTED),
+    }
+    assert decision.threshold is not None
+    assert decision.threshold["disagreement"]["field"] == "body.level"
+    assert "the case facts reach serious" in decision.threshold["disagreement"]["reason"]
+    body = referral_body(CaseFacts.model_validate(facts), "head", approved_at)
     body["clauses"] = [{"clause": "art5.3", "title": "t"}]
-    assert refused(World(), msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts)).field == (
-        "body.clauses"
-    )
+    decision = World().route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], body=body, facts=facts))
+    assert decision.threshold is not None and decision.threshold["disagreement"]["field"] == "body.clauses"
 
 
 def test_referral_carries_the_routers_assessment() -> None:
@@ -295,12 +307,14 @@ def test_same_company_and_facts_from_two_bureaus_become_one_referral() -> None:
     w = World(PARTICIPANTS | {Address.parse("police:330600")})
     first = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", [], case_id="A-1"))
     second = w.route(msg(Kind.POLICE_REFERRAL, "bureau:330600", [], case_id="B-7"))
-    assert routes(second) == {("police:330681", Rule.REFERRAL_LINKED)}
+    # Decree 310 Art. 5: to the referring bureau's own same-level police, with a link to the first
+    assert routes(second) == {("police:330600", Rule.REFERRAL_LINKED)}
     assert second.linked_to == first.message_id
     (notice,) = second.notices
     assert notice.envelope.kind is Kind.REFERRAL_LINKED
     assert sorted(notice.envelope.to) == ["bureau:330600", "bureau:330681"]
     assert notice.body.referral == first.message_id and notice.body.linked == second.message_id
+    assert notice.body.police == "police:330600"
 
 
 def test_different_facts_are_separate_referrals() -> None:

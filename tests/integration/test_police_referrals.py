@@ -93,11 +93,14 @@ def test_same_company_and_facts_from_two_bureaus_become_one_referral(deployment:
     assert wait_for(lambda: deployment.router.counters.routed == 1)
     second = msg(Kind.POLICE_REFERRAL, "bureau:330600", [], facts=SIM_RING, case_id="SX-9")
     deployment.client("bureau:330600").publish(second)
-    police = deployment.client("police:330681")
-    got = receive(police, 2)
-    assert [m.envelope.message_id for m, _ in got] == [first.envelope.message_id, second.envelope.message_id]
-    assert got[1][1].rule == "police.referral_linked"
-    assert nothing_for(deployment.client("police:330600"), 0.5)
+    # Decree 310 Art. 5: each bureau's transfer goes to its own same-level police; the second is
+    # linked to the first instead of crossing to the first police office
+    ((got_first, _),) = receive(deployment.client("police:330681"))
+    assert got_first.envelope.message_id == first.envelope.message_id
+    ((got_second, meta_second),) = receive(deployment.client("police:330600"))
+    assert got_second.envelope.message_id == second.envelope.message_id
+    assert meta_second.rule == "police.referral_linked"
+    assert nothing_for(deployment.client("police:330681"), 0.5)
     for bureau in ("bureau:330681", "bureau:330600"):
         ((notice, meta),) = receive(deployment.client(bureau))
         assert notice.envelope.kind is Kind.REFERRAL_LINKED and meta.rule == "police.referral_linked_notice"

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
 
 import pika
@@ -35,7 +36,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 from broker.domain.address import Address
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
 from broker.domain.validation import validate_message
-from broker.settings import broker_addresses
+from broker.settings import SettingsError, TlsSettings, broker_addresses
+from broker.transport import tls as tls_options
 from broker.transport import topology
 
 SEEN_WINDOW = 100_000
@@ -73,6 +75,13 @@ def _as_broker_error(error: BaseException) -> BrokerError:
     what = type(error).__name__
     if isinstance(error, BrokerError):
         return error
+    reason = tls_options.verification_failure(error)
+    if reason is not None:
+        return BrokerUnavailable(
+            f"TLS verification of the broker's certificate failed ({reason}): check RB_TLS_CA_FILE "
+            "(the CA that signs the broker's certificate) and that the address names a host the "
+            "certificate carries (or RB_TLS_SERVER_NAME)"
+        )
     if isinstance(
         error,
         pika.exceptions.ProbableAuthenticationError
@@ -106,14 +115,21 @@ def _worth_retrying(error: BaseException) -> bool:
     for a few seconds) are retried; what the broker refuses for good is not."""
     if isinstance(error, pika.exceptions.UnroutableError):
         return False
+    if tls_options.verification_failure(error) is not None:
+        return False  # an untrusted certificate stays untrusted
     return isinstance(_as_broker_error(error), BrokerUnavailable | PublishRefused)
 
 
-def connection_parameters(url: str) -> list[pika.URLParameters]:
-    """pika's parameters for each address in `url`, in order; pika tries them one after another."""
+def connection_parameters(url: str, tls: TlsSettings | None = None) -> list[pika.URLParameters]:
+    """pika's parameters for each address in `url`, in order; pika tries them one after another.
+    amqps:// addresses get TLS with verification and, with a client certificate and no password,
+    certificate login (`tls` defaults to the environment's RB_TLS_*, see broker/settings.py)."""
+    tls = TlsSettings() if tls is None else tls
+    addresses = broker_addresses(url, "url")
+    tls.check(addresses, "url")
     parameters = []
-    for address in broker_addresses(url, "url"):
-        each = pika.URLParameters(address)
+    for address in addresses:
+        each = tls_options.pika_parameters(address, tls)
         if each.blocked_connection_timeout is None:
             each.blocked_connection_timeout = BLOCKED_TIMEOUT_S
         parameters.append(each)
@@ -172,12 +188,18 @@ class ParticipantClient:
     its reconnects, failovers and resends, may take before BrokerUnavailable or PublishRefused."""
 
     def __init__(
-        self, url: str, address: str | Address, connect_timeout_s: float = 30.0, inbox: str | None = None
+        self,
+        url: str,
+        address: str | Address,
+        connect_timeout_s: float = 30.0,
+        inbox: str | None = None,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self._inbox = inbox
-        self.parameters = connection_parameters(url)
-        self.username = self.parameters[0].credentials.username
+        tls = TlsSettings() if tls is None else tls
+        self.parameters = connection_parameters(url, tls)
+        self.username = _username(url, tls)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout_s = connect_timeout_s
         self._connection: pika.BlockingConnection | None = None
@@ -356,6 +378,21 @@ class ParticipantClient:
         self._seen[message_id] = None
         if len(self._seen) > SEEN_WINDOW:
             self._seen.popitem(last=False)
+
+
+def _username(url: str, tls: TlsSettings) -> str:
+    """The user every publish names in user_id. With certificate login RabbitMQ takes the user
+    from the certificate's CN, so the address must still name it for user_id to match."""
+    address = broker_addresses(url, "url")[0]
+    parts = urlsplit(address)
+    if not parts.username:
+        if tls.login_external(address):
+            raise SettingsError(
+                "url: certificate login needs the certificate's user name in the address "
+                "(amqps://bureau-330681@host:5671/vhost), for the user_id every publish carries"
+            )
+        return "guest"  # pika's default user, as before
+    return unquote(parts.username)
 
 
 class _HandlerFailed(Exception):

@@ -5,6 +5,14 @@ semicolons: `amqp://u:p@rabbit-1:5672/vh,amqp://u:p@rabbit-2:5672/vh`. Every com
 in order and connects to the first live one (kombu's failover for the workers, `declare`,
 `provision` and `tail`; a list of pika URLParameters for the client library, `publish` and the
 tracker's notices). All addresses must name the same user, password and vhost: they are one broker.
+
+`amqps://` addresses speak TLS and always verify the broker's certificate and host name, against
+RB_TLS_CA_FILE (the deployment's CA) or, without it, the system's trust store. RB_TLS_CERT_FILE and
+RB_TLS_KEY_FILE are this component's client certificate; with one configured and no password in
+the address, the component logs in with it (RabbitMQ's EXTERNAL mechanism: the user is the
+certificate's CN) instead of a password. TLS settings next to a plain `amqp://` address are refused,
+so a forgotten `s` cannot silently send cases in clear. TlsSettings holds them; the kombu and pika
+forms are built from it in broker/transport/tls.py.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ DEFAULT_DATABASE_URL = "sqlite:///referral-broker.sqlite3"
 
 MANAGEMENT_PORT = 15672
 """Port of RabbitMQ's HTTP API on each node, when RB_MANAGEMENT_URL does not name it."""
+MANAGEMENT_TLS_PORT = 15671
+"""The same over HTTPS (`management.ssl.port`), for a broker reached by amqps://."""
 
 _SEPARATOR = re.compile(r"\s*[,;]\s*(?=amqps?://)")
 """A comma or semicolon only where the next address begins: a password may hold either."""
@@ -82,6 +92,56 @@ def _env(name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """How this component speaks TLS to the broker and its management API (see the module's docstring)."""
+
+    ca_file: str = field(default_factory=lambda: _env("RB_TLS_CA_FILE", ""))
+    """RB_TLS_CA_FILE: PEM file of the CA(s) that sign the broker's certificates; empty: the
+    system's trust store."""
+    cert_file: str = field(default_factory=lambda: _env("RB_TLS_CERT_FILE", ""))
+    """RB_TLS_CERT_FILE: PEM file of this component's client certificate (its chain may follow)."""
+    key_file: str = field(default_factory=lambda: _env("RB_TLS_KEY_FILE", ""), repr=False)
+    """RB_TLS_KEY_FILE: PEM file of that certificate's private key (unencrypted)."""
+    server_name: str = field(default_factory=lambda: _env("RB_TLS_SERVER_NAME", ""))
+    """RB_TLS_SERVER_NAME: the name the broker's certificates carry, when it is not the host in
+    each address (e.g. a shared name every node's certificate holds)."""
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            given, missing = ("RB_TLS_CERT_FILE", "RB_TLS_KEY_FILE")
+            if not self.cert_file:
+                given, missing = missing, given
+            raise SettingsError(f"{missing}: must be set together with {given} (a certificate and its key)")
+        for variable, path in (
+            ("RB_TLS_CA_FILE", self.ca_file),
+            ("RB_TLS_CERT_FILE", self.cert_file),
+            ("RB_TLS_KEY_FILE", self.key_file),
+        ):
+            if path and not os.access(path, os.R_OK):
+                raise SettingsError(f"{variable}: the file does not exist or cannot be read")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.ca_file or self.cert_file or self.server_name)
+
+    def login_external(self, address: str) -> bool:
+        """Whether to log in to `address` with the client certificate (EXTERNAL): a certificate is
+        configured and the address holds no password."""
+        return bool(self.cert_file) and urlsplit(address).password is None
+
+    def check(self, addresses: tuple[str, ...], variable: str = "RB_AMQP_URL") -> None:
+        """Refuse TLS settings next to a plain address: that address would carry cases in clear."""
+        if not self.configured:
+            return
+        for number, address in enumerate(addresses, start=1):
+            if urlsplit(address).scheme != "amqps":
+                raise SettingsError(
+                    f"{variable}: address {number} is plain amqp:// but RB_TLS_* settings are given; "
+                    "use amqps:// (TLS, port 5671)"
+                )
+
+
+@dataclass(frozen=True)
 class Settings:
     amqp_url: str = field(default_factory=lambda: _env("RB_AMQP_URL", DEFAULT_AMQP_URL))
     """RB_AMQP_URL: one address or several (see the module's docstring); kept in kombu's failover
@@ -100,9 +160,12 @@ class Settings:
     (topology.inbox_name); only `provision` and administrators' tools need it."""
     inbox_secret_file: str = field(default_factory=lambda: _env("RB_INBOX_SECRET_FILE", ""))
     """RB_INBOX_SECRET_FILE: a file (mode 600) holding the inbox secret, when RB_INBOX_SECRET is empty."""
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    """RB_TLS_*: CA, client certificate and key for amqps:// and the management API over HTTPS."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amqp_url", failover_url(self.amqp_url))
+        self.tls.check(self.amqp_urls)
 
     @property
     def amqp_urls(self) -> tuple[str, ...]:
@@ -127,8 +190,9 @@ class Settings:
         urls = []
         for address in self.amqp_urls:
             parts = urlsplit(address)
-            scheme = "https" if parts.scheme == "amqps" else "http"
-            urls.append(f"{scheme}://{_host(parts.hostname)}:{MANAGEMENT_PORT}")
+            tls = parts.scheme == "amqps"
+            scheme, port = ("https", MANAGEMENT_TLS_PORT) if tls else ("http", MANAGEMENT_PORT)
+            urls.append(f"{scheme}://{_host(parts.hostname)}:{port}")
         return tuple(dict.fromkeys(urls))
 
     @property
@@ -145,10 +209,11 @@ class Settings:
             urls.append(urlunsplit((parts.scheme, parts.netloc, path, "", "")))
         return replace(self, amqp_url=";".join(urls))
 
-    def amqp_url_for(self, username: str, password: str) -> str:
-        """The same broker addresses and vhost, connecting as another user."""
+    def amqp_url_for(self, username: str, password: str | None) -> str:
+        """The same broker addresses and vhost, connecting as another user; with password None,
+        logging in with the client certificate (RB_TLS_CERT_FILE) whose CN is `username`."""
         vhost = quote(self.vhost, safe="")
-        user = f"{quote(username, safe='')}:{quote(password, safe='')}"
+        user = quote(username, safe="") + ("" if password is None else f":{quote(password, safe='')}")
         urls = []
         for address in self.amqp_urls:
             parts = urlsplit(address)

@@ -63,6 +63,7 @@ from broker.transport.reconnect import (
     keep_running,
     ride_out_database,
 )
+from broker.transport.tls import kombu_options
 
 log = structlog.get_logger("referral_broker.router")
 
@@ -292,7 +293,10 @@ class Router:
         self._held.clear()  # unacked on the old channel: the broker hands them back
         watch = BlockedWatch()  # an alarm is waited out on this connection, not reconnected around
         with Connection(
-            self.amqp_url, heartbeat=30, transport_options=watch.transport_options(TRANSPORT_OPTIONS)
+            self.amqp_url,
+            heartbeat=30,
+            transport_options=watch.transport_options(TRANSPORT_OPTIONS),
+            **kombu_options(self.amqp_url),  # amqps: verified TLS, certificate or password login
         ) as conn:
             conn.connect()
             connected()

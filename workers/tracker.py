@@ -42,6 +42,7 @@ from broker.transport.reconnect import (
     keep_running,
     ride_out_database,
 )
+from broker.transport.tls import kombu_options
 
 log = structlog.get_logger("referral_broker.tracker")
 
@@ -130,7 +131,7 @@ class Tracker:
 
     def _session(self, connected: Callable[[], None]) -> None:
         self._pending.clear()
-        with Connection(self.amqp_url, heartbeat=30) as conn:
+        with Connection(self.amqp_url, heartbeat=30, **kombu_options(self.amqp_url)) as conn:
             conn.connect()
             connected()
             self._conn = conn

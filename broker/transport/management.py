@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from broker.settings import Settings
+from broker.transport.tls import client_context
 
 
 class ManagementError(RuntimeError):
@@ -25,7 +26,9 @@ class Management:
     def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
         self._nodes = list(settings.api_urls)
         """Every node's API; the first is asked, and one that does not answer goes to the back."""
-        self._client = httpx.Client(auth=settings.admin_credentials, timeout=timeout)
+        # HTTPS is verified against RB_TLS_CA_FILE (or the system's store), as AMQPS is
+        verify = client_context(settings.tls)
+        self._client = httpx.Client(auth=settings.admin_credentials, timeout=timeout, verify=verify)
 
     def close(self) -> None:
         self._client.close()

@@ -7,6 +7,10 @@ quorum queues). The nodes of one harness share an Erlang cookie through a HOME o
 the CLI tools (`rabbitmqctl -n`) are given too. Faults are real: `kill()` sends SIGKILL to the
 node's Erlang VM, `start()` brings it back on the same data.
 
+With `tls=NodeTls(...)` a node listens for AMQP over TLS only (no plain listener), verifies
+client certificates against the given CA, lets a certificate's CN log in (EXTERNAL, plugin
+rabbitmq_auth_mechanism_ssl) beside passwords, and serves its management API over HTTPS.
+
 Nothing here touches the shared node on 5672: other names, other ports, another cookie, and every
 process is signalled by the PID it wrote. Teardown stops the nodes and deletes their directories.
 """
@@ -19,6 +23,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import string
 import subprocess
 import tempfile
@@ -32,7 +37,8 @@ from urllib.parse import quote
 
 import httpx
 
-from broker.settings import Settings
+from broker.settings import Settings, TlsSettings
+from broker.transport.tls import client_context
 from tests.support.ports import free_block
 
 HOST = "localhost"
@@ -49,6 +55,15 @@ _SEARCH = ("/usr/lib/rabbitmq/bin",)
 wrapper that switches to the rabbitmq user and its HOME (the shared node's cookie)."""
 
 _live: set[RabbitNode] = set()
+
+
+@dataclass(frozen=True)
+class NodeTls:
+    """The node's TLS files: the CA it trusts for client certificates, and its own certificate."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
 
 
 def _script(name: str) -> str | None:
@@ -80,32 +95,44 @@ class RabbitNode:
     directory: Path
     home: Path
     peers: tuple[str, ...] = ()
+    tls: NodeTls | None = None
     _shell: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _beam: int | None = field(default=None, repr=False)
 
     # ---- addresses ----
 
-    def amqp_url(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> str:
-        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-        return f"amqp://{credentials}@127.0.0.1:{self.amqp_port}/{quote(vhost, safe='')}"
+    def amqp_url(self, user: str = "guest", password: str | None = "guest", vhost: str = "/") -> str:
+        """amqps:// on a TLS node; password None: certificate login as `user`."""
+        credentials = quote(user, safe="") + ("" if password is None else f":{quote(password, safe='')}")
+        scheme = "amqps" if self.tls else "amqp"
+        return f"{scheme}://{credentials}@127.0.0.1:{self.amqp_port}/{quote(vhost, safe='')}"
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.management_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.management_port}"
+
+    @property
+    def client_tls(self) -> TlsSettings:
+        """What a client needs to trust this node (its CA), without a certificate of its own."""
+        return TlsSettings(ca_file=str(self.tls.ca_file) if self.tls else "", cert_file="", key_file="")
 
     def settings(self, vhost: str = "/") -> Settings:
         """The administrator (guest, allowed from loopback) on this node."""
         return Settings(
-            amqp_url=self.amqp_url(vhost=vhost), management_url=self.management_url, database_url="sqlite://"
+            amqp_url=self.amqp_url(vhost=vhost),
+            management_url=self.management_url,
+            database_url="sqlite://",
+            tls=self.client_tls,
         )
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        return client_context(self.client_tls) if self.tls else True
 
     # ---- files and environment ----
 
     def _config(self) -> str:
-        lines = [
-            f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
-            f"management.tcp.port = {self.management_port}",
-            "management.tcp.ip = 127.0.0.1",
+        lines = self._tls_config() if self.tls else self._plain_listeners()
+        lines += [
             "collect_statistics_interval = 1000",  # the API sees new connections within a second
             "log.console = false",
             "log.file.level = info",
@@ -117,22 +144,57 @@ class RabbitNode:
             ]
         return "\n".join(lines) + "\n"
 
+    def _plain_listeners(self) -> list[str]:
+        return [
+            f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
+            f"management.tcp.port = {self.management_port}",
+            "management.tcp.ip = 127.0.0.1",
+        ]
+
+    def _tls_config(self) -> list[str]:
+        """As deploy/rabbitmq/rabbitmq.conf's production listeners, on this node's own ports."""
+        assert self.tls is not None
+        files = [
+            f"cacertfile = {self.tls.ca_file}",
+            f"certfile = {self.tls.cert_file}",
+            f"keyfile = {self.tls.key_file}",
+        ]
+        return [
+            "listeners.tcp = none",
+            f"listeners.ssl.default = 127.0.0.1:{self.amqp_port}",
+            *(f"ssl_options.{line}" for line in files),
+            "ssl_options.verify = verify_peer",
+            "ssl_options.fail_if_no_peer_cert = false",
+            "ssl_options.versions.1 = tlsv1.3",
+            "ssl_options.versions.2 = tlsv1.2",
+            "auth_mechanisms.1 = EXTERNAL",
+            "auth_mechanisms.2 = PLAIN",
+            "auth_mechanisms.3 = AMQPLAIN",
+            "ssl_cert_login_from = common_name",
+            f"management.ssl.port = {self.management_port}",
+            "management.ssl.ip = 127.0.0.1",
+            *(f"management.ssl.{line}" for line in files),
+        ]
+
     def _write_files(self) -> None:
         (self.directory / "mnesia").mkdir(parents=True, exist_ok=True)
         (self.directory / "log").mkdir(exist_ok=True)
         (self.directory / "rabbitmq.conf").write_text(self._config())
-        (self.directory / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        plugins = "rabbitmq_management,rabbitmq_auth_mechanism_ssl" if self.tls else "rabbitmq_management"
+        (self.directory / "enabled_plugins").write_text(f"[{plugins}].\n")
         (self.directory / "rabbitmq-env.conf").write_text("")  # not the machine's /etc one
 
     def env(self) -> dict[str, str]:
         """The environment of this node's server and of CLI tools addressing it."""
         d = self.directory
+        plain = {} if self.tls else {"RABBITMQ_NODE_PORT": str(self.amqp_port)}  # it would add a TCP listener
+        inherited = {k: v for k, v in os.environ.items() if k != "RABBITMQ_NODE_PORT"}
         return {
-            **os.environ,
+            **inherited,
+            **plain,
             "HOME": str(self.home),  # the harness's cookie, for the node and the CLI alike
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.amqp_port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # none
@@ -270,7 +332,7 @@ class RabbitNode:
 class RabbitCluster:
     """`size` nodes under one temporary directory (size 1: a single node)."""
 
-    def __init__(self, size: int = 3, label: str = "test") -> None:
+    def __init__(self, size: int = 3, label: str = "test", tls: NodeTls | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"rb-{label}-rabbit-"))
         self.home = self.root / "home"
         self.home.mkdir()
@@ -292,6 +354,7 @@ class RabbitCluster:
                     directory=self.root / f"node{n + 1}",
                     home=self.home,
                     peers=names if size > 1 else (),
+                    tls=tls,
                 )
             )
 
@@ -354,7 +417,8 @@ class RabbitCluster:
         errors = []
         for node in self.up():
             try:
-                response = httpx.get(f"{node.management_url}{path}", auth=("guest", "guest"), timeout=5)
+                url, verify = f"{node.management_url}{path}", node.http_verify()
+                response = httpx.get(url, auth=("guest", "guest"), timeout=5, verify=verify)
                 response.raise_for_status()
                 return response.json()
             except httpx.HTTPError as exc:
@@ -383,9 +447,11 @@ class RabbitCluster:
 
 
 @contextlib.contextmanager
-def rabbitmq_cluster(size: int = 3, label: str = "test") -> Iterator[RabbitCluster]:
+def rabbitmq_cluster(
+    size: int = 3, label: str = "test", tls: NodeTls | None = None
+) -> Iterator[RabbitCluster]:
     """Own RabbitMQ nodes, started and clustered; stopped and deleted afterwards."""
-    cluster = RabbitCluster(size, label)
+    cluster = RabbitCluster(size, label, tls)
     try:
         cluster.start()
         yield cluster
@@ -394,9 +460,9 @@ def rabbitmq_cluster(size: int = 3, label: str = "test") -> Iterator[RabbitClust
 
 
 @contextlib.contextmanager
-def rabbitmq_node(label: str = "test") -> Iterator[RabbitNode]:
+def rabbitmq_node(label: str = "test", tls: NodeTls | None = None) -> Iterator[RabbitNode]:
     """One own RabbitMQ node, stopped and deleted afterwards."""
-    with rabbitmq_cluster(1, label) as cluster:
+    with rabbitmq_cluster(1, label, tls) as cluster:
         yield cluster.nodes[0]
 
 

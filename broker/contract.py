@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from broker.contract_asyncapi import asyncapi_document
+from broker.contract_corpus import corpus
 from broker.contract_records import record_definitions
 from broker.contract_schema import json_schema
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind
@@ -28,6 +29,13 @@ and so are their references, so they resolve against wherever the folder is read
 path, this base) and nothing is fetched; `.invalid` can never resolve to a host."""
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+CORPUS_COMMENT = (
+    "Agreement corpus (broker/contract_corpus.py): every validator of the contract must give each "
+    "item its `expect` verdict; `field` is the field the router names first. An item with "
+    "`beyond_schema` breaks a rule JSON Schema cannot state: a JSON Schema validator accepts it, the "
+    "router refuses it. `raw` items are exact text (repeated keys, size, not JSON)."
+)
 
 
 def kind_schema(kind: Kind) -> dict[str, Any]:
@@ -104,6 +112,8 @@ def rendered(root: Path) -> dict[Path, str]:
     for message in example_messages():
         data = message.model_dump(mode="json", exclude_none=True)
         files[root / "examples" / f"{message.envelope.kind.value}.json"] = _dump(data)
+    for name, items in corpus().items():
+        files[root / "corpus" / name] = _dump({"$comment": CORPUS_COMMENT, "items": items})
     files[root / "divisions.csv"] = _data_file("divisions.csv")
     files[root / "retired.csv"] = _data_file("retired.csv")
     rules = f"{DEFAULT_RULES_VERSION}.json"

@@ -44,7 +44,7 @@ BEYOND_SCHEMA: dict[str, str] = {
     "disagree on which value wins); JSON Schema sees the object after parsing",
     "size": "a message is at most 262144 bytes (256 KiB) of UTF-8",
     "nesting": "JSON nested deeper than the parser's limit (about 1,000 levels) is refused",
-    "amount_decimals": "illegal_income_cny written as a JSON number has at most two decimal "
+    "amount_decimals": "an amount in yuan written as a JSON number has at most two decimal "
     "places (a string amount is checked by its pattern); binary floating point makes multipleOf "
     "0.01 unreliable across validators",
 }
@@ -132,21 +132,25 @@ def _refine(node: Any) -> None:
         node["pattern"] = UUID_PATTERN
     if node.get("format") == "date-time":
         node["pattern"] = DATE_TIME_PATTERN
-    properties = node.get("properties")
-    if isinstance(properties, dict) and "illegal_income_cny" in properties:
-        income = properties["illegal_income_cny"]
-        income["anyOf"] = [
+    if _is_decimal(node):  # every Decimal of the contract is an amount in yuan (case.py)
+        node["anyOf"] = [
             {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
             {"type": "string", "pattern": AMOUNT_PATTERN},
         ]
-        income["$comment"] = BEYOND_SCHEMA["amount_decimals"]
-        income["default"] = "0"
+        node["$comment"] = BEYOND_SCHEMA["amount_decimals"]
+    properties = node.get("properties")
     if isinstance(properties, dict) and "company_credit_code" in properties:
         code = properties["company_credit_code"]
         code["pattern"] = CREDIT_CODE_PATTERN
         code["$comment"] = BEYOND_SCHEMA["credit_code_check"]
     for value in node.values():
         _refine(value)
+
+
+def _is_decimal(node: Schema) -> bool:
+    """pydantic writes a Decimal as a number or a string."""
+    types = [option.get("type") for option in node.get("anyOf", []) if isinstance(option, dict)]
+    return types == ["number", "string"]
 
 
 def _extension_decision(body: Schema) -> None:

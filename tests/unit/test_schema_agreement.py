@@ -1,0 +1,101 @@
+"""The agreement corpus (schemas/corpus/) gives the same verdict through the router's validator and
+through an independent JSON Schema validator (python-jsonschema, draft 2020-12, formats asserted);
+the ajv half runs in tests/node (test_node_contract.py)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from referencing import Registry, Resource
+
+from broker.contract_schema import BEYOND_SCHEMA
+from broker.domain.messages import SCHEMA_VERSION
+from broker.domain.validation import ContractError, parse_message
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+FOLDER = SCHEMAS / f"v{SCHEMA_VERSION}"
+
+
+def _items() -> list[dict[str, Any]]:
+    return [
+        item
+        for path in sorted((SCHEMAS / "corpus").glob("*.json"))
+        for item in json.loads(path.read_text())["items"]
+    ]
+
+
+ITEMS = _items()
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    resources = [
+        (path.name, Resource.from_contents(json.loads(path.read_text())))
+        for path in FOLDER.glob("*.schema.json")
+    ]
+    registry: Registry[Any] = Registry().with_resources(resources)
+    index = json.loads((FOLDER / "message.schema.json").read_text())
+    return jsonschema.Draft202012Validator(
+        index, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def _raw(item: dict[str, Any]) -> bytes:
+    text = item["raw"] if "raw" in item else json.dumps(item["message"], ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def _schema_accepts(item: dict[str, Any]) -> bool:
+    try:
+        data = json.loads(item["raw"]) if "raw" in item else item["message"]
+    except ValueError:
+        return False
+    return _validator().is_valid(data)
+
+
+def test_corpus_has_the_issue_s_42_variants_and_a_variant_per_field_rule() -> None:
+    names = {item["name"] for item in ITEMS}
+    assert len(names) == len(ITEMS) >= 42
+    for must in (
+        "case_notice.in_reply_to_null",
+        "envelope.sender.retired_code",
+        "envelope.sender.unknown_code",
+        "envelope.sender.unknown_party",
+        "envelope.to.duplicate",
+        "envelope.handling.duplicate",
+        "case.credit_code.check_character",
+        "case.income.thousands_separator",
+        "case_notice.case_null",
+        "directive.all_subordinates_with_to",
+        "receipt_ack.no_in_reply_to",
+    ):
+        assert must in names, must
+    assert {item.get("beyond_schema") for item in ITEMS} - {None} <= set(BEYOND_SCHEMA)
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=[item["name"] for item in ITEMS])
+def test_router_and_json_schema_agree(item: dict[str, Any]) -> None:
+    try:
+        parse_message(_raw(item))
+        router, field = True, None
+    except ContractError as exc:
+        router, field = False, exc.field
+    expected = item["expect"] == "valid"
+    assert router == expected, f"router: {field}"
+    if not expected and "field" in item:
+        assert field == item["field"]
+    schema_expected = True if "beyond_schema" in item else expected
+    assert _schema_accepts(item) == schema_expected
+
+
+def test_a_reply_without_in_reply_to_gets_one_error_about_it_through_the_index() -> None:
+    example = json.loads((SCHEMAS / "examples" / "receipt_ack.json").read_text())
+    del example["envelope"]["in_reply_to"]
+    errors = list(_validator().iter_errors(example))
+    leaves = [e for error in errors for e in (error.context or [error])]
+    assert errors and all("in_reply_to" in e.message for e in leaves), [e.message for e in leaves]

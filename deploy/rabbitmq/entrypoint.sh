@@ -8,10 +8,16 @@
 #                               exec rabbitmq-1 rabbitmqctl ...`) both read.
 # /secrets/admin.json           {"referral-admin": "<password>"}: the default user's password, used
 #                               only when a node initialises a blank database.
+# /secrets/tls/                 ca.pem, server.pem, server-key.pem from the `certificates` service
+#                               (make-certificates.sh), installed where rabbitmq.conf names them.
 set -euo pipefail
 
 cookie_file=/var/lib/rabbitmq/.erlang.cookie
 install -o rabbitmq -g rabbitmq -m 0400 /secrets/erlang-cookie "$cookie_file"
+
+install -d -o rabbitmq -g rabbitmq -m 0500 /etc/rabbitmq/tls
+install -o rabbitmq -g rabbitmq -m 0444 /secrets/tls/ca.pem /secrets/tls/server.pem /etc/rabbitmq/tls/
+install -o rabbitmq -g rabbitmq -m 0400 /secrets/tls/server-key.pem /etc/rabbitmq/tls/
 
 RABBITMQ_DEFAULT_PASS="$(sed -n 's/.*"referral-admin": *"\([^"]*\)".*/\1/p' /secrets/admin.json)"
 if [ -z "$RABBITMQ_DEFAULT_PASS" ]; then

@@ -341,6 +341,16 @@ FILES = {
     "tracker": {"pgpass"},
 }
 """What init-secrets.sh leaves in each subdirectory (provision adds the credentials files)."""
+CERTIFICATE_FILES = {
+    "rabbitmq": {"tls/ca.pem", "tls/server.pem", "tls/server-key.pem"},
+    "provision": {"tls/ca.pem"},
+    "router": {"tls/ca.pem"},
+    "tracker": {"tls/ca.pem"},
+}
+"""What the `certificates` service (deploy/rabbitmq/make-certificates.sh) adds; its CA key stays in
+tls-ca/, which no other service mounts."""
+GENERATORS = {"secrets", "certificates"}
+"""The one-shot services that write the whole volume."""
 
 
 def secret_mounts(service: dict[str, Any]) -> list[tuple[str | None, str, bool]]:
@@ -360,7 +370,7 @@ def secret_mounts(service: dict[str, Any]) -> list[tuple[str | None, str, bool]]
 def test_each_service_mounts_only_its_own_secrets() -> None:
     for name, service in services().items():
         mounts = secret_mounts(service)
-        if name == "secrets":
+        if name in GENERATORS:
             assert [(sub, target) for sub, target, _ in mounts] == [(None, "/secrets")]
             continue
         if not mounts:
@@ -462,7 +472,7 @@ def test_every_secret_a_service_reads_is_in_its_own_subdirectory() -> None:
             where = in_mount(service, path)
             assert where and where[0] == OWN_SECRETS[name], f"{name} reads {path} outside its own secrets"
             sub, file = where
-            if file in FILES[sub]:
+            if file in FILES[sub] | CERTIFICATE_FILES.get(sub, set()):
                 continue
             # otherwise provision writes it: the hand-over file, or this worker's own entry
             if name == "provision":

@@ -522,6 +522,27 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             beyond="amount_decimals",
         ),
         v(
+            "case.profit.without_own_business",
+            False,
+            f"{case}.profit_from_use_cny",
+            "Art. 6 profit on a case that is not about the party's own business",
+            _set(f"{case}.profit_from_use_cny", "60000"),
+        ),
+        v(
+            "case.profit.own_business",
+            True,
+            None,
+            "Art. 6 profit with own_lawful_business",
+            lambda d: d["envelope"]["case"].update(profit_from_use_cny="60000", own_lawful_business=True),
+        ),
+        v(
+            "case.profit.zero",
+            True,
+            None,
+            "no profit, written as 0.00",
+            _set(f"{case}.profit_from_use_cny", "0.00"),
+        ),
+        v(
             "case.severe_harms.unknown",
             False,
             f"{case}.severe_harms.0",

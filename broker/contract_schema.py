@@ -189,6 +189,18 @@ def _case_facts(facts: Schema) -> None:
         for c in InformationCategory
     ]
     records["$comment"] = "one count per information category"
+    if "profit_from_use_cny" in facts["properties"]:  # CaseFacts._consistent: Art. 6 profit
+        facts["if"] = {
+            "type": "object",
+            "properties": {"profit_from_use_cny": {"not": {"enum": [0, "0", "0.0", "0.00"]}}},
+            "required": ["profit_from_use_cny"],
+        }
+        facts["then"] = {
+            "type": "object",
+            "properties": {"own_lawful_business": {"const": True}},
+            "required": ["own_lawful_business"],
+        }
+        facts["$comment"] = "profit_from_use_cny only for records bought or received for own lawful business"
 
 
 _BODY_RULES = {

@@ -25,9 +25,10 @@ from broker.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.memory import SqlRoutingMemory
-from broker.participants import Participants
+from broker.participants import SYSTEM, Participants
 from broker.provision import provision
 from broker.settings import Settings, TlsSettings
+from broker.tracker.store import TrackerStore
 from broker.transport import topology
 from broker.transport.management import Management, ManagementError, scratch_vhost
 from broker.transport.tls import kombu_options
@@ -39,6 +40,7 @@ from tests.support.certificates import CertificateAuthority
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
 from tests.unit.test_routing import msg
 from workers.router import Router
+from workers.tracker import Tracker
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -164,6 +166,38 @@ def test_a_bureau_logs_in_with_its_certificate_and_the_router_routes_its_message
         assert wait_for(lambda: bool(connections(tls_node, router_user)), timeout=10)
         assert all(c["ssl"] and c["auth_mechanism"] == "PLAIN" for c in connections(tls_node, router_user))
     assert router.counters.routed >= 1
+
+
+def test_the_tracker_reads_the_routers_decisions_over_tls(
+    pki: CertificateAuthority,
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    router: Router,
+    tmp_path: Path,
+) -> None:
+    """The tracker's consumer (kombu) and its notice publisher (the client library) take RB_TLS_CA_FILE
+    from the environment, as in the compose stack."""
+    settings, participants, passwords = deployment
+    county_user = participants.username(Address.parse(COUNTY))
+    certificate = pki.client(county_user)
+    county_tls = TlsSettings(
+        ca_file=str(pki.ca_file), cert_file=str(certificate.cert_file), key_file=str(certificate.key_file)
+    )
+    system_user = participants.username(SYSTEM)
+    store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    tracker = Tracker(settings.amqp_url_for(system_user, passwords[system_user]), store, scan_interval_s=0.2)
+    thread = threading.Thread(target=tracker.run, daemon=True)
+    thread.start()
+    try:
+        with ParticipantClient(settings.amqp_url_for(county_user, None), COUNTY, tls=county_tls) as county:
+            request = msg(Kind.ASSISTANCE_REQUEST, COUNTY, [CITY])
+            county.publish(request)
+        rid = str(request.envelope.message_id)
+        assert wait_for(lambda: len(store.obligations(rid)) == 2, timeout=15)
+    finally:
+        tracker.stop()
+        thread.join(timeout=15)
+        store.close()
+    assert not thread.is_alive(), "tracker did not stop"
 
 
 def test_a_certificate_for_another_user_cannot_publish_as_the_bureau(

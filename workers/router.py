@@ -744,13 +744,7 @@ def _user_id(delivery: Delivery) -> str | None:
 def _message_id(delivery: Delivery) -> str | None:
     """The AMQP message_id, only when it is a UUID (as the contract's ids are): any other text is a
     value a participant chose and may hold personal data, so it is never copied."""
-    value = delivery.properties.get("message_id")
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(UUID(value))
-    except ValueError:
-        return None
+    return quarantine_ids.canonical_uuid(delivery.properties.get("message_id"))
 
 
 def _text(value: Any) -> str | None:

@@ -56,7 +56,8 @@ class Facts:
     case_id: str | None = None
 
 
-def _uuid(value: Any) -> str | None:
+def canonical_uuid(value: Any) -> str | None:
+    """`value` as a canonical UUID string when it is one, else None: never other text."""
     if not isinstance(value, str):
         return None
     try:
@@ -80,7 +81,7 @@ def envelope_facts(body: bytes) -> Facts:
     sender = envelope.get("sender")
     case_id = envelope.get("case_id")
     return Facts(
-        message_id=_uuid(envelope.get("message_id")),
+        message_id=canonical_uuid(envelope.get("message_id")),
         kind=kind if isinstance(kind, str) and kind in Kind._value2member_map_ else None,
         sender=_address(sender),
         case_id=case_id if isinstance(case_id, str) and _CASE_ID.fullmatch(case_id) else None,
@@ -98,7 +99,7 @@ def _address(value: Any) -> str | None:
 
 def quarantine_id(facts: Facts, amqp_message_id: str | None, body_digest: str) -> str:
     """The operator's name for a quarantined message (see the module's docstring)."""
-    return facts.message_id or _uuid(amqp_message_id) or digest_id(body_digest)
+    return facts.message_id or canonical_uuid(amqp_message_id) or digest_id(body_digest)
 
 
 def matches(wanted: str, quarantine_id_: str, body_digest: str) -> bool:

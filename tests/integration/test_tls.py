@@ -229,7 +229,10 @@ def test_a_client_that_does_not_trust_the_ca_is_told_tls_verification_failed(
     started = time.monotonic()
     with (
         ParticipantClient(settings.amqp_url_for(user, passwords[user]), COUNTY, tls=untrusting) as client,
-        pytest.raises(BrokerUnavailable, match="TLS verification of the broker's certificate failed"),
+        pytest.raises(
+            BrokerUnavailable,
+            match=r"TLS verification of the broker's certificate failed \(.*certificate.*\): check RB_TLS_CA",
+        ),
     ):
         client.publish(msg(Kind.CASE_NOTICE, COUNTY, [CITY]))
     assert time.monotonic() - started < 10  # not retried for the whole connect timeout: it cannot heal
@@ -246,6 +249,28 @@ def test_a_client_that_does_not_trust_the_ca_is_told_tls_verification_failed(
         pytest.raises(ManagementError, match="no management API answered"),
     ):
         api.users()
+
+
+def test_a_broker_certificate_for_another_name_is_refused(
+    pki: CertificateAuthority, deployment: tuple[Settings, Participants, dict[str, str]]
+) -> None:
+    """The host name is checked too: the right CA is not enough if the certificate names another host."""
+    settings, participants, passwords = deployment
+    user = participants.username(Address.parse(COUNTY))
+    url = settings.amqp_url_for(user, passwords[user])
+    elsewhere = TlsSettings(
+        ca_file=str(pki.ca_file), cert_file="", key_file="", server_name="rabbitmq.elsewhere"
+    )
+    with (
+        ParticipantClient(url, COUNTY, tls=elsewhere, connect_timeout_s=5) as client,
+        pytest.raises(BrokerUnavailable, match=r"TLS verification .* failed \(Hostname mismatch"),
+    ):
+        client.publish(msg(Kind.CASE_NOTICE, COUNTY, [CITY]))
+    with (
+        Connection(url, connect_timeout=5, **kombu_options(url, elsewhere)) as conn,
+        pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"),
+    ):
+        conn.connect()
 
 
 def test_plain_amqp_to_the_node_is_refused(

@@ -253,17 +253,22 @@ class ParticipantClient:
         cls, broker_url: str, address: str | Address, credentials_file: str, **options: Any
     ) -> ParticipantClient:
         """A client for the participant's entry in the credentials file provision wrote (mode 600):
-        its password and its inbox. broker_url names the broker without a user, e.g. amqp://host:5672/vh."""
+        its password and its inbox. broker_url names the broker without a user, e.g. amqp://host:5672/vh.
+        With a client certificate (`tls=` or RB_TLS_CERT_FILE) it logs in with the certificate and
+        takes only the user and the inbox from the file."""
         from broker import credentials
         from broker.settings import Settings
 
         address = address if isinstance(address, Address) else Address.parse(address)
+        tls = options.pop("tls", None) or TlsSettings()
         entries = credentials.load_file(credentials_file)
         user = next((u for u, e in entries.items() if e.get("address") == str(address)), None)
-        if user is None or not entries[user].get("password"):
-            raise credentials.CredentialsError(f"{credentials_file}: no entry with a password for {address}")
-        url = Settings(amqp_url=broker_url).amqp_url_for(user, entries[user]["password"])
-        return cls(url, address, inbox=entries[user].get("inbox"), **options)
+        password = None if tls.cert_file or user is None else entries[user].get("password")
+        if user is None or not (password or tls.cert_file):
+            wanted = "no entry" if tls.cert_file else "no entry with a password"
+            raise credentials.CredentialsError(f"{credentials_file}: {wanted} for {address}")
+        url = Settings(amqp_url=broker_url, tls=tls).amqp_url_for(user, password)
+        return cls(url, address, inbox=entries[user].get("inbox"), tls=tls, **options)
 
     @property
     def inbox(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -125,3 +126,25 @@ def test_a_verification_failure_is_found_inside_the_libraries_wrappers() -> None
     wrapped = pika.exceptions.AMQPConnectionError(RuntimeError([OSError("refused"), failure]))
     assert verification_failure(wrapped) == "unable to get local issuer certificate"
     assert verification_failure(pika.exceptions.AMQPConnectionError(OSError("refused"))) is None
+
+
+def test_from_credentials_with_a_certificate_takes_only_the_user_and_inbox_from_the_file(
+    pki: CertificateAuthority, bureau: Issued, tmp_path: Path
+) -> None:
+    from broker.credentials import CredentialsError, write_private
+
+    file = tmp_path / "credentials.json"
+    entry = {"address": "bureau:330681", "password": "pw-not-used", "inbox": "rb.inbox.bureau:330681.t"}
+    write_private(file, json.dumps({"bureau-330681": entry}))
+    tls = with_certificate(pki, bureau)
+    client = ParticipantClient.from_credentials(
+        "amqps://rabbit-1:5671/vh", "bureau:330681", str(file), tls=tls
+    )
+    assert client.username == "bureau-330681" and client.inbox == entry["inbox"]
+    assert isinstance(client.parameters[0].credentials, pika.credentials.ExternalCredentials)
+    with pytest.raises(CredentialsError, match="no entry for bureau:330600"):
+        ParticipantClient.from_credentials("amqps://rabbit-1:5671/vh", "bureau:330600", str(file), tls=tls)
+    with_password = ParticipantClient.from_credentials(
+        "amqps://rabbit-1:5671/vh", "bureau:330681", str(file), tls=TlsSettings(str(pki.ca_file), "", "", "")
+    )
+    assert isinstance(with_password.parameters[0].credentials, pika.PlainCredentials)

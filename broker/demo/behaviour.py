@@ -69,6 +69,8 @@ class Responder:
         self.plans = plans
         self.rng = random.Random(seed)
         self._handled: set[str] = set()
+        self._referred: set[str] = set()
+        """Cases whose referral is planned: one per case, by the first bureau owing the decision."""
 
     def behaviour(self, may_be_silent: bool = True) -> Behaviour:
         s = self.shares
@@ -117,8 +119,13 @@ class Responder:
             plan = self.plans.get(record.case_id)
             return PoliceAnswer(ob.owed_by, regarding, plan.filed if plan else True)
         if ob.rule == "transfer_decision":
+            # the bureau the tracker holds to the decision (the one handling the case) refers it to
+            # its own police, once; the referral closes the case's other transfer decisions
             plan = self.plans.get(record.case_id)
-            return CaseStep(plan, CaseAction.REFER) if plan and plan.bureau == ob.owed_by else None
+            if plan is None or record.case_id in self._referred:
+                return None
+            self._referred.add(record.case_id)
+            return CaseStep(plan, CaseAction.REFER, by=ob.owed_by, to=ob.owed_to)
         if ob.rule == "exhibits_handover":
             return Answer(ob.owed_by, regarding, Kind.COMPLETION_ACK)
         if ob.rule == "reconsideration_window":

@@ -1,7 +1,9 @@
 """Who takes part in the demo, each with its own RabbitMQ user and inbox.
 
-Every province's bureau and police office, SAMR (bureau:000000), a sample of cities and counties in
-several provinces (bureau, police and procuratorate each), and department offices at a few codes.
+Every province's bureau and police office (the Xinjiang Production and Construction Corps counts as
+one), SAMR (bureau:000000) and the Ministry of Public Security (police:000000), which receives SAMR's
+referrals of the cases it handles, a sample of cities and counties in several provinces (bureau,
+police and procuratorate each), and department offices at a few codes.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Cast:
 
     @cached_property
     def addresses(self) -> frozenset[Address]:
-        out = {Address(Party.BUREAU, NATIONAL)}
+        out = {Address(Party.BUREAU, NATIONAL), Address(Party.POLICE, NATIONAL)}
         out |= {Address(p, c) for c in self.provinces for p in (Party.BUREAU, Party.POLICE)}
         out |= {Address(p, c) for c in self.locals for p in (Party.BUREAU, Party.POLICE, Party.PROCURATORATE)}
         out |= {Address(p, c) for c in self.department_codes for p in DEPARTMENTS}

@@ -73,7 +73,7 @@ class Script:
 
     def perform(self, step: Step) -> None:
         if isinstance(step, CaseStep):
-            self._case(step.plan, step.action)
+            self._case(step.plan, step.action, step.by, step.to)
             key = step.action.value
         elif isinstance(step, Answer):
             self.desks[step.by].reply(self.book[step.regarding], step.kind, dict(ANSWER_BODIES[step.kind]))
@@ -114,7 +114,9 @@ class Script:
             kind, str(sender), [str(t) for t in to], plan.case_id, body, sent_at=self._now(), **envelope
         )
 
-    def _case(self, plan: CasePlan, action: CaseAction) -> None:
+    def _case(
+        self, plan: CasePlan, action: CaseAction, by: Address | None = None, to: Address | None = None
+    ) -> None:
         summary = f"{plan.facts.sector.value}: {plan.violation.value}"
         bureau, facts = plan.bureau, plan.facts
         if action is CaseAction.OPEN:
@@ -183,8 +185,11 @@ class Script:
             body = referral_body(
                 facts, "Bureau head", approved.isoformat(), summary=summary, persons=[self._person()]
             )
-            police = Address(Party.POLICE, bureau.code)
-            self._send(bureau, self._message(plan, Kind.POLICE_REFERRAL, bureau, [police], body, case=facts))
+            referrer = by or bureau
+            police = to or Address(Party.POLICE, referrer.code)
+            self._send(
+                referrer, self._message(plan, Kind.POLICE_REFERRAL, referrer, [police], body, case=facts)
+            )
         elif action is CaseAction.MISBEHAVE and plan.bad is not None:
             self._misbehave(plan, plan.bad)
 

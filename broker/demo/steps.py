@@ -32,6 +32,10 @@ class CaseAction(StrEnum):
 class CaseStep:
     plan: CasePlan
     action: CaseAction
+    by: Address | None = None
+    """Who acts, when not the case's own bureau (REFER: the bureau that owes the transfer decision)."""
+    to: Address | None = None
+    """REFER: the police office the tracker expects the referral at."""
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
-"""`referral-broker bench`: the router's throughput against the raw limit, latency, peak memory.
+"""`referral-broker bench`: the router's throughput and CPU against the limit, latency, peak memory.
 
 Everything runs against the broker in RB_AMQP_URL, in a scratch vhost removed afterwards.
 
-1. limit: N messages are queued, then the raw forwarder (broker/bench/forwarder.py, same client
-   library and streamed confirms as the router) drains them into another queue;
+1. limit: N messages are queued, then a forwarder drains them into another queue: the bare py-amqp
+   one (broker/bench/bare_forwarder.py, the limit) and the one built on kombu and the project's
+   ConfirmedPublisher (broker/bench/forwarder.py), each with the router's guarantees (quorum
+   queues, streamed confirms, ack after confirm, the same bodies);
 2. router: the same N messages, published by provisioned participants with their validated
    user_id, are queued, then the router (a subprocess, SQLite memory, all checks on) drains them;
-   each rate is N / (time from its consumer's start until the last output is in place);
+   each rate is N / (time from its consumer's start until the last output is in place), and its
+   CPU per message is the process's own utime + stime over that time, divided by N;
 3. latency: the router runs while participants publish at a fixed offered rate with the real
    client (a confirm per message); a consumer on the recipients' inboxes takes receive time minus
-   the envelope's sent_at for every copy;
+   the envelope's sent_at for every copy. The bare forwarder is offered the same rate, the same
+   bodies and a confirm per publish, so the router's latency can be read against the limit's;
 4. peak memory: VmHWM of each subprocess.
 """
 
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ from typing import Any
 import pika
 from kombu import Connection, Queue
 
+from broker.bench.procstat import cpu_seconds, peak_rss_mb
 from broker.client import ParticipantClient, new_message
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
@@ -102,58 +106,66 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0
     return False
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+@dataclass(frozen=True)
+class Drain:
+    """One drain run: messages/s by wall time, CPU µs per message by the process's own accounting."""
+
+    msgs_per_s: float
+    cpu_us_per_msg: float | None
+    peak_rss_mb: float | None
 
 
 def _drain_rate(
     admin_url: str, process: subprocess.Popen[bytes], source: str, targets: dict[str, int], total: int
-) -> tuple[float, float | None]:
-    """Time from the consumer's start to the last output in place; messages/s and peak RSS."""
+) -> Drain:
+    """Time and the process's CPU from its consumer's start to the last output in place."""
     connection = pika.BlockingConnection(pika.URLParameters(admin_url))
     channel = connection.channel()
     try:
         if not _wait(lambda: _depth(channel, source)[1] >= 1, 60):
             raise RuntimeError(f"no consumer appeared on {source}")
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(process.pid)
 
         def done() -> bool:
             return all(_depth(channel, q)[0] >= n for q, n in targets.items())
 
         if not _wait(done, 600, interval_s=0.02):
             raise RuntimeError("outputs did not arrive within 10 minutes")
-        elapsed = time.perf_counter() - started
-        return total / elapsed, _peak_rss_mb(process.pid)
+        elapsed, cpu_after = time.perf_counter() - started, cpu_seconds(process.pid)
+        cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / total * 1e6
+        return Drain(total / elapsed, cpu, peak_rss_mb(process.pid))
     finally:
         connection.close()
         process.terminate()
         process.wait(timeout=30)
 
 
-def measure_limit(dep: Deployment, bodies: list[bytes]) -> tuple[float, float | None]:
-    source, target = "rb.bench.raw-in", "rb.bench.raw-out"
+RAW_SOURCE, RAW_TARGET = "rb.bench.raw-in", "rb.bench.raw-out"
+BARE = "broker.bench.bare_forwarder"
+KOMBU = "broker.bench.forwarder"
+
+
+def _forwarder(dep: Deployment, module: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, dep.settings.amqp_url, RAW_SOURCE, RAW_TARGET],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def measure_limit(dep: Deployment, bodies: list[bytes], module: str = BARE) -> Drain:
     with Connection(dep.settings.amqp_url) as conn:
-        for name in (source, target):
-            Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"}).bind(
-                conn.channel()
-            ).declare()
+        for name in (RAW_SOURCE, RAW_TARGET):
+            queue = Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"}).bind(conn.channel())
+            queue.declare()
+            queue.purge()
         publisher = ConfirmedPublisher(conn, conn.channel())
         for i, body in enumerate(bodies):
-            publisher.publish((i, ""), body, "", source, delivery_mode=2, content_type="application/json")
+            publisher.publish((i, ""), body, "", RAW_SOURCE, delivery_mode=2, content_type="application/json")
             if i % 1000 == 999:
                 publisher.wait()
         publisher.wait()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker.bench.forwarder", dep.settings.amqp_url, source, target],
-        stdout=subprocess.DEVNULL,
-    )
-    return _drain_rate(dep.settings.amqp_url, process, source, {target: len(bodies)}, len(bodies))
+    process = _forwarder(dep, module)
+    return _drain_rate(dep.settings.amqp_url, process, RAW_SOURCE, {RAW_TARGET: len(bodies)}, len(bodies))
 
 
 def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
@@ -220,7 +232,7 @@ def purge(dep: Deployment, queues: list[str]) -> None:
             channel.queue_purge(q)
 
 
-def measure_router(dep: Deployment, count: int, workdir: Path) -> tuple[float, float | None]:
+def measure_router(dep: Deployment, count: int, workdir: Path) -> Drain:
     made = [mix_message(n) for n in range(count)]
     publish_as_participants(dep, [m for m, _ in made])
     totals = _inbox_totals([r for _, r in made], dep.settings.inbox_secret)
@@ -229,14 +241,20 @@ def measure_router(dep: Deployment, count: int, workdir: Path) -> tuple[float, f
     return _drain_rate(dep.settings.amqp_url, process, topology.ROUTER_QUEUE, totals, count)
 
 
-def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path) -> tuple[list[float], int]:
-    """End-to-end latencies (ms) of every copy at a fixed offered rate, and how many were offered."""
-    total = int(rate * seconds)
-    made = [mix_message(n) for n in range(total)]
-    expected = sum(len(r) for _, r in made)
+def _offered(
+    dep: Deployment,
+    consumer_queue: str,
+    outputs: list[str],
+    expected: int,
+    total: int,
+    rate: float,
+    publish: Callable[[int], None],
+) -> list[float]:
+    """Publish message n at started + n / rate with `publish(n)` while a consumer on `outputs`
+    takes receive time minus the envelope's sent_at of every copy (ms), once `consumer_queue` has
+    its consumer."""
     latencies: list[float] = []
     stop = threading.Event()
-    inboxes = sorted(_inbox_totals([r for _, r in made], dep.settings.inbox_secret))
 
     def consume() -> None:
         connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
@@ -248,38 +266,76 @@ def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path)
             latencies.append((time.time() - sent_at.timestamp()) * 1000)
             ch.basic_ack(method.delivery_tag)
 
-        for inbox in inboxes:
-            channel.basic_consume(inbox, on_message)
+        for queue in outputs:
+            channel.basic_consume(queue, on_message)
         while not stop.is_set() and len(latencies) < expected:
             connection.process_data_events(time_limit=0.2)
         connection.close()
 
-    router = start_router(dep, workdir)
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
-    clients = {s: ParticipantClient(dep.url_for(s), s) for s, *_ in FLOWS}
     try:
         with pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url)) as admin:
             channel = admin.channel()
-            _wait(lambda: _depth(channel, topology.ROUTER_QUEUE)[1] >= 1, 60)
+            _wait(lambda: _depth(channel, consumer_queue)[1] >= 1, 60)
         started = time.perf_counter()
         for n in range(total):
-            target = started + n / rate
-            delay = target - time.perf_counter()
+            delay = started + n / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            sender = FLOWS[n % len(FLOWS)][0]
-            message, _ = mix_message(n)  # sent_at is now, at the offered instant
-            clients[sender].publish(message)
+            publish(n)
         _wait(lambda: len(latencies) >= expected, 60)
     finally:
         stop.set()
         consumer.join(timeout=10)
+    return latencies
+
+
+def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path) -> tuple[list[float], int]:
+    """End-to-end latencies (ms) of every copy at a fixed offered rate, and how many were offered."""
+    total = int(rate * seconds)
+    recipients = [mix_message(n)[1] for n in range(total)]
+    inboxes = sorted(_inbox_totals(recipients, dep.settings.inbox_secret))
+    clients = {s: ParticipantClient(dep.url_for(s), s) for s, *_ in FLOWS}
+
+    def publish(n: int) -> None:
+        message, _ = mix_message(n)  # sent_at is now, at the offered instant
+        clients[FLOWS[n % len(FLOWS)][0]].publish(message)
+
+    router = start_router(dep, workdir)
+    try:
+        expected = sum(len(r) for r in recipients)
+        latencies = _offered(dep, topology.ROUTER_QUEUE, inboxes, expected, total, rate, publish)
+    finally:
         for client in clients.values():
             client.close()
         router.terminate()
         router.wait(timeout=30)
     return latencies, total
+
+
+def measure_limit_latency(dep: Deployment, rate: float, seconds: float) -> list[float]:
+    """The bare forwarder's latencies (ms) at the same offered rate, with the same bodies, each
+    published with a confirm as the participants' client does."""
+    total = int(rate * seconds)
+    purge(dep, [RAW_SOURCE, RAW_TARGET])
+    connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    properties = pika.BasicProperties(content_type="application/json", delivery_mode=2)
+
+    def publish(n: int) -> None:
+        body = mix_message(n)[0].model_dump_json(exclude_none=True).encode()
+        channel.basic_publish("", RAW_SOURCE, body, properties, mandatory=True)
+
+    forwarder = _forwarder(dep, BARE)
+    try:
+        return _offered(dep, RAW_SOURCE, [RAW_TARGET], total, total, rate, publish)
+    finally:
+        connection.close()
+        forwarder.terminate()
+        forwarder.wait(timeout=30)
+        purge(dep, [RAW_TARGET])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -290,6 +346,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _ms(values: list[float], q: float) -> float | None:
+    return round(percentile(values, q), 2) if values else None
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[str, Any]:
     with scratch_vhost(settings, "bench") as scratch, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -297,41 +361,63 @@ def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[
         report = provision(scratch, participants)
         dep = Deployment(scratch, participants, dict(report.created))
         sample = [mix_message(n)[0].model_dump_json(exclude_none=True).encode() for n in range(messages)]
-        _progress(f"limit: raw forwarder draining {messages} queued messages …")
-        limit, limit_rss = measure_limit(dep, sample)
-        _progress(f"limit: {limit:,.0f} msg/s; router: routing the same {messages} messages …")
-        router, router_rss = measure_router(dep, messages, workdir)
-        _progress(f"router: {router:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …")
+        _progress(f"limit: bare py-amqp forwarder draining {messages} queued messages …")
+        limit = measure_limit(dep, sample, BARE)
+        _progress(f"limit: {limit.msgs_per_s:,.0f} msg/s; kombu forwarder, same messages …")
+        kombu = measure_limit(dep, sample, KOMBU)
+        purge(dep, [RAW_SOURCE, RAW_TARGET])
+        _progress(f"kombu forwarder: {kombu.msgs_per_s:,.0f} msg/s; router: the same {messages} messages …")
+        router = measure_router(dep, messages, workdir)
+        _progress(
+            f"router: {router.msgs_per_s:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …"
+        )
         inboxes = _inbox_totals([r for *_, r in FLOWS], scratch.inbox_secret)
         purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
         latencies, offered = measure_latency(dep, rate, seconds, workdir)
+        _progress("latency of the bare forwarder at the same offered rate …")
+        limit_latencies = measure_limit_latency(dep, rate, seconds)
     return {
         "messages": messages,
-        "limit_msgs_per_s": round(limit, 1),
-        "router_msgs_per_s": round(router, 1),
-        "ratio": round(router / limit, 3),
+        "router_msgs_per_s": round(router.msgs_per_s, 1),
+        "limit_msgs_per_s": round(limit.msgs_per_s, 1),
+        "ratio": round(router.msgs_per_s / limit.msgs_per_s, 3),
+        "kombu_forwarder_msgs_per_s": round(kombu.msgs_per_s, 1),
+        "ratio_to_kombu_forwarder": round(router.msgs_per_s / kombu.msgs_per_s, 3),
+        "router_cpu_us_per_msg": _round(router.cpu_us_per_msg),
+        "limit_cpu_us_per_msg": _round(limit.cpu_us_per_msg),
+        "kombu_forwarder_cpu_us_per_msg": _round(kombu.cpu_us_per_msg),
         "offered_rate_msgs_per_s": rate,
         "latency_samples": len(latencies),
         "latency_offered": offered,
-        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
+        "p50_ms": _ms(latencies, 0.5),
+        "p99_ms": _ms(latencies, 0.99),
         "max_ms": round(max(latencies), 2) if latencies else None,
-        "peak_rss_mb": round(router_rss, 1) if router_rss else None,
-        "limit_peak_rss_mb": round(limit_rss, 1) if limit_rss else None,
+        "limit_p50_ms": _ms(limit_latencies, 0.5),
+        "limit_p99_ms": _ms(limit_latencies, 0.99),
+        "limit_latency_samples": len(limit_latencies),
+        "peak_rss_mb": _round(router.peak_rss_mb),
+        "limit_peak_rss_mb": _round(limit.peak_rss_mb),
         "cores": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
 def render(result: dict[str, Any]) -> str:
+    r = result
     return "\n".join(
         [
-            f"messages per run          {result['messages']:>10,}",
-            f"raw forwarder (limit)     {result['limit_msgs_per_s']:>10,.0f} msg/s   "
-            f"peak RSS {result['limit_peak_rss_mb']} MB",
-            f"router, all checks on     {result['router_msgs_per_s']:>10,.0f} msg/s   "
-            f"peak RSS {result['peak_rss_mb']} MB",
-            f"ratio router / limit      {result['ratio']:>10.3f}",
-            f"latency at {result['offered_rate_msgs_per_s']:.0f} msg/s offered: p50 {result['p50_ms']} ms, "
-            f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms ({result['latency_samples']} copies)",
+            f"messages per run            {r['messages']:>8,}",
+            f"bare py-amqp forwarder      {r['limit_msgs_per_s']:>8,.0f} msg/s  "
+            f"{r['limit_cpu_us_per_msg']} µs CPU/msg  peak RSS {r['limit_peak_rss_mb']} MB   (the limit)",
+            f"kombu + ConfirmedPublisher  {r['kombu_forwarder_msgs_per_s']:>8,.0f} msg/s  "
+            f"{r['kombu_forwarder_cpu_us_per_msg']} µs CPU/msg",
+            f"router, all checks on       {r['router_msgs_per_s']:>8,.0f} msg/s  "
+            f"{r['router_cpu_us_per_msg']} µs CPU/msg  peak RSS {r['peak_rss_mb']} MB",
+            f"ratio router / limit        {r['ratio']:>8.3f}   "
+            f"(router / kombu forwarder {r['ratio_to_kombu_forwarder']:.3f})",
+            f"latency at {r['offered_rate_msgs_per_s']:.0f} msg/s offered: router p50 {r['p50_ms']} ms, "
+            f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms ({r['latency_samples']} copies); "
+            f"bare forwarder p50 {r['limit_p50_ms']} ms, p99 {r['limit_p99_ms']} ms",
+            f"load average (1 min) at the end {r['load_average_1m']} on {r['cores']} cores",
         ]
     )

@@ -214,4 +214,30 @@ def example_messages() -> list[Message]:
             [zhuji],
             causation_id=_id(23),
         ),
+        _message(
+            24,
+            Kind.TRANSFER_DECLINED,
+            shaoxing,
+            {
+                "decided_by": "局长 (head of the bureau)",
+                "decided_at": "2019-06-04T09:00:00+08:00",
+                "reasons": "The records were bought for the firm's own marketing and its profit is far below "
+                "the Art. 6 figure; the case stays administrative.",
+            },
+            case=True,
+        ),
+        _message(
+            25,
+            Kind.RECONSIDERATION_DECISION,
+            police,
+            {"decision": "not_filed", "reasons": "The new bank records do not show a sale."},
+            answers=16,
+        ),
+        _message(
+            26,
+            Kind.SUPERVISION_SUGGESTION,
+            zhuji,
+            {"reason": "The bank records show the sales; we suggest 立案监督."},
+            answers=25,
+        ),
     ]

@@ -47,6 +47,9 @@ class Kind(StrEnum):
     COMPLETION_ACK = "completion_ack"
     DEADLINE_NOTICE = "deadline_notice"
     REFERRAL_LINKED = "referral_linked"
+    TRANSFER_DECLINED = "transfer_declined"
+    RECONSIDERATION_DECISION = "reconsideration_decision"
+    SUPERVISION_SUGGESTION = "supervision_suggestion"
     DELIVERY_REFUSED = "delivery_refused"
 
 
@@ -250,6 +253,31 @@ class ReconsiderationRequestBody(Body):
     reason: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+class TransferDeclinedBody(Body):
+    """不批准移送: the head decided not to transfer; the reasons are recorded (记录在案)."""
+
+    decided_by: str = Field(min_length=1, max_length=200, description="The bureau head who decided.")
+    decided_at: AwareDatetime
+    reasons: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the case is not transferred.")
+
+
+class ReconsiderationDecisionBody(Body):
+    decision: Literal["filed", "not_filed"] = Field(description="The police's decision on reconsideration.")
+    reasons: str = Field(default="", max_length=MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _reasons_when_not_filed(self) -> ReconsiderationDecisionBody:
+        if self.decision == "not_filed" and not self.reasons.strip():
+            raise ValueError("reasons: a decision to keep not filing must give reasons")
+        return self
+
+
+class SupervisionSuggestionBody(Body):
+    reason: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="Why the bureau thinks the case should be filed."
+    )
+
+
 class AckBody(Body):
     pass
 
@@ -426,6 +454,33 @@ class ReconsiderationRequest(Message):
     body: ReconsiderationRequestBody
 
 
+class TransferDeclined(Message):
+    """不予移送: the record of a head's decision not to transfer a case to the police (Decree 310 Art. 5),
+    copied to the procuratorate at the bureau's level; it closes the transfer decision."""
+
+    KIND = Kind.TRANSFER_DECLINED
+    CASE_FACTS = "required"
+    body: TransferDeclinedBody
+
+
+class ReconsiderationDecision(Message):
+    """The police's answer to a reconsideration request, within 3 days (Decree 310 Art. 9)."""
+
+    KIND = Kind.RECONSIDERATION_DECISION
+    IS_REPLY = True
+    body: ReconsiderationDecisionBody
+
+
+class SupervisionSuggestion(Message):
+    """The bureau suggests 立案监督 to the procuratorate at its level (Decree 310 Art. 9), answering the
+    decision not to file or the reconsideration decision it disputes; the router delivers it to the
+    procuratorate, not to the police."""
+
+    KIND = Kind.SUPERVISION_SUGGESTION
+    IS_REPLY = True
+    body: SupervisionSuggestionBody
+
+
 class ReceiptAck(Message):
     """签收: the addressee confirms receipt."""
 
@@ -529,6 +584,9 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         FilingDecision,
         FileReturn,
         ReconsiderationRequest,
+        TransferDeclined,
+        ReconsiderationDecision,
+        SupervisionSuggestion,
         ReceiptAck,
         CompletionAck,
         DeadlineNotice,

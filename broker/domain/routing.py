@@ -46,13 +46,19 @@ class Rule(StrEnum):
     DEADLINE_NOTICE = "tracker.deadline_notice"
     REFERRAL_LINKED = "police.referral_linked"
     LINKED_NOTICE = "police.referral_linked_notice"
+    DECLINE_RECORD = "police.transfer_declined_copy"
+    """The record of a decision not to transfer (不予移送), to the procuratorate at the bureau's level."""
+    SUPERVISION_SUGGESTION = "police.supervision_suggestion"
+    """A bureau's suggestion of 立案监督 to the procuratorate at its level (Decree 310 Art. 9)."""
     DELIVERY_REFUSED = "broker.delivery_refused"
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
 """Deliveries after which the recipient holds a case by transfer (and may not transfer it on)."""
 
-COPY_RULES = frozenset({Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY, Rule.SUPERVISION_COPY_DISPUTED})
+COPY_RULES = frozenset(
+    {Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY, Rule.SUPERVISION_COPY_DISPUTED, Rule.DECLINE_RECORD}
+)
 """Deliveries that only keep the recipient informed: it owes no answer and may not give one in the
 addressee's place (a procuratorate does not decide on filing, the sender's own hub does not answer
 the other province's request)."""
@@ -69,6 +75,8 @@ ANSWERS: dict[Kind, frozenset[Kind]] = {
     Kind.FILING_DECISION: frozenset({Kind.POLICE_REFERRAL}),
     Kind.FILE_RETURN: frozenset({Kind.POLICE_REFERRAL, Kind.FILING_DECISION}),
     Kind.RECONSIDERATION_REQUEST: frozenset({Kind.FILING_DECISION}),
+    Kind.RECONSIDERATION_DECISION: frozenset({Kind.RECONSIDERATION_REQUEST}),
+    Kind.SUPERVISION_SUGGESTION: frozenset({Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION}),
     Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER}),
     Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
     Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
@@ -264,6 +272,8 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         deliveries = _escalation(message, sender, ctx)
     elif kind is Kind.DIRECTIVE:
         deliveries = _directive(message, sender, ctx)
+    elif kind is Kind.TRANSFER_DECLINED:
+        deliveries = _transfer_declined(message, sender, ctx)
     elif kind is Kind.POLICE_REFERRAL:
         deliveries, extras = _police_referral(message, sender, ctx)
     elif env.forwards is not None:
@@ -548,6 +558,8 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
                 f"designates jurisdiction; {sender} got message {original.message_id} by {rule.value}",
             )
         return _designation(message, sender, original, ctx), {"subjects": original.subjects}
+    if env.kind is Kind.SUPERVISION_SUGGESTION:
+        return _supervision_suggestion(message, sender, original, ctx), {}
     out = [Delivery(original.sender, Rule.REPLY, f"answer to {original.kind.value} {original.message_id}")]
     if original.forwards is not None:
         first = ctx.memory.original(original.forwards)
@@ -562,7 +574,47 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
         raise RoutingRefused(
             "envelope.to", "replies go back to the sender of what they answer; leave to empty"
         )
+    if (
+        env.kind in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION)
+        and ctx.copy_referrals_to_procuratorate
+    ):
+        # Decree 310 Art. 8 (2020): the filing decision is copied to the procuratorate (抄送人民检察院);
+        # the reconsideration decision too, so it can supervise (Art. 9).
+        procuratorate = Address(Party.PROCURATORATE, original.sender.code)
+        if procuratorate in ctx.participants:
+            out.append(
+                Delivery(procuratorate, Rule.SUPERVISION_COPY, f"procuratorate's copy of a {env.kind.value}")
+            )
     return out, {}
+
+
+def _transfer_declined(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    """Decree 310 Art. 5: a head who does not approve a transfer records the reasons; the record goes to
+    the procuratorate at the bureau's level, which supervises transfers (Art. 14)."""
+    _require_bureau(sender, Kind.TRANSFER_DECLINED)
+    procuratorate = Address(Party.PROCURATORATE, sender.code)
+    if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [procuratorate]:
+        raise RoutingRefused(
+            "envelope.to", f"the record of a decision not to transfer goes to {procuratorate}; leave to empty"
+        )
+    reason = "record of a decision not to transfer (不予移送), for supervision"
+    return [Delivery(procuratorate, Rule.DECLINE_RECORD, reason)]
+
+
+def _supervision_suggestion(
+    message: Message, sender: Address, original: RoutedRecord, ctx: RoutingContext
+) -> list[Delivery]:
+    """Decree 310 Art. 9: the bureau that referred the case suggests 立案监督 to its own procuratorate."""
+    _require_bureau(sender, Kind.SUPERVISION_SUGGESTION)
+    if message.envelope.to and [Address.parse(t) for t in message.envelope.to] != [
+        Address(Party.PROCURATORATE, sender.code)
+    ]:
+        raise RoutingRefused(
+            "envelope.to", "a supervision suggestion goes to the procuratorate at the bureau's level"
+        )
+    procuratorate = Address(Party.PROCURATORATE, sender.code)
+    reason = f"suggestion of 立案监督 about {original.kind.value} {original.message_id}"
+    return [Delivery(procuratorate, Rule.SUPERVISION_SUGGESTION, reason)]
 
 
 def _designation(

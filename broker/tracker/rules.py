@@ -17,6 +17,11 @@ Who owes what (the parties come from the decision record's deliveries):
   to the origin (reply.regional_origin), closes the hub's obligation as well (store.py).
 - A granted extension moves the due time of the requester's obligation; when the one who grants it
   is the origin of a forwarded request, it moves the hub's obligation too.
+- The decision on a police transfer (Decree 310 Art. 5) is owed by the bureau *handling* the case:
+  the sender of a case notice, assistance or coordination request, but the bureau that receives a
+  case transfer (or the hub's forward of it), an escalation or an addressed directive. A bureau that
+  hands a case away (transfer, escalation) hands the duty with it (store.py closes its obligation).
+  It closes with a police_referral or a transfer_declined record (不予移送) for the case.
 
 Defaults (DOMAIN.md "Deadlines"); each says whether it is law or our policy. A period does not count
 its first day and ends at the end of its last day, Beijing time (calendar.py).
@@ -84,12 +89,16 @@ class Owes(StrEnum):
     """The sender of what this message answers (its reply.correlation delivery)."""
     SENDER = "sender"
     """The sender of the message itself."""
+    CASE_HANDLER = "case_handler"
+    """The bureau handling the case once the message is routed (case_handlers)."""
 
 
 class OwedTo(StrEnum):
     SENDER = "sender"
     SAME_LEVEL_POLICE = "same_level_police"
-    """The police office at the sender's division code, where a criminal referral goes."""
+    """The police office at the owing bureau's division code, where its criminal referral goes."""
+    SAME_LEVEL_PROCURATORATE = "same_level_procuratorate"
+    """The procuratorate at the owing bureau's division code (立案监督, Decree 310 Art. 9)."""
 
 
 class Condition(StrEnum):
@@ -195,8 +204,9 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         owed_to=OwedTo.SENDER,
         amount=1,
         unit=Unit.WORKING_DAYS,
-        basis="State Council Decree 310, Art. 8: the police sign the receipt when they accept a transfer; "
-        "1 working day is broker policy. Any answer counts as receipt.",
+        basis="State Council Decree 310 (2020), Art. 7: the police sign the receipt of a transfer; an office "
+        "not competent passes it within 24 hours to the competent one and tells the bureau. 1 working day "
+        "is broker policy. Any answer counts as receipt.",
     ),
     DeadlineRule(
         id="filing_decision",
@@ -207,8 +217,9 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.FILING_DECISION}),
-        basis="State Council Decree 310, Art. 8: the police decide whether to file (立案) within 3 days "
-        "of accepting the transfer, and notify the bureau in writing.",
+        basis="State Council Decree 310 (2020), Art. 8: the police decide whether to file (立案) within 3 "
+        "days of accepting the transfer, notify the bureau in writing and copy the procuratorate (the "
+        "router sends it the copy).",
     ),
     DeadlineRule(
         id="reconsideration_window",
@@ -234,9 +245,35 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.COMPLETION_ACK}),
-        basis="State Council Decree 310 (article to verify): after the police file the case, the bureau "
-        "hands over the exhibits and case materials within 3 days of the filing notice. Closed by the "
-        "bureau's completion_ack to the filing decision.",
+        basis="State Council Decree 310 (2020), Art. 12: after the police file the case, the bureau hands "
+        "over the exhibits and case materials within 3 days of the filing notice. Closed by the bureau's "
+        "completion_ack to the filing decision.",
+    ),
+    DeadlineRule(
+        id="reconsideration_decision",
+        what="reconsideration_decision",
+        kinds=frozenset({Kind.RECONSIDERATION_REQUEST}),
+        owed_by=Owes.ORIGINAL_SENDER,
+        owed_to=OwedTo.SENDER,
+        amount=3,
+        unit=Unit.CALENDAR_DAYS,
+        closed_by=frozenset({Kind.RECONSIDERATION_DECISION}),
+        basis="State Council Decree 310 (2020), Art. 9: the police decide on a bureau's request for "
+        "reconsideration within 3 days of receiving it and notify the bureau in writing.",
+    ),
+    DeadlineRule(
+        id="supervision_suggestion_window",
+        what="supervision_suggestion",
+        kinds=frozenset({Kind.RECONSIDERATION_DECISION}),
+        owed_by=Owes.ORIGINAL_SENDER,
+        owed_to=OwedTo.SAME_LEVEL_PROCURATORATE,
+        amount=3,
+        unit=Unit.CALENDAR_DAYS,
+        closed_by=frozenset({Kind.SUPERVISION_SUGGESTION}),
+        chased=False,
+        basis="State Council Decree 310 (2020), Art. 9: a bureau still disagreeing after the "
+        "reconsideration decision may suggest 立案监督 to the procuratorate within 3 days of it. Optional: "
+        "a window, never chased; it opens after any reconsideration decision.",
     ),
     DeadlineRule(
         id="coordination_reply",
@@ -255,14 +292,15 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         what="transfer_decision",
         kinds=_case_bearing_except_referral(),
         condition=Condition.THRESHOLD_REACHED,
-        owed_by=Owes.SENDER,
+        owed_by=Owes.CASE_HANDLER,
         owed_to=OwedTo.SAME_LEVEL_POLICE,
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by_case_referral=True,
         basis="State Council Decree 310, Art. 5: once a case reaches the criminal threshold "
-        "(法释〔2017〕10号 Art. 5), the bureau head decides on the transfer to the police within "
-        "3 days. Closed by a police_referral for the case.",
+        "(法释〔2017〕10号 Art. 5/6), the head of the bureau handling it decides on the transfer within "
+        "3 days of receiving the report (counted here from routing). Closed by a police_referral or a "
+        "transfer_declined record for the case; a bureau that hands the case away hands the duty with it.",
     ),
 )
 
@@ -310,11 +348,11 @@ class Policy:
         for rule in self.rules:
             if not rule.enabled or record.kind not in rule.kinds or not _condition(rule.condition, record):
                 continue
-            owed_to = _owed_to(rule.owed_to, record)
             start = record.approved_at if rule.from_approval else record.routed_at
             if start is None:
                 continue
             for owed_by in _owed_by(rule.owed_by, record):
+                owed_to = _owed_to(rule.owed_to, record, owed_by)
                 if owed_by == owed_to:
                     continue
                 key = f"{record.case_id}|{owed_by}" if rule.per_case else f"{record.message_id}|{owed_by}"
@@ -401,12 +439,26 @@ def _condition(condition: Condition, record: Routed) -> bool:
         return record.filing == "filed"
     if condition is Condition.NOT_FILED:
         return record.filing == "not_filed"
-    return (
-        record.case is not None
-        and record.sender.is_bureau
-        and record.forwards is None
-        and assess(record.case).reached
-    )
+    return record.case is not None and record.sender.is_bureau and assess(record.case).reached
+
+
+HANDED_AWAY_BY = frozenset({Rule.TRANSFER, Rule.HUB_INBOUND, Rule.ESCALATION})
+"""Deliveries of a case_transfer or escalation by which the sender hands its case to another bureau."""
+
+
+def case_handlers(record: Routed) -> tuple[Address, ...]:
+    """The bureaus handling the case once this message is routed, who owe the transfer decision."""
+    if record.kind is Kind.CASE_TRANSFER:
+        if record.delivered_by(Rule.NO_RETRANSFER):
+            return (record.sender,)  # kept until the common superior designates
+        return record.delivered_by(Rule.TRANSFER, Rule.FORWARD)  # a hub only passes it on
+    if record.kind is Kind.ESCALATION:
+        return record.delivered_by(Rule.ESCALATION)
+    if record.kind is Kind.DIRECTIVE:
+        return record.delivered_by(Rule.DIRECTIVE)  # the superior directs; the subordinate handles
+    if record.forwards:
+        return ()  # a forwarded notice or request: its origin still handles the case
+    return (record.sender,)
 
 
 def _owed_by(owes: Owes, record: Routed) -> Iterable[Address]:
@@ -414,10 +466,14 @@ def _owed_by(owes: Owes, record: Routed) -> Iterable[Address]:
         return record.delivered_by(*ACTING_RULES)
     if owes is Owes.ORIGINAL_SENDER:
         return record.delivered_by(Rule.REPLY)
+    if owes is Owes.CASE_HANDLER:
+        return case_handlers(record)
     return (record.sender,)
 
 
-def _owed_to(owed_to: OwedTo, record: Routed) -> Address:
+def _owed_to(owed_to: OwedTo, record: Routed, owed_by: Address) -> Address:
     if owed_to is OwedTo.SAME_LEVEL_POLICE:
-        return Address(Party.POLICE, record.sender.code)
+        return Address(Party.POLICE, owed_by.code)
+    if owed_to is OwedTo.SAME_LEVEL_PROCURATORATE:
+        return Address(Party.PROCURATORATE, owed_by.code)
     return record.sender

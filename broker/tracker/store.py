@@ -49,7 +49,7 @@ from broker.tracker.model import (
 )
 from broker.tracker.notices import Notice, notice_message, recipient
 from broker.tracker.record import Routed
-from broker.tracker.rules import DeadlineRule, NewObligation, Policy
+from broker.tracker.rules import HANDED_AWAY_BY, DeadlineRule, NewObligation, Policy
 from broker.tracker.schema import calendar_days, calendar_years, extensions, messages, notices, obligations
 
 log = structlog.get_logger("referral_broker.tracker.store")
@@ -262,6 +262,27 @@ class TrackerStore:
                 decided = min(a.approved_at or a.routed_at, a.routed_at)
                 at = max(decided, dt(row.start_at))
                 self._close(tx, row, a, f"a police_referral for the case, approved {local_time(decided)}", at)
+        if a.kind is Kind.TRANSFER_DECLINED or (
+            a.kind in (Kind.CASE_TRANSFER, Kind.ESCALATION) and a.delivered_by(*HANDED_AWAY_BY)
+        ):
+            # Decree 310 Art. 5: the head's recorded decision not to transfer closes the duty; a bureau
+            # that hands the case away hands the duty with it (the receiver owes it now, rules.py).
+            how = (
+                "the head's decision not to transfer, recorded (不予移送)"
+                if a.kind is Kind.TRANSFER_DECLINED
+                else f"the case was handed away ({a.kind.value}); the duty moved with it"
+            )
+            per_case = [r.id for r in self.policy.rules if r.closed_by_case_referral]
+            query = select(obligations).where(
+                and_(
+                    obligations.c.case_id == a.case_id,
+                    obligations.c.owed_by == str(a.sender),
+                    obligations.c.rule.in_(per_case),
+                    obligations.c.state.in_(OPEN_STATES),
+                )
+            )
+            for row in conn.execute(query).all():
+                self._close(tx, row, a, how, max(a.routed_at, dt(row.start_at)))
         if a.forwards:
             for row in self._owed(conn, a.forwards, str(a.sender)):
                 if self.policy.rule(row.rule).closed_by_forward:

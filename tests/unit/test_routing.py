@@ -433,7 +433,11 @@ def test_police_answers_go_back_to_the_referring_bureau() -> None:
     referral = msg(Kind.POLICE_REFERRAL, "bureau:330681", [])
     w.route(referral)
     decision = msg(Kind.FILING_DECISION, "police:330681", [], in_reply_to=referral.envelope.message_id)
-    assert routes(w.route(decision)) == {("bureau:330681", Rule.REPLY)}
+    # Decree 310 Art. 8 (2020): the decision is also copied to the procuratorate (抄送人民检察院)
+    assert routes(w.route(decision)) == {
+        ("bureau:330681", Rule.REPLY),
+        ("procuratorate:330681", Rule.SUPERVISION_COPY),
+    }
 
 
 # ---- participants ----

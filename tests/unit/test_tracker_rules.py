@@ -222,7 +222,9 @@ def test_facts_over_the_threshold_oblige_the_sending_bureau_to_decide_on_a_trans
     assert decision.due_at == cst(2024, 9, 6)
     assert "Art. 5" in decision.basis
     # one per case and bureau, whichever message shows the facts first
-    again = Desk().send(Kind.ESCALATION, "bureau:330681", [], cst(2024, 9, 3), "K-9", facts=OVER_THRESHOLD)
+    again = Desk().send(
+        Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2024, 9, 3), "K-9", facts=OVER_THRESHOLD
+    )
     assert owed(again)["transfer_decision", "bureau:330681"].id == decision.id
 
 

@@ -1,0 +1,75 @@
+"""Decree 310 Art. 5 in the tracker's store: the 不予移送 record closes the transfer decision, and a
+bureau handing its case away hands the duty with it (issue 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from broker.domain.messages import Kind
+from broker.tracker.calendar import BEIJING
+from broker.tracker.model import State
+from broker.tracker.record import Routed
+from broker.tracker.store import TrackerStore
+from broker.tracker.testing import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
+
+DECLINED = {"decided_by": "head", "decided_at": "2024-09-03T09:00:00+08:00", "reasons": "not criminal"}
+
+
+def cst(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BEIJING)  # type: ignore[misc]
+
+
+@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackerStore]:
+    if request.param == "postgres" and not postgres_reachable():
+        pytest.skip("no PostgreSQL at RB_TEST_POSTGRES_URL")
+    with temporary_database(request.param, tmp_path) as url:
+        s = TrackerStore(url)
+        yield s
+        s.close()
+
+
+def ingest(store: TrackerStore, *records: Routed) -> None:
+    for r in records:
+        store.ingest([r], r.routed_at)
+
+
+def decisions(store: TrackerStore, regarding: Routed) -> dict[str, State]:
+    return {
+        o.owed_by: o.state for o in store.obligations(regarding.message_id) if o.rule == "transfer_decision"
+    }
+
+
+def test_a_recorded_decision_not_to_transfer_closes_the_transfer_decision(store: TrackerStore) -> None:
+    desk = Desk()
+    notice = desk.send(
+        Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], cst(2024, 9, 2, 10), "D-1", facts=OVER_THRESHOLD
+    )
+    declined = desk.send(
+        Kind.TRANSFER_DECLINED,
+        "bureau:330681",
+        [],
+        cst(2024, 9, 3),
+        "D-1",
+        body=DECLINED,
+        facts=OVER_THRESHOLD,
+    )
+    ingest(store, notice)
+    assert decisions(store, notice) == {"bureau:330681": State.OPEN}
+    ingest(store, declined)
+    assert decisions(store, notice) == {"bureau:330681": State.CLOSED}
+
+
+def test_a_bureau_handing_its_case_away_hands_the_duty_with_it(store: TrackerStore) -> None:
+    desk = Desk()
+    notice = desk.send(
+        Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], cst(2024, 9, 2, 10), "D-2", facts=OVER_THRESHOLD
+    )
+    escalation = desk.send(Kind.ESCALATION, "bureau:330681", [], cst(2024, 9, 3), "D-2", facts=OVER_THRESHOLD)
+    ingest(store, notice, escalation)
+    assert decisions(store, notice) == {"bureau:330681": State.CLOSED}
+    assert decisions(store, escalation) == {"bureau:330600": State.OPEN}

@@ -1,0 +1,145 @@
+"""State Council Decree 310 (2001, revised 2020) as a flow (issue 15): who owes the transfer
+decision (Art. 5), the 不予移送 record, the Art. 9 steps, the procuratorate's copies, and the
+articles the rules cite (Art. 7 receipt, Art. 12 exhibits). Real routing rules, no database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from broker.domain.address import Address
+from broker.domain.messages import Kind
+from broker.domain.routing import COPY_RULES, RoutingRefused, Rule
+from broker.tracker.calendar import BEIJING, WorkCalendar
+from broker.tracker.record import Routed
+from broker.tracker.rules import NewObligation, Policy
+from broker.tracker.testing import OVER_THRESHOLD, Desk
+
+POLICY = Policy()
+CALENDAR = WorkCalendar()
+DECLINED = {"decided_by": "head", "decided_at": "2024-09-03T09:00:00+08:00", "reasons": "not criminal"}
+
+
+def cst(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BEIJING)  # type: ignore[misc]
+
+
+def owed(record: Routed) -> dict[tuple[str, str], NewObligation]:
+    return {(o.rule, str(o.owed_by)): o for o in POLICY.obligations_for(record, CALENDAR)}
+
+
+def deciders(record: Routed) -> dict[str, str]:
+    return {by: str(o.owed_to) for (rule, by), o in owed(record).items() if rule == "transfer_decision"}
+
+
+# ---- Art. 5: the bureau handling the case owes the transfer decision ----
+
+
+def test_escalation_moves_the_transfer_decision_to_the_superior_handling_the_case() -> None:
+    escalation = Desk().send(Kind.ESCALATION, "bureau:330681", [], cst(2024, 9, 2, 10), facts=OVER_THRESHOLD)
+    assert deciders(escalation) == {"bureau:330600": "police:330600"}
+
+
+def test_case_transfer_obliges_the_receiving_bureau_not_the_one_handing_it_away() -> None:
+    transfer = Desk().send(
+        Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2, 10), facts=OVER_THRESHOLD
+    )
+    assert deciders(transfer) == {"bureau:330602": "police:330602"}
+
+
+def test_cross_province_transfer_obliges_the_bureau_the_hub_forwards_it_to() -> None:
+    desk = Desk()
+    transfer = desk.send(
+        Kind.CASE_TRANSFER, "bureau:330681", ["bureau:440300"], cst(2024, 9, 2), facts=OVER_THRESHOLD
+    )
+    assert deciders(transfer) == {}  # the hub only passes it on; the sender handed it away
+    forward = desk.forward(transfer, "bureau:440000", ["bureau:440300"], cst(2024, 9, 3))
+    assert deciders(forward) == {"bureau:440300": "police:440300"}
+
+
+def test_a_directive_obliges_the_subordinate_handling_the_case_not_the_province() -> None:
+    directive = Desk().send(
+        Kind.DIRECTIVE, "bureau:330000", ["bureau:330600"], cst(2024, 9, 2), facts=OVER_THRESHOLD
+    )
+    assert deciders(directive) == {"bureau:330600": "police:330600"}
+
+
+def test_the_sender_of_a_case_notice_still_handles_it() -> None:
+    notice = Desk().send(
+        Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], cst(2024, 9, 2), facts=OVER_THRESHOLD
+    )
+    assert deciders(notice) == {"bureau:330681": "police:330681"}
+
+
+# ---- Art. 5: 不予移送, recorded and copied to the procuratorate ----
+
+
+def test_a_decision_not_to_transfer_is_recorded_to_the_same_level_procuratorate() -> None:
+    desk = Desk()
+    record = desk.send(
+        Kind.TRANSFER_DECLINED, "bureau:330681", [], cst(2024, 9, 3), body=DECLINED, facts=OVER_THRESHOLD
+    )
+    assert [(str(d.to), d.rule) for d in record.deliveries] == [("procuratorate:330681", Rule.DECLINE_RECORD)]
+    assert Rule.DECLINE_RECORD in COPY_RULES  # the procuratorate owes no answer
+    assert owed(record) == {}
+    with pytest.raises(RoutingRefused, match="procuratorate:330600"):
+        desk.send(  # no procuratorate provisioned at 330600: the record cannot be copied
+            Kind.TRANSFER_DECLINED, "bureau:330600", [], cst(2024, 9, 3), body=DECLINED, facts=OVER_THRESHOLD
+        )
+
+
+# ---- Art. 8 and 9 ----
+
+
+def _filing(desk: Desk, decision: str) -> tuple[Routed, Routed]:
+    referral = desk.send(Kind.POLICE_REFERRAL, "bureau:330681", [], cst(2024, 9, 2, 10), facts=OVER_THRESHOLD)
+    body = {"decision": decision, "reasons": "no crime" if decision == "not_filed" else ""}
+    return referral, desk.reply(referral, Kind.FILING_DECISION, "police:330681", cst(2024, 9, 3), body)
+
+
+def test_filing_decisions_are_copied_to_the_procuratorate() -> None:
+    _, filing = _filing(Desk(), "filed")
+    assert {(str(d.to), d.rule) for d in filing.deliveries} == {
+        ("bureau:330681", Rule.REPLY),
+        ("procuratorate:330681", Rule.SUPERVISION_COPY),
+    }
+
+
+def test_police_answer_a_reconsideration_within_3_days_and_the_bureau_may_then_suggest_supervision() -> None:
+    desk = Desk()
+    _, filing = _filing(desk, "not_filed")
+    request = desk.reply(
+        filing, Kind.RECONSIDERATION_REQUEST, "bureau:330681", cst(2024, 9, 4), {"reason": "r"}
+    )
+    answer = owed(request)["reconsideration_decision", "police:330681"]
+    assert answer.owed_to == Address.parse("bureau:330681") and answer.due_at == cst(
+        2024, 9, 10
+    )  # 09-07 is a Saturday: to 09-09
+    assert "Art. 9" in answer.basis
+    decision = desk.reply(
+        request,
+        Kind.RECONSIDERATION_DECISION,
+        "police:330681",
+        cst(2024, 9, 6),
+        {"decision": "not_filed", "reasons": "x"},
+    )
+    assert ("procuratorate:330681", Rule.SUPERVISION_COPY) in {
+        (str(d.to), d.rule) for d in decision.deliveries
+    }
+    window = owed(decision)["supervision_suggestion_window", "bureau:330681"]
+    assert window.owed_to == Address.parse("procuratorate:330681") and not window.chased
+    suggestion = desk.reply(
+        decision, Kind.SUPERVISION_SUGGESTION, "bureau:330681", cst(2024, 9, 7), {"reason": "r"}
+    )
+    assert [(str(d.to), d.rule) for d in suggestion.deliveries] == [
+        ("procuratorate:330681", Rule.SUPERVISION_SUGGESTION)
+    ]
+    assert POLICY.closes(POLICY.rule("supervision_suggestion_window"), suggestion)
+
+
+def test_rules_cite_art7_for_the_police_receipt_and_art12_for_the_exhibits() -> None:
+    receipt = POLICY.rule("police_receipt").basis
+    assert "Art. 7" in receipt and "24 hours" in receipt and "Art. 8" not in receipt
+    assert "Art. 12" in POLICY.rule("exhibits_handover").basis
+    assert "article to verify" not in POLICY.rule("exhibits_handover").basis

@@ -88,7 +88,10 @@ def record_definitions() -> dict[str, Schema]:
         "additionalProperties": False,
         "properties": {
             "event": {"const": "quarantined"},
-            "message_id": {"type": "string", "description": "Envelope or AMQP message_id, may be empty."},
+            "message_id": {
+                "anyOf": [_UUID, {"type": "null"}],
+                "description": "The envelope's message_id, else the AMQP one, when either is a UUID.",
+            },
             "quarantine_id": {"type": "string", "description": "A UUID, or sha256: and 16 hex digits."},
             "user_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "kind": {"$ref": "#/$defs/Kind"},
@@ -99,6 +102,7 @@ def record_definitions() -> dict[str, Schema]:
             "field": _TEXT,
             "reason": _TEXT,
             "quarantined_at": _TIME,
+            "refusal_notice": {"$ref": "#/$defs/RecordRefusalNotice"},
         },
         "required": [
             "event",
@@ -129,6 +133,14 @@ def record_definitions() -> dict[str, Schema]:
                 "reason": {"type": "string"},
             },
             "required": ["to", "rule", "reason"],
+        },
+        "RecordRefusalNotice": {
+            "type": "object",
+            "title": "RecordRefusalNotice",
+            "description": "The delivery_refused the broker sent the authenticated publisher.",
+            "additionalProperties": False,
+            "properties": {"message_id": _UUID, "to": _ADDRESS_TEXT},
+            "required": ["message_id", "to"],
         },
         "RecordNotice": {
             "type": "object",

@@ -58,7 +58,7 @@ def add_commands(sub: Any) -> None:
         "--sizes",
         type=_sizes,
         default=(100, 1_000, 6_420),
-        help="with --scale: participant counts, comma-separated, at most 6422 (default 100,1000,6420)",
+        help="with --scale: participant counts, comma-separated, at most 6420 (default 100,1000,6420)",
     )
     p.add_argument(
         "--scale-messages",

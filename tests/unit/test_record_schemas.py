@@ -1,0 +1,78 @@
+"""Decision records the real routing code builds satisfy records.schema.json (RoutedRecord), so the
+schema a participant or operator reads them with matches what rb.routing-log carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+from referencing import Registry, Resource
+
+from broker.domain.messages import SCHEMA_VERSION, Kind
+from broker.tracker.testing import OVER_THRESHOLD, Desk
+
+FOLDER = Path(__file__).resolve().parents[2] / "schemas" / f"v{SCHEMA_VERSION}"
+AT = datetime(2024, 9, 2, 9, 0, tzinfo=UTC)
+
+
+def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((FOLDER / "records.schema.json").read_text())
+    registry: Registry[object] = Registry().with_resource(
+        "records.schema.json", Resource.from_contents(schema)
+    )
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"records.schema.json#/$defs/{definition}"},
+        registry=registry,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def test_routed_records_of_a_case_s_story_satisfy_the_schema() -> None:
+    desk = Desk()
+    request = desk.send(
+        Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], AT, handling=["not_for_court"]
+    )
+    desk.reply(request, Kind.RECEIPT_ACK, "bureau:440000", AT)
+    desk.reply(request, Kind.EXTENSION_REQUEST, "bureau:440000", AT)
+    desk.reply(request, Kind.ASSISTANCE_REPLY, "bureau:440000", AT)
+    referral = desk.send(Kind.POLICE_REFERRAL, "bureau:330681", ["police:330681"], AT, facts=OVER_THRESHOLD)
+    desk.reply(referral, Kind.FILING_DECISION, "police:330681", AT)
+    desk.send(Kind.DIRECTIVE, "bureau:330000", [], AT, scope="all_subordinates")
+    routed, either = _validator("RoutedRecord"), _validator("DecisionRecord")
+    assert len(desk.records) == 7
+    for record in desk.records.values():
+        routed.validate(record)
+        either.validate(record)
+    kinds = {r["kind"]: r for r in desk.records.values()}
+    assert "threshold" in kinds["police_referral"] and "filing" in kinds["filing_decision"]
+
+
+def test_the_schema_refuses_a_record_with_a_field_it_does_not_define() -> None:
+    desk = Desk()
+    desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
+    record = {**next(iter(desk.records.values())), "body": {"summary": "personal data"}}
+    assert not _validator("RoutedRecord").is_valid(record)
+
+
+def test_a_quarantined_record_as_the_router_writes_it_satisfies_the_schema() -> None:
+    # the keys and their order as workers/router.py _publish_quarantine and _publish_refusal write them
+    record = {
+        "event": "quarantined",
+        "message_id": "5eed0000-0000-4000-8000-000000000001",
+        "quarantine_id": "5eed0000-0000-4000-8000-000000000001",
+        "user_id": "bureau-330681",
+        "kind": "case_notice",
+        "sender": "bureau:330681",
+        "case_id": "ZJ-2019-42",
+        "stage": "contract",
+        "field": "envelope.to.0",
+        "reason": "division code 330682 (上虞市) has been retired",
+        "quarantined_at": "2024-09-02T09:00:00+00:00",
+        "refusal_notice": {"message_id": "5eed0000-0000-4000-8000-000000000002", "to": "bureau:330681"},
+    }
+    _validator("QuarantinedRecord").validate(record)
+    _validator("DecisionRecord").validate(record)
+    _validator("QuarantinedRecord").validate({**record, "message_id": None})  # no UUID to be had
+    assert not _validator("QuarantinedRecord").is_valid({**record, "stage": "gossip"})

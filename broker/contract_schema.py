@@ -21,6 +21,7 @@ from broker.domain.address import Party
 from broker.domain.case import MAX_INCOME_DIGITS, InformationCategory
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import FORWARDABLE, MESSAGE_TYPES, Kind, Message
+from broker.domain.validation import MAX_MESSAGE_BYTES
 
 Schema = dict[str, Any]
 
@@ -42,7 +43,7 @@ BEYOND_SCHEMA: dict[str, str] = {
     "modulo 31) and GB 11714 (position 17, modulo 11); algorithm in broker/domain/credit_code.py",
     "repeated_key": "a key given twice in one JSON object, at any depth, is refused (parsers "
     "disagree on which value wins); JSON Schema sees the object after parsing",
-    "size": "a message is at most 262144 bytes (256 KiB) of UTF-8",
+    "size": f"a message is at most {MAX_MESSAGE_BYTES} bytes ({MAX_MESSAGE_BYTES // 1024} KiB) of UTF-8",
     "nesting": "JSON nested deeper than the parser's limit (about 1,000 levels) is refused",
     "amount_decimals": "an amount in yuan written as a JSON number has at most two decimal "
     "places (a string amount is checked by its pattern); binary floating point makes multipleOf "

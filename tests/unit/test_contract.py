@@ -115,3 +115,18 @@ def test_domain_imports_no_transport() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_limits_match_the_code() -> None:
+    from broker.domain.messages import MAX_TEXT
+    from broker.domain.plausible_time import APPROVAL_MAX_AGE, CLOCK_SKEW, SENT_AT_MAX_AGE
+    from broker.domain.validation import MAX_ERRORS, MAX_MESSAGE_BYTES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    limits = readme.split("### Limits", 1)[1].split("\n## ", 1)[0]
+    assert f"{MAX_MESSAGE_BYTES:,} bytes ({MAX_MESSAGE_BYTES // 1024} KiB)" in limits
+    assert f"{MAX_TEXT:,} characters" in limits
+    assert f"at most {int(CLOCK_SKEW.total_seconds() // 60)} minutes ahead of the router's clock" in limits
+    assert f"{SENT_AT_MAX_AGE.days} days behind it" in limits
+    assert f"{APPROVAL_MAX_AGE.days} days behind" in limits
+    assert f"the first {MAX_ERRORS}" in limits

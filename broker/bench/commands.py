@@ -48,7 +48,7 @@ def add_commands(sub: Any) -> None:
         "memory. With --scale: on a RabbitMQ node of its own (RB_AMQP_URL is not used), provisioning "
         "time, broker memory and the router's rate and memory at growing participant counts.",
     )
-    p.add_argument("--messages", type=int, default=20_000, help="messages per throughput run (default 20000)")
+    p.add_argument("--messages", type=int, default=10_000, help="messages per throughput run (default 10000)")
     p.add_argument(
         "--rate", type=float, default=500.0, help="offered rate for the latency runs, msg/s (default 500)"
     )
@@ -58,7 +58,7 @@ def add_commands(sub: Any) -> None:
         "--sizes",
         type=_sizes,
         default=(100, 1_000, 6_420),
-        help="with --scale: participant counts, comma-separated, at most 6420 (default 100,1000,6420)",
+        help="with --scale: participant counts, comma-separated, at most 6422 (default 100,1000,6420)",
     )
     p.add_argument(
         "--scale-messages",

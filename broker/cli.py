@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from broker.settings import Settings, SettingsError
+from broker.transport.tls import kombu_options
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -24,7 +25,7 @@ def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
 
     from broker.transport import topology
 
-    with Connection(settings.amqp_url) as conn:
+    with Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn:
         count = topology.declare(conn)
     print(f"declared {count} exchanges and queues on {settings.vhost!r}")
     return 0

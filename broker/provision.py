@@ -25,6 +25,7 @@ from broker.participants import SYSTEM, Participants
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
+from broker.transport.tls import kombu_options
 
 ROUTER_USER = "referral-router"
 """The router's RabbitMQ user (after RB_USER_PREFIX)."""
@@ -92,7 +93,7 @@ def provision(
     secret = inbox_secret(settings.inbox_secret, settings.inbox_secret_file)
     report = ProvisionReport()
     vhost = settings.vhost
-    with Connection(settings.amqp_url) as conn:
+    with Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn:
         report.inboxes = topology.declare(conn, list(participants), inbox_length, secret) - len(
             topology.core_entities()
         )

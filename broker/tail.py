@@ -10,6 +10,7 @@ from kombu import Connection, Consumer, Exchange, Queue
 
 from broker.settings import Settings
 from broker.transport import topology
+from broker.transport.tls import kombu_options
 
 
 def matches(record: dict[str, Any], bureau: str | None, case_id: str | None, kind: str | None) -> bool:
@@ -49,7 +50,7 @@ def follow(
             printed += 1
 
     with (
-        Connection(settings.amqp_url) as conn,
+        Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn,
         Consumer(conn.channel(), [queue], on_message=on_message, no_ack=True),
     ):
         print(f"following {topology.ROUTING_LOG} (Ctrl-C to stop)", file=sys.stderr, flush=True)

@@ -359,7 +359,8 @@ class AssistanceReply(Message):
 
 
 class ExtensionRequest(Message):
-    """Asks the requesting bureau for more time; must be sent before the due time."""
+    """Tells the requesting bureau (告知) that completing needs more time; sent before the due time, it
+    moves the due time itself (SAMR procedure rules: a notice, not a request for leave)."""
 
     KIND = Kind.EXTENSION_REQUEST
     IS_REPLY = True

@@ -140,6 +140,9 @@ class DeadlineRule:
     """Calendar-day periods only: a last day that is not a working day moves to the next one."""
     extendable: bool = False
     """A granted extension_decision moves the due time."""
+    extended_by_notice: bool = False
+    """The one who owes extends by telling (告知) before expiry: its extension_request itself moves the
+    due time by the days it names; an extension_decision changes nothing."""
     chased: bool = True
     """False for an optional window: tracked and traced, never reminded, escalated or counted overdue."""
     enabled: bool = True
@@ -178,9 +181,12 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         unit=Unit.WORKING_DAYS,
         closed_by=frozenset({Kind.ASSISTANCE_REPLY, Kind.COMPLETION_ACK}),
         extendable=True,
+        extended_by_notice=True,
         basis="SAMR administrative penalty procedure rules (市场监督管理行政处罚程序规定), assisted "
-        "investigation (协查), article to verify: complete within 15 working days of receipt; an extension "
-        "must be asked before expiry. Closed by a complete assistance_reply or a completion_ack.",
+        "investigation (协助调查; Art. 17 as we recall, not checked against a stored text): complete within "
+        "15 working days of receiving the request; needing longer, tell the requester (告知) before expiry: "
+        "the extension_request is that notice and moves the due time. Closed by a complete assistance_reply "
+        "or a completion_ack.",
     ),
     DeadlineRule(
         id="transfer_dispatch",
@@ -305,6 +311,12 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
 )
 
 
+OVERRIDABLE = frozenset(
+    {"amount", "unit", "roll_to_working_day", "chased", "enabled", "extended_by_notice", "basis"}
+)
+"""What a policy file may change in a rule."""
+
+
 @dataclass(frozen=True)
 class NewObligation:
     id: str
@@ -402,7 +414,7 @@ class Policy:
     def load(cls, path: str | Path) -> Policy:
         """Defaults with overrides from a JSON file, e.g. ``{"reminder_fraction": 0.75, "rules":
         {"coordination_reply": {"amount": 5}, "receipt": {"enabled": false}}}``. A rule takes amount,
-        unit, roll_to_working_day, chased, enabled and basis."""
+        unit, roll_to_working_day, chased, enabled, extended_by_notice and basis."""
         return cls.from_overrides(json.loads(Path(path).read_text(encoding="utf-8")))
 
     @classmethod
@@ -417,7 +429,7 @@ class Policy:
         rules = []
         for rule in DEFAULT_RULES:
             change = dict(overrides.get(rule.id, {}))
-            allowed = {"amount", "unit", "roll_to_working_day", "chased", "enabled", "basis"}
+            allowed = OVERRIDABLE
             if set(change) - allowed:
                 raise ValueError(f"deadline policy: rule {rule.id} takes only {sorted(allowed)}")
             if "unit" in change:

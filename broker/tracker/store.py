@@ -299,6 +299,7 @@ class TrackerStore:
                 if self.policy.closes(self.policy.rule(row.rule), a):
                     self._close(tx, row, a, f"the {a.kind.value} of {a.sender} to the hub's forward")
         if a.kind is Kind.EXTENSION_REQUEST:
+            self._extend_by_notice(tx, a)
             decisions = select(messages).where(
                 and_(messages.c.in_reply_to == a.message_id, messages.c.kind == Kind.EXTENSION_DECISION.value)
             )
@@ -370,13 +371,31 @@ class TrackerStore:
         asked = self._message(conn, request.in_reply_to)
         if asked is not None and asked.forwards:
             chain += self._owed(conn, asked.forwards, str(asked.sender))
-        chain = [r for r in chain if self.policy.rule(r.rule).extendable]
+        chain = [
+            r
+            for r in chain
+            if self.policy.rule(r.rule).extendable and not self.policy.rule(r.rule).extended_by_notice
+        ]
         granter = str(decision.sender)
         reach = next((i for i, r in enumerate(chain) if r.owed_to == granter), None)
         if reach is None:
             return
         for row in chain[: reach + 1]:
             self._extend_one(tx, row, request, decision)
+
+    def _extend_by_notice(self, tx: Tx, notice: Routed) -> None:
+        """Rules extended by notice (告知, SAMR procedure rules on assisted investigation): the notice,
+        sent before expiry, moves the due time itself, no grant needed; for a forwarded request the
+        hub's obligation too, as the origin gets the notice as well (reply.regional_origin)."""
+        conn = tx.conn
+        assert notice.in_reply_to is not None
+        chain = self._owed(conn, notice.in_reply_to, str(notice.sender))
+        asked = self._message(conn, notice.in_reply_to)
+        if asked is not None and asked.forwards:
+            chain += self._owed(conn, asked.forwards, str(asked.sender))
+        for row in chain:
+            if self.policy.rule(row.rule).extended_by_notice:
+                self._extend_one(tx, row, notice, notice)
 
     def _extend_one(self, tx: Tx, row: Row[Any], request: Routed, decision: Routed) -> None:
         conn = tx.conn
@@ -429,7 +448,8 @@ class TrackerStore:
             "extended",
             row.regarding,
             row.case_id,
-            f"{decision.sender} granted {decision.extension_days} more working days: {row.what} owed by "
+            f"{decision.sender} {'gave notice of' if decision is request else 'granted'} "
+            f"{decision.extension_days} more working days: {row.what} owed by "
             f"{row.owed_by} now due {due_text(due, provisional)}",
             decision.sender,
             by=decision.message_id,

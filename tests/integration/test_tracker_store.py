@@ -23,6 +23,7 @@ from broker.tracker.calendar import BEIJING, parse_holiday_file
 from broker.tracker.model import State
 from broker.tracker.notices import Notice
 from broker.tracker.record import Routed
+from broker.tracker.rules import Policy
 from broker.tracker.schema import VERSION_TABLE, metadata
 from broker.tracker.store import TrackerStore
 from broker.tracker.testing import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
@@ -223,22 +224,26 @@ def test_a_transfer_sent_more_than_24_hours_after_its_approval_is_recorded_late(
 # ---- extensions ----
 
 
-def test_an_extension_asked_in_time_and_granted_moves_the_due_time(store: TrackerStore) -> None:
+def test_an_extension_notice_in_time_moves_the_due_time_without_a_grant(store: TrackerStore) -> None:
+    """SAMR procedure rules, assisted investigation: needing longer than 15 working days, the assisting
+    bureau tells the requester (告知) before expiry; it asks nobody's leave."""
     desk = Desk()
     request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2024, 9, 20, 10))
-    ask = desk.reply(request, Kind.EXTENSION_REQUEST, "bureau:330600", cst(2024, 10, 14, 10))
-    grant = desk.reply(
-        ask,
-        Kind.EXTENSION_DECISION,
-        "bureau:330681",
-        cst(2024, 10, 15, 10),
-        {"granted": True, "extra_working_days": 5},
+    notice = desk.reply(
+        request,
+        Kind.EXTENSION_REQUEST,
+        "bureau:330600",
+        cst(2024, 10, 14, 10),
+        {"extra_working_days": 5, "reason": "r"},
     )
-    # the decision is seen first, then the request, then what it is about: still applied, once
-    store.ingest([grant], cst(2024, 10, 15))
-    store.ingest([ask], cst(2024, 10, 15))
+    answer = desk.reply(
+        notice, Kind.EXTENSION_DECISION, "bureau:330681", cst(2024, 10, 15, 10), {"granted": False}
+    )
+    # the answer is seen first, then the notice, then what it is about: applied once, answer or not
+    store.ingest([answer], cst(2024, 10, 15))
+    store.ingest([notice], cst(2024, 10, 15))
     store.ingest([request], cst(2024, 10, 15))
-    store.ingest([grant, ask], cst(2024, 10, 16))
+    store.ingest([answer, notice], cst(2024, 10, 16))
     reply = {o.rule: o for o in store.obligations(request.message_id)}["assistance_reply"]
     assert reply.due_at == cst(2024, 10, 24) and reply.extra_days == 5 and reply.revision == 1
     assert reply.state is State.OPEN
@@ -256,20 +261,40 @@ def test_an_extension_asked_after_the_due_time_is_not_applied(store: TrackerStor
     assert "extension_not_applied" in events(store, request.message_id)
 
 
-def test_a_refused_extension_changes_nothing(store: TrackerStore) -> None:
+def test_a_grant_is_needed_only_where_the_policy_says_extensions_are_granted(store: TrackerStore) -> None:
+    """The grant model stays available by configuration (extended_by_notice: false)."""
+    policy = Policy.from_overrides({"rules": {"assistance_reply": {"extended_by_notice": False}}})
+    granted = TrackerStore(store.url, policy=policy)
+    try:
+        desk = Desk()
+        request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2024, 9, 20, 10))
+        ask = desk.reply(request, Kind.EXTENSION_REQUEST, "bureau:330600", cst(2024, 10, 10))
+        refuse = desk.reply(
+            ask, Kind.EXTENSION_DECISION, "bureau:330681", cst(2024, 10, 11), {"granted": False}
+        )
+        ingest(granted, request, ask, refuse)
+        reply = {o.rule: o for o in granted.obligations(request.message_id)}["assistance_reply"]
+        assert reply.due_at == cst(2024, 10, 17)
+        assert "extension_refused" in events(granted, request.message_id)
+    finally:
+        granted.close()
+
+
+def test_an_extension_notice_on_a_forwarded_request_moves_both_obligations(store: TrackerStore) -> None:
     desk = Desk()
-    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2024, 9, 20, 10))
-    ask = desk.reply(request, Kind.EXTENSION_REQUEST, "bureau:330600", cst(2024, 10, 10))
-    refuse = desk.reply(ask, Kind.EXTENSION_DECISION, "bureau:330681", cst(2024, 10, 11), {"granted": False})
-    ingest(store, request, ask, refuse)
-    reply = {o.rule: o for o in store.obligations(request.message_id)}["assistance_reply"]
-    assert reply.due_at == cst(2024, 10, 17)
-    assert "extension_refused" in events(store, request.message_id)
+    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], cst(2024, 9, 2, 10))
+    forward = desk.forward(request, "bureau:440000", ["bureau:440300"], cst(2024, 9, 3, 10))
+    notice = desk.reply(forward, Kind.EXTENSION_REQUEST, "bureau:440300", cst(2024, 9, 20))
+    ingest(store, request, forward, notice)  # the origin gets the notice too (reply.regional_origin)
+    hub = {o.rule: o for o in store.obligations(request.message_id)}["assistance_reply"]
+    local = {o.rule: o for o in store.obligations(forward.message_id)}["assistance_reply"]
+    assert (hub.extra_days, local.extra_days) == (10, 10)
 
 
-def test_the_origin_granting_an_extension_on_a_forwarded_request_moves_both_obligations(
-    store: TrackerStore,
-) -> None:
+def test_with_granted_extensions_the_origin_granting_moves_both_obligations(database: str) -> None:
+    store = TrackerStore(
+        database, policy=Policy.from_overrides({"rules": {"assistance_reply": {"extended_by_notice": False}}})
+    )
     desk = Desk()
     request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], cst(2024, 9, 2, 10))
     forward = desk.forward(request, "bureau:440000", ["bureau:440300"], cst(2024, 9, 3, 10))
@@ -291,6 +316,7 @@ def test_the_origin_granting_an_extension_on_a_forwarded_request_moves_both_obli
     hub = {o.rule: o for o in store.obligations(request.message_id)}["assistance_reply"]
     local = {o.rule: o for o in store.obligations(forward.message_id)}["assistance_reply"]
     assert (hub.extra_days, local.extra_days) == (0, 10)
+    store.close()
 
 
 # ---- notices ----

@@ -215,6 +215,14 @@ def example_messages() -> list[Message]:
             causation_id=_id(23),
         ),
         _message(
+            27,
+            Kind.JURISDICTION_REQUEST,
+            zhuji,
+            {"reason": "Zhuji and Yuecheng both found the company's call centre; no agreement in 7 days."},
+            ["bureau:330602"],
+            case=True,
+        ),
+        _message(
             24,
             Kind.TRANSFER_DECLINED,
             shaoxing,

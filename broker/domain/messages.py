@@ -50,6 +50,7 @@ class Kind(StrEnum):
     TRANSFER_DECLINED = "transfer_declined"
     RECONSIDERATION_DECISION = "reconsideration_decision"
     SUPERVISION_SUGGESTION = "supervision_suggestion"
+    JURISDICTION_REQUEST = "jurisdiction_request"
     DELIVERY_REFUSED = "delivery_refused"
 
 
@@ -177,6 +178,12 @@ class DirectiveBody(Body):
 class CaseTransferBody(Body):
     reason: str = Field(
         min_length=1, max_length=MAX_TEXT, description="Why the receiving bureau is competent."
+    )
+
+
+class JurisdictionRequestBody(Body):
+    reason: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="What the bureaus dispute, or why they ask."
     )
 
 
@@ -397,6 +404,16 @@ class CaseTransfer(Message):
     body: CaseTransferBody
 
 
+class JurisdictionRequest(Message):
+    """报请指定管辖: a bureau asks the common superior of itself and the bureau in ``to`` to designate
+    which handles the case: on a dispute the two could not settle (7 working days to agree), or on
+    request. The router delivers it to the common superior only."""
+
+    KIND = Kind.JURISDICTION_REQUEST
+    CASE_FACTS = "required"
+    body: JurisdictionRequestBody
+
+
 class JurisdictionDesignation(Message):
     """The common superior designates which bureau handles a disputed case (Art. 14)."""
 
@@ -577,6 +594,7 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         Escalation,
         Directive,
         CaseTransfer,
+        JurisdictionRequest,
         JurisdictionDesignation,
         CoordinationRequest,
         CoordinationReply,

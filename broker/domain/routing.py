@@ -36,6 +36,7 @@ class Rule(StrEnum):
     TRANSFER = "transfer.competent"
     NO_RETRANSFER = "transfer.no_retransfer"
     DESIGNATION = "transfer.designation"
+    DESIGNATION_REQUEST = "transfer.designation_request"
     REPLY = "reply.correlation"
     REPLY_REGIONAL = "reply.regional_origin"
     POLICE_REFERRAL = "police.referral"
@@ -77,7 +78,7 @@ ANSWERS: dict[Kind, frozenset[Kind]] = {
     Kind.RECONSIDERATION_REQUEST: frozenset({Kind.FILING_DECISION}),
     Kind.RECONSIDERATION_DECISION: frozenset({Kind.RECONSIDERATION_REQUEST}),
     Kind.SUPERVISION_SUGGESTION: frozenset({Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION}),
-    Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER}),
+    Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER, Kind.JURISDICTION_REQUEST}),
     Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
     Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
 }
@@ -272,6 +273,8 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         deliveries = _escalation(message, sender, ctx)
     elif kind is Kind.DIRECTIVE:
         deliveries = _directive(message, sender, ctx)
+    elif kind is Kind.JURISDICTION_REQUEST:
+        deliveries = _jurisdiction_request(message, sender, ctx)
     elif kind is Kind.TRANSFER_DECLINED:
         deliveries = _transfer_declined(message, sender, ctx)
     elif kind is Kind.POLICE_REFERRAL:
@@ -551,11 +554,12 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
             f"not a {env.kind.value}",
         )
     if env.kind is Kind.JURISDICTION_DESIGNATION:
-        if rule is not Rule.NO_RETRANSFER:
+        if rule not in (Rule.NO_RETRANSFER, Rule.DESIGNATION_REQUEST):
             raise RoutingRefused(
                 "envelope.sender",
-                f"only the common superior a disputed transfer was reported to ({Rule.NO_RETRANSFER.value}) "
-                f"designates jurisdiction; {sender} got message {original.message_id} by {rule.value}",
+                f"only the common superior a disputed transfer or a request was reported to "
+                f"({Rule.NO_RETRANSFER.value}, {Rule.DESIGNATION_REQUEST.value}) designates jurisdiction; "
+                f"{sender} got message {original.message_id} by {rule.value}",
             )
         return _designation(message, sender, original, ctx), {"subjects": original.subjects}
     if env.kind is Kind.SUPERVISION_SUGGESTION:
@@ -586,6 +590,18 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
                 Delivery(procuratorate, Rule.SUPERVISION_COPY, f"procuratorate's copy of a {env.kind.value}")
             )
     return out, {}
+
+
+def _jurisdiction_request(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    """SAMR procedure rules (designation of jurisdiction; article not checked against a stored text):
+    to the common superior of the two bureaus, which designates (jurisdiction_designation)."""
+    _require_bureau(sender, Kind.JURISDICTION_REQUEST)
+    targets = _targets(message)
+    if len(targets) != 1 or not targets[0].is_bureau or targets[0] == sender:
+        raise RoutingRefused("envelope.to", "a jurisdiction request names the one other bureau concerned")
+    common = _bureau(ctx.registry.common_superior(sender.code, targets[0].code))
+    reason = f"{sender} asks the common superior {common} of it and {targets[0]} to designate jurisdiction"
+    return [Delivery(common, Rule.DESIGNATION_REQUEST, reason)]
 
 
 def _transfer_declined(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:

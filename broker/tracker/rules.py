@@ -60,6 +60,7 @@ ACTING_RULES = frozenset(
         Rule.DEPARTMENT,
         Rule.TRANSFER,
         Rule.NO_RETRANSFER,
+        Rule.DESIGNATION_REQUEST,
         Rule.ESCALATION,
         Rule.DIRECTIVE,
         Rule.DIRECTIVE_ALL,
@@ -77,6 +78,7 @@ CASE_BEARING = frozenset(
         Kind.CASE_TRANSFER,
         Kind.COORDINATION_REQUEST,
         Kind.POLICE_REFERRAL,
+        Kind.JURISDICTION_REQUEST,
     }
 )
 """Kinds that carry case facts (a directive only sometimes: only then is it case-bearing)."""
@@ -89,6 +91,8 @@ class Owes(StrEnum):
     """The sender of what this message answers (its reply.correlation delivery)."""
     SENDER = "sender"
     """The sender of the message itself."""
+    DESIGNATING_SUPERIOR = "designating_superior"
+    """The common superior a disputed transfer or a jurisdiction request went to."""
     CASE_HANDLER = "case_handler"
     """The bureau handling the case once the message is routed (case_handlers)."""
 
@@ -280,6 +284,19 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         basis="State Council Decree 310 (2020), Art. 9: a bureau still disagreeing after the "
         "reconsideration decision may suggest 立案监督 to the procuratorate within 3 days of it. Optional: "
         "a window, never chased; it opens after any reconsideration decision.",
+    ),
+    DeadlineRule(
+        id="designation",
+        what="jurisdiction_designation",
+        kinds=frozenset({Kind.CASE_TRANSFER, Kind.JURISDICTION_REQUEST}),
+        owed_by=Owes.DESIGNATING_SUPERIOR,
+        owed_to=OwedTo.SENDER,
+        amount=7,
+        unit=Unit.WORKING_DAYS,
+        closed_by=frozenset({Kind.JURISDICTION_DESIGNATION}),
+        basis="SAMR administrative penalty procedure rules (管辖; articles not checked against a stored "
+        "text): bureaus that dispute jurisdiction have 7 working days to agree, then report to the common "
+        "superior, which designates within 7 working days of receiving the report.",
     ),
     DeadlineRule(
         id="coordination_reply",
@@ -480,6 +497,8 @@ def _owed_by(owes: Owes, record: Routed) -> Iterable[Address]:
         return record.delivered_by(Rule.REPLY)
     if owes is Owes.CASE_HANDLER:
         return case_handlers(record)
+    if owes is Owes.DESIGNATING_SUPERIOR:
+        return record.delivered_by(Rule.NO_RETRANSFER, Rule.DESIGNATION_REQUEST)
     return (record.sender,)
 
 

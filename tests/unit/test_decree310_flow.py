@@ -143,3 +143,41 @@ def test_rules_cite_art7_for_the_police_receipt_and_art12_for_the_exhibits() -> 
     assert "Art. 7" in receipt and "24 hours" in receipt and "Art. 8" not in receipt
     assert "Art. 12" in POLICY.rule("exhibits_handover").basis
     assert "article to verify" not in POLICY.rule("exhibits_handover").basis
+
+
+# ---- SAMR procedure rules: designation of jurisdiction on request or dispute ----
+
+
+def test_a_jurisdiction_request_goes_to_the_common_superior_which_designates_within_7_working_days() -> None:
+    desk = Desk()
+    request = desk.send(
+        Kind.JURISDICTION_REQUEST,
+        "bureau:330681",
+        ["bureau:330602"],
+        cst(2024, 9, 2, 10),
+        body={"reason": "r"},
+        facts=OVER_THRESHOLD,
+    )
+    assert [(str(d.to), d.rule) for d in request.deliveries] == [("bureau:330600", Rule.DESIGNATION_REQUEST)]
+    designation = owed(request)["designation", "bureau:330600"]
+    assert designation.owed_to == Address.parse("bureau:330681")
+    assert designation.due_at == cst(2024, 9, 12)  # 7 working days: 09-03 .. 09-11
+    answer = desk.reply(
+        request,
+        Kind.JURISDICTION_DESIGNATION,
+        "bureau:330600",
+        cst(2024, 9, 5),
+        {"designated": "bureau:330602"},
+    )
+    assert {(str(d.to), d.rule) for d in answer.deliveries} == {
+        ("bureau:330602", Rule.DESIGNATION),
+        ("bureau:330681", Rule.REPLY),
+    }
+    assert POLICY.closes(POLICY.rule("designation"), answer)
+
+
+def test_a_refused_retransfer_also_obliges_the_common_superior_to_designate() -> None:
+    desk = Desk()
+    desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-9")
+    again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-9")
+    assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330000"}

@@ -68,9 +68,10 @@ def test_escalation_and_case_transfer_owe_a_receipt() -> None:
     assert set(owed(escalation)) == {("receipt", "bureau:330600")}
     transfer = desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-1")
     assert set(owed(transfer)) == {("receipt", "bureau:330602")}
-    # the competent bureau may not transfer it on: its common superior receives it and owes the receipt
+    # the competent bureau may not transfer it on: its common superior receives it and owes the receipt,
+    # and the designation (SAMR procedure rules)
     again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-1")
-    assert set(owed(again)) == {("receipt", "bureau:330000")}
+    assert set(owed(again)) == {("receipt", "bureau:330000"), ("designation", "bureau:330000")}
 
 
 # ---- assistance request (15 working days; SAMR procedure rules) ----
@@ -223,7 +224,12 @@ def test_facts_over_the_threshold_oblige_the_sending_bureau_to_decide_on_a_trans
     assert "Art. 5" in decision.basis
     # one per case and bureau, whichever message shows the facts first
     again = Desk().send(
-        Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], cst(2024, 9, 3), "K-9", facts=OVER_THRESHOLD
+        Kind.ASSISTANCE_REQUEST,
+        "bureau:330681",
+        ["bureau:330600"],
+        cst(2024, 9, 3),
+        "K-9",
+        facts=OVER_THRESHOLD,
     )
     assert owed(again)["transfer_decision", "bureau:330681"].id == decision.id
 

@@ -215,6 +215,23 @@ def example_messages() -> list[Message]:
             causation_id=_id(23),
         ),
         _message(
+            28,
+            Kind.ADMINISTRATIVE_INTERVIEW,
+            zhuji,
+            {"held_at": "2019-05-20T10:00:00+08:00", "outcome": "The company deleted the bought lists."},
+            case=True,
+        ),
+        _message(
+            29,
+            Kind.JOINT_ACTION,
+            zhuji,
+            {
+                "held_at": "2019-05-21T09:00:00+08:00",
+                "departments": ["telecom:330681"],
+                "results": "Three call centres inspected; 40,000 numbers suspended.",
+            },
+        ),
+        _message(
             27,
             Kind.JURISDICTION_REQUEST,
             zhuji,

@@ -51,6 +51,8 @@ class Kind(StrEnum):
     RECONSIDERATION_DECISION = "reconsideration_decision"
     SUPERVISION_SUGGESTION = "supervision_suggestion"
     JURISDICTION_REQUEST = "jurisdiction_request"
+    ADMINISTRATIVE_INTERVIEW = "administrative_interview"
+    JOINT_ACTION = "joint_action"
     DELIVERY_REFUSED = "delivery_refused"
 
 
@@ -258,6 +260,25 @@ class FileReturnBody(Body):
 
 class ReconsiderationRequestBody(Body):
     reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class AdministrativeInterviewBody(Body):
+    """约谈: the bureau summoned the company's responsible persons (3,536 in the 2019 campaign)."""
+
+    held_at: AwareDatetime
+    outcome: str = Field(min_length=1, max_length=MAX_TEXT, description="What the company undertook.")
+
+
+class JointActionBody(Body):
+    """联合执法: an enforcement action with other departments (4,225 in 2019), with its results."""
+
+    held_at: AwareDatetime
+    departments: list[AddressText] = Field(
+        min_length=1,
+        max_length=20,
+        description="The department offices that took part, at the bureau's level.",
+    )
+    results: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class TransferDeclinedBody(Body):
@@ -472,6 +493,23 @@ class ReconsiderationRequest(Message):
     body: ReconsiderationRequestBody
 
 
+class AdministrativeInterview(Message):
+    """The record of a 约谈, reported to the bureau's superior (who owes nothing; it counts)."""
+
+    KIND = Kind.ADMINISTRATIVE_INTERVIEW
+    CASE_FACTS = "required"
+    body: AdministrativeInterviewBody
+
+
+class JointAction(Message):
+    """The record of a joint enforcement action and its results, to the bureau's superior and to the
+    department offices that took part."""
+
+    KIND = Kind.JOINT_ACTION
+    CASE_FACTS = "optional"
+    body: JointActionBody
+
+
 class TransferDeclined(Message):
     """不予移送: the record of a head's decision not to transfer a case to the police (Decree 310 Art. 5),
     copied to the procuratorate at the bureau's level; it closes the transfer decision."""
@@ -603,6 +641,8 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         FilingDecision,
         FileReturn,
         ReconsiderationRequest,
+        AdministrativeInterview,
+        JointAction,
         TransferDeclined,
         ReconsiderationDecision,
         SupervisionSuggestion,

@@ -48,6 +48,8 @@ class Rule(StrEnum):
     REFERRAL_LINKED = "police.referral_linked"
     LINKED_NOTICE = "police.referral_linked_notice"
     DECLINE_RECORD = "police.transfer_declined_copy"
+    RECORD_REPORT = "vertical.record_report"
+    """A record of work done (约谈, 联合执法) to the superior and the departments that took part."""
     """The record of a decision not to transfer (不予移送), to the procuratorate at the bureau's level."""
     SUPERVISION_SUGGESTION = "police.supervision_suggestion"
     """A bureau's suggestion of 立案监督 to the procuratorate at its level (Decree 310 Art. 9)."""
@@ -58,7 +60,13 @@ RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
 """Deliveries after which the recipient holds a case by transfer (and may not transfer it on)."""
 
 COPY_RULES = frozenset(
-    {Rule.HUB_OUTBOUND, Rule.SUPERVISION_COPY, Rule.SUPERVISION_COPY_DISPUTED, Rule.DECLINE_RECORD}
+    {
+        Rule.HUB_OUTBOUND,
+        Rule.SUPERVISION_COPY,
+        Rule.SUPERVISION_COPY_DISPUTED,
+        Rule.DECLINE_RECORD,
+        Rule.RECORD_REPORT,
+    }
 )
 """Deliveries that only keep the recipient informed: it owes no answer and may not give one in the
 addressee's place (a procuratorate does not decide on filing, the sender's own hub does not answer
@@ -273,6 +281,8 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         deliveries = _escalation(message, sender, ctx)
     elif kind is Kind.DIRECTIVE:
         deliveries = _directive(message, sender, ctx)
+    elif kind in (Kind.ADMINISTRATIVE_INTERVIEW, Kind.JOINT_ACTION):
+        deliveries = _record_report(message, sender, ctx)
     elif kind is Kind.JURISDICTION_REQUEST:
         deliveries = _jurisdiction_request(message, sender, ctx)
     elif kind is Kind.TRANSFER_DECLINED:
@@ -590,6 +600,32 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
                 Delivery(procuratorate, Rule.SUPERVISION_COPY, f"procuratorate's copy of a {env.kind.value}")
             )
     return out, {}
+
+
+def _record_report(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    """Records the campaign counted go up to the superior; a joint action also to its departments."""
+    _require_bureau(sender, message.envelope.kind)
+    if message.envelope.to:
+        raise RoutingRefused(
+            "envelope.to", f"a {message.envelope.kind.value} goes to the sender's superior; leave to empty"
+        )
+    out = []
+    superior = ctx.registry.superior_of(sender.code)
+    if superior is not None:
+        out.append(
+            Delivery(
+                _bureau(superior), Rule.RECORD_REPORT, f"{message.envelope.kind.value} record to the superior"
+            )
+        )
+    for i, text in enumerate(getattr(message.body, "departments", [])):
+        office = Address.parse(text)
+        if office.is_bureau or office.code != sender.code:
+            raise RoutingRefused(
+                f"body.departments.{i}",
+                f"names a department office at the bureau's own level ({sender.code})",
+            )
+        out.append(Delivery(office, Rule.RECORD_REPORT, "joint action record to a department that took part"))
+    return out
 
 
 def _jurisdiction_request(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:

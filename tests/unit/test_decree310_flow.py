@@ -181,3 +181,42 @@ def test_a_refused_retransfer_also_obliges_the_common_superior_to_designate() ->
     desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-9")
     again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-9")
     assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330000"}
+
+
+# ---- records the 2019 campaign counted: 约谈 and 联合执法 ----
+
+
+def test_interview_and_joint_action_records_go_to_the_superior_and_the_departments_owing_nothing() -> None:
+    desk = Desk()
+    interview = desk.send(
+        Kind.ADMINISTRATIVE_INTERVIEW,
+        "bureau:330681",
+        [],
+        cst(2024, 9, 2),
+        body={"held_at": "2024-09-02T09:00:00+08:00", "outcome": "lists deleted"},
+        facts=OVER_THRESHOLD,
+    )
+    assert [(str(d.to), d.rule) for d in interview.deliveries] == [("bureau:330600", Rule.RECORD_REPORT)]
+    joint = desk.send(
+        Kind.JOINT_ACTION,
+        "bureau:330681",
+        [],
+        cst(2024, 9, 3),
+        body={"held_at": "2024-09-03T09:00:00+08:00", "departments": ["telecom:330681"], "results": "r"},
+        facts=None,
+    )
+    assert {(str(d.to), d.rule) for d in joint.deliveries} == {
+        ("bureau:330600", Rule.RECORD_REPORT),
+        ("telecom:330681", Rule.RECORD_REPORT),
+    }
+    assert Rule.RECORD_REPORT in COPY_RULES
+    assert owed(joint) == {} and owed(interview) == {}
+    with pytest.raises(RoutingRefused, match=r"body\.departments\.0"):
+        desk.send(
+            Kind.JOINT_ACTION,
+            "bureau:330681",
+            [],
+            cst(2024, 9, 3),
+            body={"held_at": "2024-09-03T09:00:00+08:00", "departments": ["telecom:330600"], "results": "r"},
+            facts=None,
+        )

@@ -34,6 +34,11 @@ def connect(url: str) -> amqp.Connection:
         virtual_host=unquote(parts.path[1:]) or "/",
         heartbeat=0,
     )
+    # without connection.blocked, py-amqp's publish does not poll the socket before each frame
+    connection.negotiate_capabilities = {
+        **amqp.Connection.negotiate_capabilities,
+        "connection.blocked": False,
+    }
     connection.connect()
     return connection
 
@@ -98,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     while not stopping:
         try:
             connection.drain_events(timeout=0.2)
+            while len(forwarder.pending) < PREFETCH:  # read what has arrived, then publish it together
+                connection.drain_events(timeout=0)
         except TimeoutError:
-            continue
+            pass
         forwarder.forward_pending()
     connection.close()
     return 0

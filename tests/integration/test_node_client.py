@@ -1,0 +1,67 @@
+"""Issue 13: a bureau system in another language (Node.js, amqplib) hears of every refusal.
+
+tests/node/refusal-client.mjs is written from the README and schemas/ alone; it publishes five
+common mistakes under its own user_id and reads its own inbox. Each must come back as exactly one
+delivery_refused naming the stage and field, and the sender it claimed (another bureau) hears nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from broker.domain.address import Address
+from tests.conftest import Deployment
+from tests.integration.test_router_e2e import nothing_for
+
+pytestmark = pytest.mark.rabbitmq
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+SENDER, OTHER = "bureau:330681", "bureau:330600"
+EXPECTED = {
+    "not_json": ("contract", "$"),
+    "retired_code": ("contract", "envelope.to.0"),
+    "unprovisioned_recipient": ("routing", "envelope.to"),
+    "claims_another_sender": ("authentication", "envelope.sender"),
+    "too_large": ("contract", "$"),
+}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has Node 20)")
+def test_a_node_amqplib_bureau_gets_one_refusal_per_mistake(deployment: Deployment) -> None:
+    if not (NODE_DIR / "node_modules" / "amqplib").is_dir():
+        pytest.fail("tests/node has no node_modules: run `npm ci --prefix tests/node` (.ci/run does)")
+    dep = deployment
+    env = {
+        "PATH": os.environ["PATH"],
+        "RB_URL": dep.url_for(SENDER),
+        "RB_USER": dep.participants.username(Address.parse(SENDER)),
+        "RB_INBOX": dep.inbox(SENDER),
+        "RB_ADDRESS": SENDER,
+        "RB_OTHER": OTHER,
+    }
+    result = subprocess.run(
+        ["node", "refusal-client.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    published = {p["name"]: p["messageId"] for p in lines[-1]["published"]}
+    refusals = lines[:-1]
+    assert len(refusals) == len(EXPECTED), refusals
+    by_id = {r.get("refused_message_id"): r for r in refusals}
+    for name, (stage, field) in EXPECTED.items():
+        refusal = (
+            by_id.get(published[name])
+            if name != "not_json"
+            else next(r for r in refusals if r["stage"] == "contract" and "refused_message_id" not in r)
+        )
+        assert refusal is not None, f"no refusal for {name}: {refusals}"
+        assert refusal["sender"] == "system:000000" and refusal["to"] == [SENDER]
+        assert (refusal["stage"], refusal["field"]) == (stage, field), name
+        assert refusal["reason"] and refusal["what_to_do"]
+    assert nothing_for(dep.client(OTHER)), "the claimed sender hears nothing"

@@ -299,6 +299,21 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "superior, which designates within 7 working days of receiving the report.",
     ),
     DeadlineRule(
+        id="filing_check",
+        what="filing_check",
+        kinds=frozenset({Kind.CASE_TRANSFER, Kind.FILE_RETURN}),
+        owed_by=Owes.CASE_HANDLER,
+        owed_to=OwedTo.SENDER,
+        amount=15,
+        unit=Unit.WORKING_DAYS,
+        closed_by=frozenset({Kind.COMPLETION_ACK}),
+        basis="SAMR administrative penalty procedure rules (2021; Art. 18 as we recall, not checked against "
+        "a stored text): check a transferred case within 15 working days of receipt and decide whether to "
+        "file (立案), 15 more with the head's approval (not tracked). Also a case the police pass back "
+        "(Decree 310 Art. 13; Administrative Penalty Law 2021 Art. 27). Closed by the bureau's "
+        "completion_ack.",
+    ),
+    DeadlineRule(
         id="coordination_reply",
         what="coordination_reply",
         kinds=frozenset({Kind.COORDINATION_REQUEST}),
@@ -483,6 +498,8 @@ def case_handlers(record: Routed) -> tuple[Address, ...]:
         return record.delivered_by(Rule.TRANSFER, Rule.FORWARD)  # a hub only passes it on
     if record.kind is Kind.ESCALATION:
         return record.delivered_by(Rule.ESCALATION)
+    if record.kind is Kind.FILE_RETURN:
+        return record.delivered_by(Rule.REPLY)  # the police pass the case back to the bureau
     if record.kind is Kind.DIRECTIVE:
         return record.delivered_by(Rule.DIRECTIVE)  # the superior directs; the subordinate handles
     if record.forwards:

@@ -220,3 +220,18 @@ def test_interview_and_joint_action_records_go_to_the_superior_and_the_departmen
             body={"held_at": "2024-09-03T09:00:00+08:00", "departments": ["telecom:330600"], "results": "r"},
             facts=None,
         )
+
+
+# ---- SAMR procedure rules: checking a transferred case, also one the police pass back ----
+
+
+def test_a_transferred_case_and_a_case_the_police_return_are_checked_within_15_working_days() -> None:
+    desk = Desk()
+    transfer = desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2, 10))
+    check = owed(transfer)["filing_check", "bureau:330602"]
+    # 15 working days: 09-03 .. 09-24 (Saturday 09-14 worked, 09-16/17 Mid-Autumn off), due end of 09-24
+    assert check.due_at == cst(2024, 9, 25)
+    referral = desk.send(Kind.POLICE_REFERRAL, "bureau:330681", [], cst(2024, 9, 2, 10), facts=OVER_THRESHOLD)
+    back = desk.reply(referral, Kind.FILE_RETURN, "police:330681", cst(2024, 9, 3), {"returned_items": []})
+    returned = owed(back)["filing_check", "bureau:330681"]
+    assert returned.owed_to == Address.parse("police:330681") and "Art. 13" in returned.basis

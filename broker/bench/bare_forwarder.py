@@ -1,10 +1,11 @@
-"""The honest limit: the fastest forwarder we could write for this broker from Python with the
-router's guarantees, on py-amqp directly (no kombu, none of the project's layers).
+"""A forwarder for the limit with the router's guarantees, on py-amqp directly (no kombu, none of
+the project's layers); the bench takes the faster of it and the kombu one as the limit.
 
 It consumes a quorum queue with a window of PREFETCH unacked inputs, publishes each body unchanged
-to another queue as soon as it is read, with streamed publisher confirms on a second channel, and
-acknowledges inputs (one `multiple` ack) only up to the oldest publish not yet confirmed: nothing
-is acked before its output is confirmed. A nack stops it (a benchmark must not hide a loss).
+to another queue (what has arrived, together) with streamed publisher confirms on a second
+channel, and acknowledges inputs (one `multiple` ack) only up to the oldest publish not yet
+confirmed: nothing is acked before its output is confirmed. A nack stops it (a benchmark must not
+hide a loss).
 `referral-broker bench` runs it as a subprocess; SIGTERM stops it.
 """
 

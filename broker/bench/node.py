@@ -54,6 +54,15 @@ def _script(name: str) -> str:
     return found
 
 
+def available() -> bool:
+    """Whether this machine can start a RabbitMQ node (rabbitmq-server and rabbitmqctl installed)."""
+    try:
+        _script("rabbitmq-server"), _script("rabbitmqctl")
+    except NodeError:
+        return False
+    return True
+
+
 def _free(port: int) -> bool:
     with socket.socket() as probe:
         try:

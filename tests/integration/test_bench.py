@@ -1,0 +1,64 @@
+"""`referral-broker bench` on a small run: every figure of its JSON line is there and consistent.
+Not a timed assertion: the machine's load decides the rates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from broker.bench import node
+from broker.bench.run import run
+from broker.settings import Settings
+
+pytestmark = pytest.mark.rabbitmq
+
+KEYS = {
+    "router_msgs_per_s",
+    "limit_msgs_per_s",
+    "ratio",
+    "router_cpu_us_per_msg",
+    "limit_cpu_us_per_msg",
+    "p50_ms",
+    "p99_ms",
+    "limit_p99_ms",
+    "peak_rss_mb",
+}
+
+
+def test_bench_reports_rates_cpu_latency_of_router_and_limit(broker_root: Settings) -> None:
+    result = run(broker_root, messages=600, rate=50, seconds=2)
+    assert result.keys() >= KEYS
+    for key in KEYS:
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["ratio"] == round(result["router_msgs_per_s"] / result["limit_msgs_per_s"], 3)
+    assert result["latency_samples"] == 125  # 100 offered, a quarter of them with two copies
+    assert result["limit_latency_samples"] == 100
+    assert result["p50_ms"] <= result["p99_ms"]
+    json.dumps(result)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not node.available(), reason="rabbitmq-server is not installed here")
+def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
+    command = ["bench", "--scale", "--sizes", "10,30", "--scale-messages", "200", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    steps = result["scale"]
+    assert [s["participants"] for s in steps] == [10, 30]
+    assert [s["provisioned_now"] for s in steps] == [10, 20]
+    assert steps[1]["queues"] - steps[0]["queues"] == 20  # one quorum inbox per participant
+    for step in steps:
+        assert step["broker_mem_used_mb"] > 0 and step["router_msgs_per_s"] > 0
+        assert step["router_cpu_us_per_msg"] > 0 and step["router_peak_rss_mb"] > 0
+    assert result["broker_open_file_limit"] > 1024
+    assert "participants" in done.stdout.splitlines()[1]  # the printed curve's header

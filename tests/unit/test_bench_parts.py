@@ -1,0 +1,59 @@
+"""The benchmark's pure parts: its participant lists, its --sizes argument and process accounting."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import pytest
+
+from broker.bench.commands import _sizes
+from broker.bench.procstat import cpu_seconds, peak_rss_mb
+from broker.bench.run import PARTICIPANTS
+from broker.bench.scale import participant_addresses
+
+
+def test_a_bureau_and_a_police_office_per_division_make_distinct_participants() -> None:
+    everyone = participant_addresses(6_422)  # 3,211 division codes, the national level included
+    assert len(set(everyone)) == 6_422
+    assert sum(a.startswith("bureau:") for a in everyone) == sum(a.startswith("police:") for a in everyone)
+
+
+def test_every_step_holds_the_mix_senders_and_recipients() -> None:
+    assert set(PARTICIPANTS) <= set(participant_addresses(10))
+    assert participant_addresses(100) == participant_addresses(1_000)[:100]
+
+
+def test_more_participants_than_divisions_give_is_refused_naming_the_option() -> None:
+    with pytest.raises(ValueError, match="--sizes: 6423 is more than"):
+        participant_addresses(6_423)
+
+
+@pytest.mark.parametrize("text", ["100,many", "", "5"])
+def test_sizes_must_be_counts(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="participant count"):
+        _sizes(text)
+
+
+def test_sizes_parse() -> None:
+    assert _sizes("100,1000,6420") == (100, 1_000, 6_420)
+
+
+def test_cpu_seconds_count_work_not_sleep() -> None:
+    before = cpu_seconds(os.getpid())
+    time.sleep(0.3)
+    slept = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    worked = cpu_seconds(os.getpid())
+    assert before is not None and slept is not None and worked is not None
+    assert slept - before < 0.1
+    assert worked - slept >= 0.2
+
+
+def test_peak_rss_of_a_live_process_and_none_for_a_gone_one() -> None:
+    rss = peak_rss_mb(os.getpid())
+    assert rss is not None and rss > 1
+    assert cpu_seconds(2**22 + 1) is None and peak_rss_mb(2**22 + 1) is None

@@ -23,6 +23,9 @@ from broker.transport import topology
 
 TICK_S = 0.005
 """Real seconds the loop sleeps between two looks at the agenda."""
+SETTLE_S = 30.0
+SETTLE_INPUTS_PER_S = 100.0
+"""Settling waits at least SETTLE_S, and a second per this many inputs of the run."""
 
 
 @dataclass
@@ -82,11 +85,14 @@ class Simulation:
     def sent_notice_ids(self) -> list[str]:
         return [n[5] for n in self.workers.store.sent_notices() if n[4] == "sent"]
 
-    def settle(self, timeout_s: float = 30.0) -> None:
+    def settle(self, timeout_s: float | None = None) -> None:
         """Freeze simulated time, then wait until the router and the tracker are done with everything
-        in flight: queues empty, every input decided, and two tracker scans with no new notice."""
+        in flight: queues empty, every input decided, and two tracker scans with no new notice. The
+        wait is bounded by SETTLE_S, or longer for a large run (a backlog takes longer to work off)."""
         self.clock.freeze()
         self.beyond_horizon += self.agenda.clear()
+        if timeout_s is None:
+            timeout_s = max(SETTLE_S, len(self.ledger.predicted) / SETTLE_INPUTS_PER_S)
         deadline = time.monotonic() + timeout_s
         tracker = self.workers.tracker.counters
         notices, quiet_from = tracker.notices, tracker.scans

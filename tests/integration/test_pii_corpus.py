@@ -204,6 +204,21 @@ def _put(node: Any, path: tuple[str | int, ...], value: Any) -> None:
         node[last] = value
 
 
+def disputed_referrals(referral: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
+    """Police referrals whose finding (threshold version, clause) differs from the evaluator's and
+    holds personal data: delivered, the head decides (Decree 310 Art. 5), and the decision record
+    names the disputed fields only, never their text."""
+    for item in CORPUS:
+        for where in ("threshold_version", "clause"):
+            data = copy.deepcopy(referral)
+            data["envelope"]["message_id"] = str(uuid.uuid4())
+            if where == "clause":
+                data["body"]["clauses"][0]["clause"] = item.value[:40]
+            else:
+                data["body"]["threshold_version"] = item.value
+            yield f"referral body.{where}={item.kind}", json.dumps(data, ensure_ascii=False).encode()
+
+
 def invalid_messages(base: dict[str, Any], referral: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     """(what, raw bytes) of messages the router must quarantine, personal data outside the body or
     in body fields the router compares (a referral's finding)."""
@@ -240,15 +255,6 @@ def invalid_messages(base: dict[str, Any], referral: dict[str, Any]) -> Iterator
         key = json.dumps(item.value, ensure_ascii=False)
         raw = raw.replace('{"message_id"', f'{{{key}: 1, {key}: 2, "message_id"', 1)
         yield f"repeated key={item.kind}", raw.encode()
-        # a referral's finding is checked by the router: a differing one is refused, not quoted
-        for where in ("threshold_version", "clause"):
-            data = copy.deepcopy(referral)
-            data["envelope"]["message_id"] = str(uuid.uuid4())
-            if where == "clause":
-                data["body"]["clauses"][0]["clause"] = item.value[:40]
-            else:
-                data["body"]["threshold_version"] = item.value
-            yield f"referral body.{where}={item.kind}", dump(data)
     data = fresh()
     data["envelope"]["sender"] = ADDRESSEE  # published as bureau-330681: refused at authentication
     yield "forged sender", dump(data)
@@ -368,7 +374,8 @@ def test_personal_data_appears_only_in_bodies(
         base = notice.model_dump(mode="json", exclude_none=True)
         referral = msg(Kind.POLICE_REFERRAL, SENDER, [], body=None, case_id="ZJZJ-2019-44")
         invalid = list(invalid_messages(base, referral.model_dump(mode="json", exclude_none=True)))
-        for n, (_, raw) in enumerate(invalid):
+        disputed = list(disputed_referrals(referral.model_dump(mode="json", exclude_none=True)))
+        for n, (_, raw) in enumerate(invalid + disputed):
             publisher.publish(SENDER, raw, **hostile_properties(CORPUS[n % len(CORPUS)]))
         assert wait_for(lambda: _settled(dep, publisher.sent), timeout=60)
         # the addressee answers the notice (a body with personal data again), then deadlines pass
@@ -395,6 +402,7 @@ def test_personal_data_appears_only_in_bodies(
         tracker.stop()
 
     assert dep.router.counters.quarantined == len(invalid), "every invalid message is quarantined"
+    assert dep.router.counters.by_rule.get("police.supervision_copy_disputed") == len(disputed)
     captured = Captured()
     captured.add_queue("quarantine", drain(dep.settings, topology.QUARANTINE, expect=len(invalid)))
     for address in DEFAULT_PARTICIPANTS:

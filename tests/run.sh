@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 source deploy/lib.sh
 ensure_venv
 ensure_rabbitmq_management
-# the contract checks' Node tools (tests/unit/test_node_contract.py), once; .ci/run always runs npm ci
-if command -v npm >/dev/null && [ ! -d tests/node/node_modules ]; then
+# the Node tools of the contract checks and the Node client test, whenever the lockfile is newer than
+# what is installed; .ci/run always runs npm ci
+if command -v npm >/dev/null && { [ ! -f tests/node/node_modules/.package-lock.json ] ||
+    [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; }; then
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from broker.database import engine_for
 from broker.domain.address import Address
@@ -104,7 +104,12 @@ class SqlRoutingMemory:
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = engine_for(url)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except (OperationalError, ProgrammingError):
+            # another router starting on the same database created a table between our check and
+            # our CREATE: the check now sees it
+            metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

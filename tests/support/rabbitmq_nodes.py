@@ -47,6 +47,9 @@ OPEN_FILES = 65536
 """The open-file limit asked for in each node's shell; the hard limit is taken when it is lower."""
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
+SHARED_NODE_PORTS = (5671, 5672, 15671, 15672, 25672)
+"""The shared local node's AMQP, management and distribution ports: no node of the tests' own uses them."""
+
 CLI_DIST_OFFSET = 10_000
 """RabbitMQ's CLI tools listen at the node's distribution port + 10000 (up to + 10010)."""
 
@@ -98,6 +101,18 @@ class RabbitNode:
     tls: NodeTls | None = None
     _shell: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _beam: int | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # every rabbitmqctl here runs with `-n self.name`: make sure that can never be the shared node
+        if not self.name.startswith("rb-"):
+            raise ValueError(f"{self.name}: not a node name of the tests' own (rb-...)")
+        shared = {
+            port
+            for port in SHARED_NODE_PORTS
+            if port in (self.amqp_port, self.management_port, self.dist_port)
+        }
+        if shared:
+            raise ValueError(f"{self.name}: port {sorted(shared)} is the shared node's")
 
     # ---- addresses ----
 

@@ -122,17 +122,16 @@ TEST_LIMITS_CONNECTIONS = 1000
 until teardown, which no real system does. The real limits are tested in test_access.py."""
 
 
-@pytest.fixture
-def provisioned(isolated: Settings) -> Iterator[Deployment]:
-    """Topology declared and participants provisioned; no router running."""
-    from broker.limits import UserLimits
+@contextlib.contextmanager
+def provisioned_deployment(settings: Settings, **provision_options: Any) -> Iterator[Deployment]:
+    """DEFAULT_PARTICIPANTS provisioned in `settings` (keyword arguments go to `provision`); its
+    clients closed and its router stopped afterwards."""
     from broker.participants import Participants
     from broker.provision import provision
 
-    participants = Participants.of(DEFAULT_PARTICIPANTS, isolated.user_prefix)
-    limits = UserLimits(TEST_LIMITS_CONNECTIONS, 2 * TEST_LIMITS_CONNECTIONS)
-    report = provision(isolated, participants, limits=limits)
-    dep = Deployment(isolated, participants, dict(report.created))
+    participants = Participants.of(DEFAULT_PARTICIPANTS, settings.user_prefix)
+    report = provision(settings, participants, **provision_options)
+    dep = Deployment(settings, participants, dict(report.created))
     try:
         yield dep
     finally:
@@ -140,6 +139,16 @@ def provisioned(isolated: Settings) -> Iterator[Deployment]:
             with contextlib.suppress(Exception):
                 client.close()
         dep.stop_router()
+
+
+@pytest.fixture
+def provisioned(isolated: Settings) -> Iterator[Deployment]:
+    """Topology declared and participants provisioned; no router running."""
+    from broker.limits import UserLimits
+
+    limits = UserLimits(TEST_LIMITS_CONNECTIONS, 2 * TEST_LIMITS_CONNECTIONS)
+    with provisioned_deployment(isolated, limits=limits) as dep:
+        yield dep
 
 
 @pytest.fixture

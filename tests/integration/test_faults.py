@@ -45,7 +45,7 @@ from broker.client import ParticipantClient
 from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
+from tests.conftest import Deployment, provisioned_deployment
 from tests.integration.helpers import drain_ids, queue_depth, wait_for
 from tests.integration.test_router_crash import FLOWS, publish_stream, start_router
 from tests.support import rabbitmq_nodes
@@ -277,22 +277,11 @@ def own_node() -> Iterator[RabbitNode]:
 def own_deployment(own_node: RabbitNode) -> Iterator[Deployment]:
     """Like `deployment` (a scratch vhost, participants provisioned, the router in a thread), on
     the tests' own node."""
-    from broker.participants import Participants
-    from broker.provision import provision
     from broker.transport.management import scratch_vhost
 
-    with scratch_vhost(own_node.settings(), "faults") as settings:
-        participants = Participants.of(DEFAULT_PARTICIPANTS, settings.user_prefix)
-        report = provision(settings, participants)
-        dep = Deployment(settings, participants, dict(report.created))
-        try:
-            dep.start_router()
-            yield dep
-        finally:
-            for client in dep.clients:
-                with contextlib.suppress(Exception):
-                    client.close()
-            dep.stop_router()
+    with scratch_vhost(own_node.settings(), "faults") as settings, provisioned_deployment(settings) as dep:
+        dep.start_router()
+        yield dep
 
 
 def _broker_answers(settings: Settings) -> bool:
@@ -491,20 +480,9 @@ SMALL_INBOX = 50
 @pytest.fixture
 def small_inboxes(isolated: Settings) -> Iterator[Deployment]:
     """Like `deployment`, with every inbox limited to SMALL_INBOX messages (reject-publish)."""
-    from broker.participants import Participants
-    from broker.provision import provision
-
-    participants = Participants.of(DEFAULT_PARTICIPANTS, isolated.user_prefix)
-    report = provision(isolated, participants, inbox_length=SMALL_INBOX)
-    dep = Deployment(isolated, participants, dict(report.created))
-    try:
+    with provisioned_deployment(isolated, inbox_length=SMALL_INBOX) as dep:
         dep.start_router()
         yield dep
-    finally:
-        for client in dep.clients:
-            with contextlib.suppress(Exception):
-                client.close()
-        dep.stop_router()
 
 
 def publish_to(dep: Deployment, recipient: str, n: int, tag: str) -> set[str]:

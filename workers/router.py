@@ -55,7 +55,7 @@ from broker.transport import topology
 from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.frames import PROBLEMS
-from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume
+from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume, serve
 from broker.transport.reconnect import (
     INFRASTRUCTURE_ERRORS,
     is_authentication_error,
@@ -317,10 +317,7 @@ class Router:
                     self._handle_guarded(batch, publisher, consume_channel)
                     connected()  # a session that did work ends its outage's backoff
                     continue
-                try:
-                    conn.drain_events(timeout=0.1 if self._held else 0.5)
-                except TimeoutError:
-                    conn.heartbeat_check()
+                serve(conn, 0.1 if self._held else 0.5)
             log.info("stopped", handed_back=len(self._pending) + len(self._held))
 
     def _handle_guarded(self, batch: list[Delivery], publisher: ConfirmedPublisher, channel: Any) -> None:
@@ -376,10 +373,7 @@ class Router:
 
     def _keepalive(self, seconds: float) -> None:
         """Serve the broker connection (heartbeats, confirms, deliveries) while the database is away."""
-        try:
-            self._conn.drain_events(timeout=seconds)
-        except TimeoutError:
-            self._conn.heartbeat_check()
+        serve(self._conn, seconds)
 
     def _database(self, operation: Callable[[], Any], what: str) -> Any:
         return ride_out_database(operation, self.stopping, self._keepalive, what)

@@ -35,6 +35,7 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.transport import topology
+from broker.transport.inbound import serve
 from broker.transport.reconnect import (
     INFRASTRUCTURE_ERRORS,
     is_database_outage,
@@ -146,11 +147,7 @@ class Tracker:
                         self._ingest_pending()
                         connected()  # a session that did work ends its outage's backoff
                     else:
-                        try:
-                            conn.drain_events(timeout=min(0.2, self.scan_interval_s))
-                        except TimeoutError:
-                            conn.heartbeat_check()
-                            idle = True
+                        idle = not serve(conn, min(0.2, self.scan_interval_s))
                     self._maybe_scan(idle)
             log.info("stopped", handed_back=len(self._pending))
 
@@ -171,10 +168,7 @@ class Tracker:
             self._next_scan = time.monotonic() + self.scan_interval_s
 
     def _keepalive(self, seconds: float) -> None:
-        try:
-            self._conn.drain_events(timeout=seconds)
-        except TimeoutError:
-            self._conn.heartbeat_check()
+        serve(self._conn, seconds)
 
     def _ingest_held(self, records: list[Routed]) -> None:
         """Ingest, holding the records unacked while the database is away (see ride_out_database)."""

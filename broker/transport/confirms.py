@@ -15,6 +15,7 @@ import amqp
 from kombu import Connection
 
 from broker.transport.blocking import BlockedWatch
+from broker.transport.inbound import serve
 
 Token = tuple[int, str]
 """What a confirm is matched back to: (input index in the batch, which output)."""
@@ -76,10 +77,7 @@ class ConfirmedPublisher:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConfirmTimeout(f"{len(self._outstanding)} publishes unconfirmed after {timeout_s:.0f}s")
-            try:
-                self.connection.drain_events(timeout=min(remaining, 1.0))
-            except TimeoutError:
-                self.connection.heartbeat_check()
+            serve(self.connection, min(remaining, 1.0))
         nacked, self.nacked = self.nacked, set()
         return nacked
 

@@ -61,6 +61,17 @@ class Delivery:
         self.channel.basic_reject(self.delivery_tag, requeue=requeue)
 
 
+def serve(connection: Any, timeout_s: float) -> bool:
+    """Handle what the broker sends (deliveries, confirms, heartbeats) for up to `timeout_s`;
+    when nothing came, send a heartbeat if one is due. Returns whether anything came."""
+    try:
+        connection.drain_events(timeout=timeout_s)
+    except TimeoutError:
+        connection.heartbeat_check()
+        return False
+    return True
+
+
 def consume(channel: Any, queue: str, on_delivery: Callable[[Delivery], None]) -> str:
     """Start consuming `queue` (manual acks) on a py-amqp channel; returns the consumer tag.
 

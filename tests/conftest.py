@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from broker.settings import DEFAULT_AMQP_URL, Settings
-from broker.tracker.testing import PARTICIPANTS as TEST_PARTICIPANTS
+from broker.tools.records import PARTICIPANTS as TEST_PARTICIPANTS
 
 
 def _reachable(url: str) -> bool:
@@ -86,7 +86,7 @@ class Deployment:
         return topology.inbox_name(Address.parse(address), self.settings.inbox_secret)
 
     def client(self, address: str) -> Any:
-        from broker.client import ParticipantClient
+        from broker.transport.client import ParticipantClient
 
         client = ParticipantClient(self.url_for(address), address, inbox=self.inbox(address))
         self.clients.append(client)
@@ -98,7 +98,7 @@ class Deployment:
         return self.settings.amqp_url_for(user, self.passwords[user])
 
     def start_router(self, database_url: str = "sqlite://", clock_skew: Any = None) -> None:
-        from broker.memory import SqlRoutingMemory
+        from broker.store.memory import SqlRoutingMemory
         from workers.router import Router
 
         memory = SqlRoutingMemory(database_url)
@@ -127,7 +127,7 @@ def provisioned_deployment(settings: Settings, **provision_options: Any) -> Iter
     """DEFAULT_PARTICIPANTS provisioned in `settings` (keyword arguments go to `provision`); its
     clients closed and its router stopped afterwards."""
     from broker.participants import Participants
-    from broker.provision import provision
+    from broker.transport.provision import provision
 
     participants = Participants.of(DEFAULT_PARTICIPANTS, settings.user_prefix)
     report = provision(settings, participants, **provision_options)

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from broker.client import Delivered, ParticipantClient
 from broker.domain.messages import Kind, Message, PoliceReferral
+from broker.transport.client import Delivered, ParticipantClient
 
 log = structlog.get_logger("referral_broker.police_example")
 

@@ -31,6 +31,7 @@ import structlog
 from kombu import Connection
 
 from broker import metrics
+from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
 from broker.domain.jurisdictions import Registry, default_registry
@@ -48,9 +49,8 @@ from broker.domain.routing import (
 )
 from broker.domain.validation import ContractError, parse_message
 from broker.logs import REDACTED, _scrub
-from broker.memory import Seen, SqlRoutingMemory, State
 from broker.participants import SYSTEM, Participants
-from broker.quarantine import ids as quarantine_ids
+from broker.store.memory import Seen, SqlRoutingMemory, State
 from broker.transport import topology
 from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
@@ -595,7 +595,7 @@ class Router:
         field = _scrub(outcome.field[:MAX_HEADER_TEXT])
         props = delivery.properties
         message_id = _message_id(delivery)
-        # what an operator needs to find it (broker/quarantine/ids.py): never a value that failed its check
+        # what an operator needs to find it (domain/quarantine_ids.py): never a value that failed its check
         body_digest = quarantine_ids.digest(delivery.body)
         facts = quarantine_ids.envelope_facts(delivery.body)
         sender = self.participants.address_of(user_id) if user_id else None

@@ -1,6 +1,6 @@
 """The tracker worker: consume rb.tracker.decisions, keep the obligations, send deadline notices.
 
-Guarantees (broker/tracker/store.py says how):
+Guarantees (broker/store/tracker/store.py says how):
 - a decision record is acked only after the transaction that ingested it committed, so a tracker
   killed at any moment loses no obligation and no acknowledgement; a redelivered record is skipped;
 - a record that is not a decision record is rejected to the dead-letter queue, with a log line;
@@ -28,13 +28,13 @@ from kombu import Connection, Consumer, Queue
 from kombu.message import Message as AmqpMessage
 
 from broker import metrics
-from broker.client import BrokerError, ParticipantClient
 from broker.participants import SYSTEM
 from broker.settings import failover_url
+from broker.store.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
-from broker.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.transport import topology
+from broker.transport.client import BrokerError, ParticipantClient
 from broker.transport.inbound import serve
 from broker.transport.reconnect import (
     INFRASTRUCTURE_ERRORS,

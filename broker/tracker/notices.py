@@ -19,10 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from broker.client import new_message
 from broker.domain.address import Address, Party
 from broker.domain.jurisdictions import Registry
 from broker.domain.messages import Kind, Message
+from broker.transport.client import new_message
 
 SYSTEM_ADDRESS = "system:000000"
 PROVISIONAL_NOTE = (

@@ -33,11 +33,11 @@ import pytest
 from broker.domain.address import Address
 from broker.domain.jurisdictions import default_registry
 from broker.participants import Participants
-from broker.provision import ROUTER_USER, provision
+from broker.store.tracker.store import TrackerStore
 from broker.tracker.notices import Notice, recipient
-from broker.tracker.store import TrackerStore
 from broker.transport import topology
 from broker.transport.management import scratch_vhost
+from broker.transport.provision import ROUTER_USER, provision
 from tests.cluster import workers
 from tests.cluster.observers import DecisionTap, InboxCollector, queue_depth
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment

@@ -17,10 +17,10 @@ import pytest
 from broker.domain.address import Address
 from broker.limits import DEFAULT_MAX_CHANNELS, DEFAULT_MAX_CONNECTIONS, UserLimits
 from broker.participants import Participants
-from broker.provision import ROUTER_USER, provision
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
+from broker.transport.provision import ROUTER_USER, provision
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
 
 pytestmark = pytest.mark.rabbitmq

@@ -17,11 +17,11 @@ import amqp
 import pytest
 from kombu import Connection
 
-from broker.client import BrokerUnavailable, ParticipantClient
 from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.blocking import BlockedWatch
+from broker.transport.client import BrokerUnavailable, ParticipantClient
 from broker.transport.confirms import CONFIRM_TIMEOUT_S
 from broker.transport.management import scratch_vhost
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
@@ -100,7 +100,7 @@ def test_a_client_publish_in_an_alarm_raises_broker_unavailable_then_goes_throug
 
 def test_the_router_waits_out_an_alarm_longer_than_its_confirm_timeout(own_node: RabbitNode) -> None:
     from broker.participants import Participants
-    from broker.provision import provision
+    from broker.transport.provision import provision
 
     with scratch_vhost(own_node.settings(), "alarm") as settings:
         participants = Participants.of(DEFAULT_PARTICIPANTS, settings.user_prefix)

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from broker.bench import node
-from broker.bench.run import run
 from broker.settings import Settings
+from broker.tools.bench import node
+from broker.tools.bench.run import run
 
 pytestmark = pytest.mark.rabbitmq
 

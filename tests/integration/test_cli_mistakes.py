@@ -294,7 +294,7 @@ def test_help_of_the_commands_with_their_own_parser(provisioned: Deployment, tmp
 
 
 def test_the_demo_hint_for_following_the_log_is_a_command_that_runs(provisioned: Deployment) -> None:
-    from broker.demo.run import _tail_command
+    from broker.tools.demo.run import _tail_command
 
     command = f"{_tail_command(provisioned.settings)} --count 0"
     done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=TIMEOUT_S, cwd="/")

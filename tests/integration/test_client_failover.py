@@ -9,13 +9,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from broker.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind
-from broker.provision import provision
 from broker.settings import Settings
 from broker.transport import topology
+from broker.transport.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.transport.management import Management
+from broker.transport.provision import provision
 from tests.conftest import Deployment
 from tests.integration.helpers import drain, wait_for
 from tests.unit.test_routing import msg

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pika
 import pytest
 
-from broker.cli import main
-from broker.deadletter import RefeedStopped, refeed
+from broker.cli.main import main
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.transport import topology
+from broker.transport.deadletter import RefeedStopped, refeed
 from tests.conftest import Deployment
 from tests.integration.helpers import queue_depth, wait_for
 from tests.integration.test_router_e2e import receive

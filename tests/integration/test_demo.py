@@ -10,7 +10,7 @@ import time
 import pytest
 
 from broker import logs
-from broker.cli import build_parser
+from broker.cli.main import build_parser
 from broker.settings import Settings
 
 pytestmark = pytest.mark.rabbitmq

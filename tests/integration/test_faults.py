@@ -41,10 +41,10 @@ import pika
 import pika.exceptions
 import pytest
 
-from broker.client import ParticipantClient
 from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
+from broker.transport.client import ParticipantClient
 from tests.conftest import Deployment, provisioned_deployment
 from tests.integration.helpers import drain_ids, queue_depth, wait_for
 from tests.integration.test_router_crash import FLOWS, publish_stream, start_router

@@ -26,11 +26,11 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import create_engine, inspect, text
 
 from broker import logs
-from broker.cli import main
+from broker.cli.main import main
 from broker.domain.address import Address
 from broker.domain.messages import Kind
+from broker.tools.records import temporary_database
 from broker.tracker.clock import ManualClock
-from broker.tracker.testing import temporary_database
 from broker.transport import topology
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
 from tests.integration.helpers import drain, queue_depth, wait_for

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from broker.client import ParticipantClient
 from broker.settings import Settings
+from broker.transport.client import ParticipantClient
 from tests.conftest import Deployment
 
 pytestmark = pytest.mark.rabbitmq
@@ -24,7 +24,7 @@ PARTICIPANTS = ["bureau:330681", "bureau:330600", "system:000000"]
 
 
 def provision_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
-    from broker.cli import main
+    from broker.cli.main import main
 
     for name, value in (
         ("RB_AMQP_URL", settings.amqp_url),
@@ -99,7 +99,7 @@ def test_a_client_without_its_inbox_name_says_where_to_find_it() -> None:
 
 def test_provision_names_the_inboxes_left_under_the_old_guessable_names(isolated: Settings) -> None:
     from broker.participants import Participants
-    from broker.provision import provision
+    from broker.transport.provision import provision
 
     old = "rb.inbox.bureau:330681"
     with pika_channel(isolated.amqp_url) as channel:
@@ -126,7 +126,7 @@ def test_publish_and_police_example_take_their_credentials_from_a_private_file(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from broker import credentials
-    from broker.cli import main
+    from broker.cli.main import main
     from broker.domain.address import Address
     from workers import police_example
 

@@ -18,14 +18,14 @@ from typing import Any
 import pika
 import pytest
 
-from broker.client import new_message
 from broker.domain.messages import Kind
-from broker.examples import CASE_FACTS
 from broker.limits import UserLimits
 from broker.participants import Participants
-from broker.provision import OPERATOR_USER, provision
-from broker.tracker.store import TrackerStore
+from broker.store.tracker.store import TrackerStore
+from broker.tools.contract.examples import CASE_FACTS
 from broker.transport import topology
+from broker.transport.client import new_message
+from broker.transport.provision import OPERATOR_USER, provision
 from tests.conftest import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
 from tests.integration.helpers import drain, wait_for
 
@@ -51,7 +51,7 @@ def operator_url(dep: Deployment) -> str:
 
 
 def cli(url: str, *argv: str, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> tuple[int, str, str]:
-    from broker.cli import main
+    from broker.cli.main import main
 
     monkeypatch.setenv("RB_AMQP_URL", url)
     capsys.readouterr()

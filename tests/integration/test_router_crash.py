@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broker.bench.run import FLOWS, router_process
 from broker.domain.messages import Kind, Message
+from broker.tools.bench.run import FLOWS, router_process
 from broker.transport import topology
 from tests.conftest import Deployment
 from tests.integration.helpers import drain_ids, queue_consumers, queue_depth, wait_for

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from broker.client import Delivered, ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
+from broker.transport.client import Delivered, ParticipantClient
 from tests.conftest import Deployment
 from tests.integration.helpers import wait_for
 from tests.unit.test_routing import msg

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.domain.messages import Kind
-from broker.memory import SqlRoutingMemory
-from broker.tracker.testing import TEST_POSTGRES_URL, postgres_reachable
+from broker.store.memory import SqlRoutingMemory
+from broker.tools.records import TEST_POSTGRES_URL, postgres_reachable
 from broker.transport import topology
 from tests.conftest import Deployment
 from tests.integration.helpers import drain, drain_ids, queue_depth, wait_for

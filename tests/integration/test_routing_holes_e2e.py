@@ -11,7 +11,7 @@ import pytest
 from broker.domain.case import CaseFacts
 from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
-from broker.examples import REFERRAL_FACTS
+from broker.tools.contract.examples import REFERRAL_FACTS
 from broker.transport import topology
 from tests.conftest import Deployment
 from tests.integration.helpers import drain

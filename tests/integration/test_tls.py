@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 from kombu import Connection
 
-from broker.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind
-from broker.memory import SqlRoutingMemory
 from broker.participants import SYSTEM, Participants
-from broker.provision import provision
 from broker.settings import Settings, TlsSettings
-from broker.tracker.store import TrackerStore
+from broker.store.memory import SqlRoutingMemory
+from broker.store.tracker.store import TrackerStore
 from broker.transport import topology
+from broker.transport.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.transport.management import Management, ManagementError, scratch_vhost
+from broker.transport.provision import provision
 from broker.transport.tls import kombu_options
 from tests.conftest import DEFAULT_PARTICIPANTS
 from tests.integration.helpers import wait_for
@@ -70,7 +70,7 @@ def tls_node(pki: CertificateAuthority) -> Iterator[RabbitNode]:
 
 @contextlib.contextmanager
 def trusting(ca_file: Path) -> Iterator[None]:
-    """`provision` opens its kombu connection without the RB_TLS_* options (broker/provision.py
+    """`provision` opens its kombu connection without the RB_TLS_* options (broker/transport/provision.py
     builds it), so the node's CA is handed to OpenSSL's default store for that call only."""
     before = os.environ.get("SSL_CERT_FILE")
     os.environ["SSL_CERT_FILE"] = str(ca_file)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from broker.domain.messages import Kind
+from broker.store.tracker.model import State
+from broker.store.tracker.store import TrackerStore
+from broker.tools.records import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
 from broker.tracker.calendar import BEIJING
-from broker.tracker.model import State
 from broker.tracker.record import Routed
-from broker.tracker.store import TrackerStore
-from broker.tracker.testing import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
 
 DECLINED = {"decided_by": "head", "decided_at": "2024-09-03T09:00:00+08:00", "reasons": "not criminal"}
 

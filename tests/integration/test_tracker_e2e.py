@@ -19,10 +19,10 @@ from kombu import Connection, Producer
 from prometheus_client import REGISTRY
 
 from broker.domain.messages import Kind, Message
+from broker.store.tracker.model import State
+from broker.store.tracker.store import TrackerStore
+from broker.tools.records import postgres_reachable, temporary_database
 from broker.tracker.clock import ManualClock
-from broker.tracker.model import State
-from broker.tracker.store import TrackerStore
-from broker.tracker.testing import postgres_reachable, temporary_database
 from broker.transport import topology
 from tests.conftest import Deployment
 from tests.integration.helpers import drain_ids, queue_depth, wait_for
@@ -115,7 +115,7 @@ def send(dep: Deployment, message: Message) -> Message:
 
 
 def reply(dep: Deployment, original: Message, kind: Kind, sender: str) -> Message:
-    from broker.client import new_message
+    from broker.transport.client import new_message
 
     answer = new_message(
         kind, sender, [], original.envelope.case_id, {}, in_reply_to=original.envelope.message_id
@@ -311,7 +311,7 @@ def test_sigkill_mid_stream_loses_no_obligation_and_no_acknowledgement(
     ]
     assert wait_for(lambda: dep.router.counters.routed >= n, timeout=60)
     ack_client = dep.client("bureau:330600")
-    from broker.client import new_message
+    from broker.transport.client import new_message
 
     for request in requests:
         ack_client.publish(

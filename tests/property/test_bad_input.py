@@ -35,8 +35,8 @@ from broker import logs
 from broker.domain.case import CASE_ID_PATTERN
 from broker.domain.routing import RoutedRecord
 from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_message
-from broker.memory import SqlRoutingMemory
 from broker.participants import Participants
+from broker.store.memory import SqlRoutingMemory
 from broker.transport import topology
 from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
 from tests.integration.helpers import drain, wait_for

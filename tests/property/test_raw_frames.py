@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from broker.client import ParticipantClient
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.transport import topology
+from broker.transport.client import ParticipantClient
 from tests.conftest import Deployment
 from tests.integration.helpers import drain_ids, wait_for
 from tests.support.raw_amqp import FieldValue, RawPublisher

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from broker.bench.commands import _sizes
-from broker.bench.procstat import cpu_seconds, peak_rss_mb
-from broker.bench.run import PARTICIPANTS
-from broker.bench.scale import participant_addresses
+from broker.cli.bench import _sizes
+from broker.tools.bench.procstat import cpu_seconds, peak_rss_mb
+from broker.tools.bench.run import PARTICIPANTS
+from broker.tools.bench.scale import participant_addresses
 
 
 def test_a_bureau_and_a_police_office_per_division_make_distinct_participants() -> None:

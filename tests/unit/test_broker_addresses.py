@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-from broker.client import BLOCKED_TIMEOUT_S, connection_parameters
 from broker.settings import Settings, SettingsError, broker_addresses, with_query
+from broker.transport.client import BLOCKED_TIMEOUT_S, connection_parameters
 
 THREE = "amqp://u:p@rabbit-1:5672/rel,amqp://u:p@rabbit-2:5673/rel; amqp://u:p@rabbit-3/rel"
 
@@ -93,7 +93,7 @@ def test_a_query_goes_on_every_address() -> None:
 
 
 def test_the_demo_prints_no_password_of_any_address() -> None:
-    from broker.demo.run import _masked
+    from broker.tools.demo.run import _masked
 
     shown = _masked(Settings(amqp_url="amqp://admin:s3cret@rabbit-1/,amqp://admin:s3cret@rabbit-2/"))
     assert "s3cret" not in shown and shown.count("PASSWORD") == 2

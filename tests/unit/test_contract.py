@@ -13,8 +13,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from broker.contract import drift, export, kind_schema
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind
+from broker.tools.contract import drift, export, kind_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -109,7 +109,7 @@ def test_domain_imports_no_transport() -> None:
     code = (
         "import sys, broker.domain.messages, broker.domain.validation, broker.domain.routing, "
         "broker.domain.jurisdictions, broker.domain.threshold, broker.domain.decision_record, "
-        "broker.examples, broker.contract\n"
+        "broker.tools.contract.examples, broker.tools.contract\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kombu', 'pika', 'amqp'))\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )

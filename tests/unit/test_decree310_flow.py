@@ -11,10 +11,10 @@ import pytest
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.domain.routing import COPY_RULES, RoutingRefused, Rule
+from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING, WorkCalendar
 from broker.tracker.record import Routed
 from broker.tracker.rules import NewObligation, Policy
-from broker.tracker.testing import OVER_THRESHOLD, Desk
 
 POLICY = Policy()
 CALENDAR = WorkCalendar()

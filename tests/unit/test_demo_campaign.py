@@ -9,14 +9,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from broker.demo import figures
-from broker.demo.campaign import CasePlan, plan_campaign
-from broker.demo.cast import default_cast
-from broker.demo.defaults import DEFAULT_DAYS, DEFAULT_START, compression_for
-from broker.demo.fitting import choose, deal, fit, spread
 from broker.domain.case import Sector, Violation
 from broker.domain.jurisdictions import default_registry
 from broker.domain.threshold import assess
+from broker.tools.demo import figures
+from broker.tools.demo.campaign import CasePlan, plan_campaign
+from broker.tools.demo.cast import default_cast
+from broker.tools.demo.defaults import DEFAULT_DAYS, DEFAULT_START, compression_for
+from broker.tools.demo.fitting import choose, deal, fit, spread
 from broker.tracker.calendar import BEIJING, WorkCalendar
 
 

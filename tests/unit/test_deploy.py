@@ -104,7 +104,7 @@ def test_the_stack_has_what_the_readme_promises() -> None:
 
 @pytest.mark.parametrize("name", sorted(broker_services()))
 def test_every_referral_broker_command_parses(name: str) -> None:
-    from broker.cli import build_parser
+    from broker.cli.main import build_parser
 
     for argv in referral_broker_commands(services()[name]):
         try:
@@ -133,7 +133,7 @@ def test_every_rb_variable_is_one_the_code_reads() -> None:
 
 def test_workers_connect_as_their_own_users_to_postgres() -> None:
     from broker.participants import SYSTEM, Participants
-    from broker.provision import ROUTER_USER
+    from broker.transport.provision import ROUTER_USER
 
     router = environment(services()["router"])
     tracker = environment(services()["tracker"])

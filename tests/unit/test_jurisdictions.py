@@ -30,7 +30,7 @@ from broker.domain.jurisdictions import (
     UnknownDivisionError,
     default_registry,
 )
-from broker.registry_refresh import (
+from broker.tools.registry_refresh import (
     KNOWN_CHANGES,
     build_retired,
     divisions_csv,
@@ -427,7 +427,7 @@ def test_inconsistent_data_is_refused(
 
 def test_no_broker_dependencies_are_imported() -> None:
     code = (
-        "import sys, broker.domain.jurisdictions, broker.domain.credit_code, broker.registry_refresh\n"
+        "import sys, broker.domain.jurisdictions, broker.domain.credit_code, broker.tools.registry_refresh\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('kombu', 'pika', 'amqp')]\n"
         "assert not bad, bad\n"
     )

@@ -12,7 +12,7 @@ import pytest
 
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION
 from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_message, validate_message
-from broker.examples import example_messages
+from broker.tools.contract.examples import example_messages
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 

@@ -85,7 +85,7 @@ def test_credentials_come_from_the_file_or_the_environment(tmp_path: Path) -> No
 
 
 def test_publish_refuses_a_password_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from broker.cli import main
+    from broker.cli.main import main
 
     example = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "case_notice.json"
     code = main(["publish", str(example), "--as", "bureau:330681", "--password", "hunter2"])
@@ -106,7 +106,7 @@ def test_police_example_refuses_a_password_on_the_command_line(capsys: pytest.Ca
 def test_publish_refuses_a_credentials_file_others_can_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from broker.cli import main
+    from broker.cli.main import main
 
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"bureau-330681": {"password": "p"}}))
@@ -120,8 +120,8 @@ def test_publish_refuses_a_credentials_file_others_can_read(
 
 @pytest.mark.parametrize("name", ["referral-broker.sqlite3", "tracker.sqlite3"])
 def test_sqlite_files_are_created_mode_600(tmp_path: Path, name: str) -> None:
-    from broker.memory import SqlRoutingMemory
-    from broker.tracker.store import TrackerStore
+    from broker.store.memory import SqlRoutingMemory
+    from broker.store.tracker.store import TrackerStore
 
     path = tmp_path / name
     url = f"sqlite:///{path}"
@@ -135,7 +135,7 @@ def test_sqlite_files_are_created_mode_600(tmp_path: Path, name: str) -> None:
 
 
 def test_a_sqlite_file_left_readable_by_an_earlier_version_is_tightened(tmp_path: Path) -> None:
-    from broker.database import engine_for
+    from broker.store.database import engine_for
 
     path = tmp_path / "old.sqlite3"
     path.write_bytes(b"")

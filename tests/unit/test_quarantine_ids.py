@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from uuid import uuid4
 
-from broker.quarantine import ids
+from broker.domain import quarantine_ids as ids
 
 
 def body(**envelope: object) -> bytes:

@@ -11,7 +11,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 from broker.domain.messages import SCHEMA_VERSION, Kind
-from broker.tracker.testing import OVER_THRESHOLD, Desk
+from broker.tools.records import OVER_THRESHOLD, Desk
 
 FOLDER = Path(__file__).resolve().parents[2] / "schemas" / f"v{SCHEMA_VERSION}"
 AT = datetime(2024, 9, 2, 9, 0, tzinfo=UTC)

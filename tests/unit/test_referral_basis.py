@@ -13,7 +13,7 @@ from broker.domain.case import CaseFacts
 from broker.domain.messages import Kind
 from broker.domain.referrals import referral_body
 from broker.domain.routing import COPY_RULES, Rule
-from broker.examples import REFERRAL_FACTS
+from broker.tools.contract.examples import REFERRAL_FACTS
 from tests.unit.test_routing import World, msg, refused, routes
 
 UNDER = {**REFERRAL_FACTS, "illegal_income_cny": "0", "records": [{"category": "other", "provided": 4999}]}

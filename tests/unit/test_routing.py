@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from broker.client import new_message
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import default_registry
@@ -22,7 +21,8 @@ from broker.domain.routing import (
     Rule,
     decide,
 )
-from broker.examples import CASE_FACTS, REFERRAL_FACTS
+from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
+from broker.transport.client import new_message
 
 PARTICIPANTS = frozenset(
     Address.parse(a)

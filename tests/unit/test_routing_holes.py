@@ -27,9 +27,9 @@ from broker.domain.routing import (
     Rule,
     decide,
 )
-from broker.examples import CASE_FACTS, REFERRAL_FACTS
-from broker.memory import SqlRoutingMemory, deliveries, routed
-from broker.tracker.testing import postgres_reachable, temporary_database
+from broker.store.memory import SqlRoutingMemory, deliveries, routed
+from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
+from broker.tools.records import postgres_reachable, temporary_database
 from tests.unit.test_routing import PARTICIPANTS, World, msg, refused, routes
 
 OTHER_COMPANY = {**CASE_FACTS, "company_credit_code": "91330602MA2B00019Q"}

@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from broker.contract_schema import BEYOND_SCHEMA
 from broker.domain.messages import SCHEMA_VERSION
 from broker.domain.validation import ContractError, parse_message
+from broker.tools.contract.schema import BEYOND_SCHEMA
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 FOLDER = SCHEMAS / f"v{SCHEMA_VERSION}"

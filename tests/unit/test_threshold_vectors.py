@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from broker.contract_threshold import VECTORS_FILE, vector
 from broker.domain.threshold import DEFAULT_RULES_VERSION
+from broker.tools.contract.threshold import VECTORS_FILE, vector
 
 VECTORS = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 RULES = Path(__file__).resolve().parents[2] / "schemas" / "threshold" / f"{DEFAULT_RULES_VERSION}.json"

@@ -11,8 +11,8 @@ import pika.credentials
 import pika.exceptions
 import pytest
 
-from broker.client import ParticipantClient, connection_parameters
 from broker.settings import Settings, SettingsError, TlsSettings
+from broker.transport.client import ParticipantClient, connection_parameters
 from broker.transport.tls import kombu_options, pika_parameters, verification_failure
 from tests.support.certificates import CertificateAuthority, Issued
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from broker.cli import main
+from broker.cli.main import main
 from broker.domain.messages import Kind
+from broker.store.tracker.store import TrackerStore
+from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
-from broker.tracker.store import TrackerStore
-from broker.tracker.testing import Desk
 
 
 @pytest.fixture

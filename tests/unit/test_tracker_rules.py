@@ -11,11 +11,11 @@ from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind
 from broker.domain.referrals import referral_body
+from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING, WorkCalendar
 from broker.tracker.notices import Notice, recipient
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.tracker.rules import NewObligation, Policy
-from broker.tracker.testing import OVER_THRESHOLD, Desk
 
 POLICY = Policy()
 CALENDAR = WorkCalendar()

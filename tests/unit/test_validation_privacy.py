@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from broker.cli import main
+from broker.cli.main import main
 from broker.domain.validation import ContractError, parse_message
-from broker.examples import example_messages
+from broker.tools.contract.examples import example_messages
 
 PERSONAL = [
     "张伟 13912345678",

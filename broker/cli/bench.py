@@ -1,0 +1,70 @@
+"""CLI for the benchmark: `referral-broker bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from broker.settings import Settings
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "must be participant counts separated by commas, e.g. 100,1000"
+        ) from None
+    if not sizes or any(n < 10 for n in sizes):
+        raise argparse.ArgumentTypeError("each participant count must be at least 10")
+    return sizes
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.scale:
+        from broker.tools.bench.scale import render_scale, run_scale
+
+        result = run_scale(args.sizes, messages=args.scale_messages)
+        print(render_scale(result))
+    else:
+        from broker.tools.bench.run import render, run
+
+        result = run(settings, messages=args.messages, rate=args.rate, seconds=args.seconds)
+        print(render(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="router throughput and CPU against the limit, latency, memory; --scale: the participant curve",
+        description="Measure, against the broker in RB_AMQP_URL (admin user; a scratch vhost is made and "
+        "removed): a bare py-amqp forwarder's rate and CPU per message (the limit, with the router's "
+        "guarantees), the kombu forwarder's, the router's on the same messages with all checks on, "
+        "end-to-end latency of the router and of the bare forwarder at the same offered rate, and peak "
+        "memory. With --scale: on a RabbitMQ node of its own (RB_AMQP_URL is not used), provisioning "
+        "time, broker memory and the router's rate and memory at growing participant counts.",
+    )
+    p.add_argument("--messages", type=int, default=10_000, help="messages per throughput run (default 10000)")
+    p.add_argument(
+        "--rate", type=float, default=500.0, help="offered rate for the latency runs, msg/s (default 500)"
+    )
+    p.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (default 20)")
+    p.add_argument("--scale", action="store_true", help="measure the participant curve on a node of its own")
+    p.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(100, 1_000, 6_420),
+        help="with --scale: participant counts, comma-separated, at most 6422 (default 100,1000,6420)",
+    )
+    p.add_argument(
+        "--scale-messages",
+        type=int,
+        default=5_000,
+        help="with --scale: messages routed per step (default 5000)",
+    )
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,143 @@
+"""What the CLI says when a command fails for a reason the person running it can fix.
+
+`explain(error, settings)` turns the errors of a wrong setting (password, host, port, vhost, file,
+database, permissions) into one or two lines naming the cause and the fix; the CLI prints them and
+exits non-zero, with the traceback only under `--debug`. None means a bug: the traceback is shown.
+A password is never part of a line; hosts, ports, users and vhosts are.
+"""
+
+from __future__ import annotations
+
+import errno
+from urllib.parse import unquote, urlsplit
+
+import amqp.exceptions
+import pika.exceptions
+
+from broker.settings import Settings
+
+EXIT_SETTING = 2
+"""Exit code of a failure the person can fix in the settings or arguments."""
+
+
+def _where(settings: Settings) -> tuple[str, str, str]:
+    """(user, host:port, vhost) of the first broker address."""
+    parts = urlsplit(settings.amqp_urls[0])
+    user = unquote(parts.username or "guest")
+    return user, f"{parts.hostname}:{parts.port or 5672}", settings.vhost
+
+
+def _reply_text(error: BaseException) -> str:
+    text = getattr(error, "reply_text", None) or str(error)
+    return " ".join(str(text).split())[:200]
+
+
+def explain(error: BaseException, settings: Settings) -> str | None:
+    from broker.transport.client import NotAuthorised
+
+    user, host, vhost = _where(settings)
+    text = _reply_text(error)
+    if isinstance(error, NotAuthorised):  # the client library, as a participant's own user
+        if "vhost" in text:
+            return (
+                f"error: the broker at {host} has no vhost {vhost!r}, or the participant may not use it\n"
+                "fix: check the vhost at the end of RB_AMQP_URL (`/` is %2F)"
+            )
+        return (
+            f"error: {text}\n"
+            "fix: use the password of the participant's own credentials entry (--credentials FILE, "
+            "RB_CREDENTIALS or RB_PASSWORD)"
+        )
+    login_refused = "Login was refused" in str(error) or isinstance(
+        error, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
+    )
+    if login_refused:
+        return (
+            f"error: the broker at {host} refused the login of user {user!r} (wrong user name or password)\n"
+            "fix: check the user and password in RB_AMQP_URL (a participant: its credentials file or "
+            "RB_PASSWORD)"
+        )
+    if isinstance(error, pika.exceptions.ProbableAccessDeniedError) or (
+        isinstance(error, amqp.exceptions.NotAllowed) and "vhost" in text
+    ):
+        return (
+            f"error: the broker at {host} has no vhost {vhost!r}, or user {user!r} may not use it\n"
+            "fix: check the vhost at the end of RB_AMQP_URL (`/` is %2F) and the user's permissions"
+        )
+    access_refused = isinstance(error, amqp.exceptions.AccessRefused) or (
+        isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 403
+    )
+    if access_refused:
+        return (
+            f"error: user {user!r} may not do this here: {text}\n"
+            "fix: tail, quarantine and dead-letter list take the operator's user (referral-operator, made by "
+            "`provision`); declare and provision the administrator; replay and refeed the router's user"
+        )
+    if isinstance(error, amqp.exceptions.NotFound) or (
+        isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 404
+    ):
+        return (
+            f"error: the broker at {host} (vhost {vhost!r}) lacks what this needs: {text}\n"
+            "fix: run `referral-broker declare` (or `provision`) on this vhost first"
+        )
+    return _local(error, settings, host)
+
+
+def _local(error: BaseException, settings: Settings, host: str) -> str | None:
+    from broker.cli.tracker import TrackerDatabaseError
+    from broker.credentials import CredentialsError
+    from broker.domain.address import AddressError
+    from broker.participants import ParticipantsError
+    from broker.transport.client import BrokerUnavailable
+    from broker.transport.management import ManagementError
+    from broker.transport.quarantine import OperatorError
+
+    if isinstance(
+        error, BrokerUnavailable | pika.exceptions.AMQPConnectionError | ConnectionRefusedError
+    ) or (
+        isinstance(error, OSError)
+        and error.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT)
+    ):
+        return (
+            f"error: cannot reach the broker at {host} ({type(error).__name__})\n"
+            "fix: start RabbitMQ there, or set RB_AMQP_URL to the broker's address"
+        )
+    if isinstance(error, ManagementError):
+        reason = _reply_text(error)
+        if "401" in reason:
+            return (
+                f"error: RabbitMQ's HTTP API refused the administrator's login ({settings.api_url})\n"
+                "fix: RB_AMQP_URL must name an administrator and its password for provision"
+            )
+        return (
+            f"error: RabbitMQ's HTTP API failed: {reason}\n"
+            f"fix: check RB_MANAGEMENT_URL (now {settings.api_url}) and that the management plugin is on"
+        )
+    if isinstance(error, IsADirectoryError):
+        return f"error: {error.filename} is a directory, not a file\nfix: name a file"
+    if isinstance(error, FileNotFoundError):
+        return f"error: {error.filename}: no such file\nfix: check the path (relative to where you run it)"
+    if isinstance(error, PermissionError):
+        return f"error: {error.filename}: permission denied\nfix: check the file's owner and mode"
+    if isinstance(error, ParticipantsError | AddressError | CredentialsError):
+        return f"error: {error}"
+    if isinstance(error, TrackerDatabaseError | OperatorError):
+        return f"error: {error}"
+    return _database(error)
+
+
+def _database(error: BaseException) -> str | None:
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    if isinstance(error, ArgumentError | NoSuchModuleError):
+        return (
+            f"error: not a usable database URL ({type(error).__name__})\n"
+            "fix: check RB_DATABASE_URL / RB_TRACKER_DATABASE_URL, e.g. sqlite:///referral-broker.sqlite3"
+        )
+    if isinstance(error, OperationalError):
+        reason = " ".join(str(error.orig).split())[:200]
+        return (
+            f"error: cannot open the database: {reason}\n"
+            "fix: check RB_DATABASE_URL / RB_TRACKER_DATABASE_URL (the folder must exist, the server run)"
+        )
+    return None

@@ -1,0 +1,130 @@
+"""`referral-broker bench --scale`: what a growing deployment costs the broker and the router.
+
+On a RabbitMQ node the benchmark starts itself (broker/tools/bench/node.py, open-file limit raised),
+participants are added in steps (100, 1,000, 6,420: about a bureau and a police office for every
+division): each step provisions the new ones (users, permissions, limits, a quorum inbox each) and
+measures how long that took, the broker's memory (management API, /api/nodes mem_used), and the
+router's rate, CPU per message and peak RSS on the bench's message mix, run with every participant
+of the step loaded. The node is deleted afterwards, with everything on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from broker.domain.jurisdictions import default_registry
+from broker.participants import Participants
+from broker.tools.bench.node import own_node
+from broker.tools.bench.run import (
+    FLOWS,
+    PARTICIPANTS,
+    Deployment,
+    _inbox_totals,
+    _progress,
+    measure_router,
+    purge,
+)
+from broker.transport import topology
+from broker.transport.provision import provision
+
+SIZES = (100, 1_000, 6_420)
+"""6,420 is about a bureau and a police office per division (the division table has 3,211 codes
+with the national level, so 6,422 in all). The 35,000 of a full national deployment (with
+procuratorates and eight departments per division) is left out: at the measured 85 ms per
+participant its provisioning alone takes 40-50 minutes on the two-core machine we measure on."""
+USER_PREFIX = "s."
+
+
+def participant_addresses(size: int) -> list[str]:
+    """The bench mix's participants first, then a bureau and a police office per division, in
+    code order (the national level first)."""
+    registry = default_registry()
+    codes = sorted({"000000", *registry.descendants_of("000000")})
+    ordered = dict.fromkeys(
+        [*PARTICIPANTS, *(f"{party}:{c}" for c in codes for party in ("bureau", "police"))]
+    )
+    if size > len(ordered):
+        raise ValueError(
+            f"--sizes: {size} is more than the {len(ordered)} bureaus and police offices there are"
+        )
+    return list(ordered)[:size]
+
+
+def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = []
+    with own_node("scale") as node, tempfile.TemporaryDirectory() as tmp:
+        settings = replace(
+            node.settings(),
+            user_prefix=USER_PREFIX,
+            inbox_secret=secrets.token_urlsafe(32),
+            inbox_secret_file="",
+        )
+        passwords: dict[str, str] = {}
+        done = 0
+        for size in sorted(sizes):
+            addresses = participant_addresses(size)
+            _progress(f"scale: provisioning participants {done + 1}–{size} …")
+            started = time.perf_counter()
+            report = provision(settings, Participants.of(addresses[done:], USER_PREFIX))
+            provision_s = time.perf_counter() - started
+            passwords.update(report.created)
+            overview = node.api("/api/overview")
+            time.sleep(2)  # one statistics interval after the last declaration
+            mem_used = node.mem_used()
+            dep = Deployment(settings, Participants.of(addresses, USER_PREFIX), passwords)
+            _progress(f"scale: {size} participants provisioned in {provision_s:.0f} s; routing {messages} …")
+            router = measure_router(dep, messages, Path(tmp))
+            inboxes = _inbox_totals([r for *_, r in FLOWS], settings.inbox_secret)
+            purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
+            steps.append(
+                {
+                    "participants": size,
+                    "provisioned_now": size - done,
+                    "provision_s": round(provision_s, 1),
+                    "provision_ms_per_participant": round(provision_s / (size - done) * 1000, 1),
+                    "queues": overview["object_totals"]["queues"],
+                    "broker_mem_used_mb": round(mem_used / 2**20, 1),
+                    "router_msgs_per_s": round(router.msgs_per_s, 1),
+                    "router_cpu_us_per_msg": None
+                    if router.cpu_us_per_msg is None
+                    else round(router.cpu_us_per_msg),
+                    "router_peak_rss_mb": None
+                    if router.peak_rss_mb is None
+                    else round(router.peak_rss_mb, 1),
+                }
+            )
+            done = size
+        open_files = node.open_file_limit()
+    return {
+        "scale": steps,
+        "messages_per_step": messages,
+        "broker_open_file_limit": open_files,
+        "inboxes": "quorum",
+    }
+
+
+def render_scale(result: dict[str, Any]) -> str:
+    header = (
+        f"{'participants':>12} {'queues':>7} {'provision s':>11} {'ms/particip.':>12} {'broker MB':>9} "
+        f"{'router msg/s':>12} {'µs CPU/msg':>10} {'router RSS MB':>13}"
+    )
+    rows = [
+        f"{s['participants']:>12,} {s['queues']:>7,} {s['provision_s']:>11} "
+        f"{s['provision_ms_per_participant']:>12} "
+        f"{s['broker_mem_used_mb']:>9} {s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} "
+        f"{s['router_peak_rss_mb']:>13}"
+        for s in result["scale"]
+    ]
+    return "\n".join(
+        [
+            f"own RabbitMQ node, open-file limit {result['broker_open_file_limit']}, quorum inboxes; "
+            f"{result['messages_per_step']} messages routed per step",
+            header,
+            *rows,
+        ]
+    )

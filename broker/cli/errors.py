@@ -8,13 +8,10 @@ A password is never part of a line; hosts, ports, users and vhosts are.
 
 from __future__ import annotations
 
-import errno
 from urllib.parse import unquote, urlsplit
 
-import amqp.exceptions
-import pika.exceptions
-
 from broker.settings import Settings
+from broker.transport.errors import BrokerMistake, classify, reply_text
 
 EXIT_SETTING = 2
 """Exit code of a failure the person can fix in the settings or arguments."""
@@ -27,17 +24,11 @@ def _where(settings: Settings) -> tuple[str, str, str]:
     return user, f"{parts.hostname}:{parts.port or 5672}", settings.vhost
 
 
-def _reply_text(error: BaseException) -> str:
-    text = getattr(error, "reply_text", None) or str(error)
-    return " ".join(str(text).split())[:200]
-
-
 def explain(error: BaseException, settings: Settings) -> str | None:
-    from broker.transport.client import NotAuthorised
-
     user, host, vhost = _where(settings)
-    text = _reply_text(error)
-    if isinstance(error, NotAuthorised):  # the client library, as a participant's own user
+    text = reply_text(error)
+    mistake = classify(error)
+    if mistake is BrokerMistake.PARTICIPANT_REFUSED:  # the client library, as a participant's own user
         if "vhost" in text:
             return (
                 f"error: the broker at {host} has no vhost {vhost!r}, or the participant may not use it\n"
@@ -48,62 +39,46 @@ def explain(error: BaseException, settings: Settings) -> str | None:
             "fix: use the password of the participant's own credentials entry (--credentials FILE, "
             "RB_CREDENTIALS or RB_PASSWORD)"
         )
-    login_refused = "Login was refused" in str(error) or isinstance(
-        error, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
-    )
-    if login_refused:
+    if mistake is BrokerMistake.LOGIN_REFUSED:
         return (
             f"error: the broker at {host} refused the login of user {user!r} (wrong user name or password)\n"
             "fix: check the user and password in RB_AMQP_URL (a participant: its credentials file or "
             "RB_PASSWORD)"
         )
-    if isinstance(error, pika.exceptions.ProbableAccessDeniedError) or (
-        isinstance(error, amqp.exceptions.NotAllowed) and "vhost" in text
-    ):
+    if mistake is BrokerMistake.NO_VHOST:
         return (
             f"error: the broker at {host} has no vhost {vhost!r}, or user {user!r} may not use it\n"
             "fix: check the vhost at the end of RB_AMQP_URL (`/` is %2F) and the user's permissions"
         )
-    access_refused = isinstance(error, amqp.exceptions.AccessRefused) or (
-        isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 403
-    )
-    if access_refused:
+    if mistake is BrokerMistake.ACCESS_REFUSED:
         return (
             f"error: user {user!r} may not do this here: {text}\n"
             "fix: tail, quarantine and dead-letter list take the operator's user (referral-operator, made by "
             "`provision`); declare and provision the administrator; replay and refeed the router's user"
         )
-    if isinstance(error, amqp.exceptions.NotFound) or (
-        isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 404
-    ):
+    if mistake is BrokerMistake.NOT_FOUND:
         return (
             f"error: the broker at {host} (vhost {vhost!r}) lacks what this needs: {text}\n"
             "fix: run `referral-broker declare` (or `provision`) on this vhost first"
         )
-    return _local(error, settings, host)
-
-
-def _local(error: BaseException, settings: Settings, host: str) -> str | None:
-    from broker.cli.tracker import TrackerDatabaseError
-    from broker.credentials import CredentialsError
-    from broker.domain.address import AddressError
-    from broker.participants import ParticipantsError
-    from broker.transport.client import BrokerUnavailable
-    from broker.transport.management import ManagementError
-    from broker.transport.quarantine import OperatorError
-
-    if isinstance(
-        error, BrokerUnavailable | pika.exceptions.AMQPConnectionError | ConnectionRefusedError
-    ) or (
-        isinstance(error, OSError)
-        and error.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT)
-    ):
+    if mistake is BrokerMistake.UNREACHABLE:
         return (
             f"error: cannot reach the broker at {host} ({type(error).__name__})\n"
             "fix: start RabbitMQ there, or set RB_AMQP_URL to the broker's address"
         )
+    return _local(error, settings)
+
+
+def _local(error: BaseException, settings: Settings) -> str | None:
+    from broker.cli.tracker import TrackerDatabaseError
+    from broker.credentials import CredentialsError
+    from broker.domain.address import AddressError
+    from broker.participants import ParticipantsError
+    from broker.transport.management import ManagementError
+    from broker.transport.quarantine import OperatorError
+
     if isinstance(error, ManagementError):
-        reason = _reply_text(error)
+        reason = reply_text(error)
         if "401" in reason:
             return (
                 f"error: RabbitMQ's HTTP API refused the administrator's login ({settings.api_url})\n"
@@ -127,17 +102,18 @@ def _local(error: BaseException, settings: Settings, host: str) -> str | None:
 
 
 def _database(error: BaseException) -> str | None:
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+    from broker.store.errors import DatabaseMistake, classify
 
-    if isinstance(error, ArgumentError | NoSuchModuleError):
+    found = classify(error)
+    if found is None:
+        return None
+    mistake, reason = found
+    if mistake is DatabaseMistake.BAD_URL:
         return (
-            f"error: not a usable database URL ({type(error).__name__})\n"
+            f"error: not a usable database URL ({reason})\n"
             "fix: check RB_DATABASE_URL / RB_TRACKER_DATABASE_URL, e.g. sqlite:///referral-broker.sqlite3"
         )
-    if isinstance(error, OperationalError):
-        reason = " ".join(str(error.orig).split())[:200]
-        return (
-            f"error: cannot open the database: {reason}\n"
-            "fix: check RB_DATABASE_URL / RB_TRACKER_DATABASE_URL (the folder must exist, the server run)"
-        )
-    return None
+    return (
+        f"error: cannot open the database: {reason}\n"
+        "fix: check RB_DATABASE_URL / RB_TRACKER_DATABASE_URL (the folder must exist, the server run)"
+    )

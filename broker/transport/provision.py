@@ -86,6 +86,7 @@ def provision(
     inbox_length: int = topology.DEFAULT_INBOX_LENGTH,
     progress: bool = False,
     limits: UserLimits | None = DEFAULT_LIMITS,
+    inbox_type: topology.InboxType = "quorum",
 ) -> ProvisionReport:
     """Create or update users, permissions, limits and inboxes for every participant. Idempotent.
     limits=None leaves users' limits as they are. Raises CredentialsError when the deployment's
@@ -94,9 +95,8 @@ def provision(
     report = ProvisionReport()
     vhost = settings.vhost
     with Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn:
-        report.inboxes = topology.declare(conn, list(participants), inbox_length, secret) - len(
-            topology.core_entities()
-        )
+        declared = topology.declare(conn, list(participants), inbox_length, secret, inbox_type)
+        report.inboxes = declared - len(topology.core_entities())
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
         operator = f"{participants.user_prefix}{OPERATOR_USER}"

@@ -200,12 +200,20 @@ def core_entities() -> list[Exchange | Queue]:
     ]
 
 
-def inbox_queue(address: Address, max_length: int = DEFAULT_INBOX_LENGTH, *, secret: str) -> Queue:
+InboxType = Literal["quorum", "classic"]
+"""Quorum inboxes in production. Classic ones (same arguments) only where the broker cannot hold a
+quorum queue per participant: a node with the common 1,024 file-descriptor limit stops accepting
+connections at about a hundred quorum queues (the demo's 166 inboxes would take it down)."""
+
+
+def inbox_queue(
+    address: Address, max_length: int = DEFAULT_INBOX_LENGTH, *, secret: str, queue_type: InboxType = "quorum"
+) -> Queue:
     return _queue(
         inbox_name(address, secret),
         _exchange(DELIVER_EXCHANGE, "direct"),
         routing_key=str(address),
-        args=QueueArguments(max_length=max_length),
+        args=QueueArguments(queue_type=queue_type, max_length=max_length),
     )
 
 
@@ -214,11 +222,14 @@ def declare(
     inboxes: list[Address] | None = None,
     inbox_length: int = DEFAULT_INBOX_LENGTH,
     inbox_secret: str = "",
+    inbox_type: InboxType = "quorum",
 ) -> int:
     """Declare the core topology and the given inboxes (named with inbox_secret). Returns how many
     entities were declared."""
     entities: list[Exchange | Queue] = core_entities()
-    entities += [inbox_queue(a, inbox_length, secret=inbox_secret) for a in inboxes or []]
+    entities += [
+        inbox_queue(a, inbox_length, secret=inbox_secret, queue_type=inbox_type) for a in inboxes or []
+    ]
     with connection.channel() as channel:
         for entity in entities:
             try:

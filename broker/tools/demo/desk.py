@@ -7,14 +7,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import pika.exceptions
-
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.participants import Participants
 from broker.settings import Settings, with_query
 from broker.tools.demo.clock import ScaledClock
-from broker.transport.client import ParticipantClient
+from broker.transport.client import BrokerError, ParticipantClient
 
 MAX_OPEN = 48
 """Participant connections the demo keeps open at once."""
@@ -42,7 +40,7 @@ class SimulatedClient(ParticipantClient):
         self.before(self.address, message, message_id)
         try:
             super().publish(message, message_id)
-        except (pika.exceptions.AMQPError, OSError):
+        except (BrokerError, OSError):
             # An idle connection may have been dropped. If the first try did reach the broker, the
             # router drops the second as a duplicate of the same id.
             self.close()

@@ -16,9 +16,9 @@ from broker.tools.demo.campaign import CasePlan
 from broker.tools.demo.fidelity import compare
 from broker.tools.demo.report import Summary, by_coordination
 from broker.tools.demo.simulation import Simulation
-from broker.tools.demo.taps import depths, read_inboxes
 from broker.tracker.calendar import BEIJING
 from broker.transport import topology
+from broker.transport.taps import depths, read_inboxes
 
 
 def measure(

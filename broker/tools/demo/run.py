@@ -48,10 +48,10 @@ from broker.tools.demo.report import Summary
 from broker.tools.demo.script import Script
 from broker.tools.demo.simulation import Simulation
 from broker.tools.demo.steps import CaseAction, CaseStep, Step
-from broker.tools.demo.taps import LogTap, declare_audit_queue
 from broker.tools.demo.vhost import demo_vhost
 from broker.tools.demo.workers import Workers, start_workers
 from broker.tracker.calendar import WorkCalendar
+from broker.transport.taps import LogTap, declare_audit_queue
 
 SCAN_EVERY_SIM_S = 6 * 3600
 """The tracker scans every 6 simulated hours, within 0.1-0.5 real seconds."""

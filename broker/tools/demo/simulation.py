@@ -15,11 +15,11 @@ from broker.tools.demo.desk import Desks
 from broker.tools.demo.ledger import Ledger
 from broker.tools.demo.script import Script
 from broker.tools.demo.steps import Step
-from broker.tools.demo.taps import AUDIT_QUEUE, LogTap, depths
 from broker.tools.demo.workers import Workers
 from broker.tracker.calendar import BEIJING
 from broker.tracker.record import parse_record
 from broker.transport import topology
+from broker.transport.taps import AUDIT_QUEUE, LogTap, depths
 
 TICK_S = 0.005
 """Real seconds the loop sleeps between two looks at the agenda."""

@@ -1,4 +1,4 @@
-"""The administrator's view of the scratch vhost: the routing log, queue depths, inbox contents.
+"""The administrator's view of a vhost for the demo: the routing log, queue depths, inbox contents.
 
 The demo connects as the admin user of RB_AMQP_URL here, never as a participant.
 """

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from broker.settings import Settings, SettingsError
-from broker.transport.tls import kombu_options
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -21,12 +20,9 @@ def _participants(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
-    from kombu import Connection
-
     from broker.transport import topology
 
-    with Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn:
-        count = topology.declare(conn)
+    count = topology.declare_at(settings.amqp_url)
     print(f"declared {count} exchanges and queues on {settings.vhost!r}")
     return 0
 
@@ -216,7 +212,7 @@ def cmd_export_schemas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_police_example(args: argparse.Namespace, settings: Settings) -> int:
-    from workers import police_example
+    from broker.tools import police_example
 
     return police_example.main(args.rest)
 
@@ -304,9 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         "police-example", help="run the example police integration (answers referrals)", add_help=False
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(
-        func=lambda args, settings: __import__("workers.police_example", fromlist=["main"]).main(args.rest)
-    )
+    p.set_defaults(func=cmd_police_example)
 
     p = sub.add_parser(
         "publish", help="publish a message file as a participant, waiting for the broker's confirm"
@@ -375,7 +369,7 @@ def _add_optional_commands(sub: Any) -> None:
 
 
 PASS_THROUGH = {
-    "police-example": "workers.police_example",
+    "police-example": "broker.tools.police_example",
     "refresh-divisions": "broker.tools.registry_refresh",
 }
 """Commands with their own argument parser: everything after the command's name is theirs."""

@@ -245,3 +245,11 @@ def declare(
 class TopologyMismatch(RuntimeError):
     """A queue or exchange exists with other arguments than this version declares (RabbitMQ cannot
     change them in place: the queue must be emptied, deleted and declared again)."""
+
+
+def declare_at(url: str) -> int:
+    """Connect to the broker at `url` (TLS settings applied) and declare the core topology."""
+    from broker.transport.tls import kombu_options
+
+    with Connection(url, **kombu_options(url)) as connection:
+        return declare(connection)

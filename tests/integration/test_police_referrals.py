@@ -8,12 +8,12 @@ import pytest
 
 from broker.domain.messages import Kind, PoliceReferral
 from broker.participants import SYSTEM
+from broker.tools.police_example import decline_everything, serve
 from broker.transport import topology
 from tests.conftest import Deployment
 from tests.integration.helpers import drain, wait_for
 from tests.integration.test_router_e2e import nothing_for, receive
 from tests.unit.test_routing import msg
-from workers.police_example import decline_everything, serve
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -128,7 +128,7 @@ def test_publish_and_police_example_take_their_credentials_from_a_private_file(
     from broker import credentials
     from broker.cli.main import main
     from broker.domain.address import Address
-    from workers import police_example
+    from broker.tools import police_example
 
     settings = provisioned.settings
     monkeypatch.setenv("RB_AMQP_URL", settings.amqp_url)

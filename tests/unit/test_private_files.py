@@ -95,7 +95,7 @@ def test_publish_refuses_a_password_on_the_command_line(capsys: pytest.CaptureFi
 
 
 def test_police_example_refuses_a_password_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from workers import police_example
+    from broker.tools import police_example
 
     code = police_example.main(["--as", "police:330681", "--password", "hunter2"])
     err = capsys.readouterr().err

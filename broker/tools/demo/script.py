@@ -16,13 +16,13 @@ from broker.domain.address import Address, Party
 from broker.domain.messages import Handling, Kind, Message, PoliceReferral, Scope
 from broker.domain.referrals import referral_body
 from broker.domain.routing import Rule
+from broker.tools import police_example
 from broker.tools.demo.campaign import BadKind, CasePlan
 from broker.tools.demo.cast import Cast
 from broker.tools.demo.clock import ScaledClock
 from broker.tools.demo.desk import Desks
 from broker.tools.demo.steps import Answer, CaseAction, CaseStep, Forward, PoliceAnswer, Step
 from broker.transport.client import Delivered, new_message
-from workers import police_example
 
 SURNAMES = "王李张刘陈杨赵黄周吴"
 

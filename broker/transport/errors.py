@@ -36,30 +36,35 @@ def reply_text(error: BaseException) -> str:
 
 
 def classify(error: BaseException) -> BrokerMistake | None:
-    text = reply_text(error)
     if isinstance(error, NotAuthorised):
         return BrokerMistake.PARTICIPANT_REFUSED
+    return _refused(error) or _missing(error)
+
+
+def _refused(error: BaseException) -> BrokerMistake | None:
+    """The broker answered and said no: to the login, the vhost or the operation."""
     if "Login was refused" in str(error) or isinstance(
         error, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
     ):
         return BrokerMistake.LOGIN_REFUSED
     if isinstance(error, pika.exceptions.ProbableAccessDeniedError) or (
-        isinstance(error, amqp.exceptions.NotAllowed) and "vhost" in text
+        isinstance(error, amqp.exceptions.NotAllowed) and "vhost" in reply_text(error)
     ):
         return BrokerMistake.NO_VHOST
     if isinstance(error, amqp.exceptions.AccessRefused) or (
         isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 403
     ):
         return BrokerMistake.ACCESS_REFUSED
+    return None
+
+
+def _missing(error: BaseException) -> BrokerMistake | None:
+    """What the command needs is not there: a queue or exchange, or the broker itself."""
     if isinstance(error, amqp.exceptions.NotFound) or (
         isinstance(error, pika.exceptions.ChannelClosedByBroker) and error.reply_code == 404
     ):
         return BrokerMistake.NOT_FOUND
-    if isinstance(
-        error, BrokerUnavailable | pika.exceptions.AMQPConnectionError | ConnectionRefusedError
-    ) or (
-        isinstance(error, OSError)
-        and error.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ETIMEDOUT)
-    ):
+    unreachable = BrokerUnavailable | pika.exceptions.AMQPConnectionError | ConnectionRefusedError
+    if isinstance(error, unreachable) or (isinstance(error, OSError) and error.errno in _NO_ROUTE):
         return BrokerMistake.UNREACHABLE
     return None

@@ -11,7 +11,8 @@ business (为合法经营活动而非法购买、收受), are all outside the se
 and 4, and none was sold or provided on (Art. 6 para. 2 sends that back to Art. 5). Under Art. 6 only
 "情节严重" exists: a profit of ¥50,000 from using them, a repeat after a penalty, or other serious
 circumstances. The figures themselves are versioned data
-(``broker/domain/data/thresholds/<version>.json``), not code: a new interpretation is a new file.
+(``broker/domain/data/thresholds/<version>.json``, read by threshold_rules.py), not code: a new
+interpretation is a new file.
 
 Arithmetic is exact (``Fraction``): ¥4,999.99 never rounds up to ¥5,000, and 24/50 + 250/500 is
 exactly 49/50.
@@ -19,32 +20,19 @@ exactly 49/50.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from functools import cache
-from importlib import resources
 from typing import Any, Final, TypeAlias
 
 from broker.domain.case import CaseFacts, InformationCategory, SevereHarm
-
-DEFAULT_RULES_VERSION: Final = "2017-spc-spp-10"
-"""The rules ``assess`` applies when it is given none."""
-
-_VERSION_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")
+from broker.domain.threshold_rules import RecordTier, ThresholdRules, load_rules
 
 Figure: TypeAlias = bool | int | Decimal | Fraction | str
 """A number that met (or missed) a clause: ``int`` counts records, ``Decimal`` is yuan, ``Fraction``
 is a ratio (the proportional sum, the insider factor)."""
-
-
-class ThresholdRulesError(ValueError):
-    """A rules version that is not shipped, or whose data file is malformed."""
 
 
 class Level(StrEnum):
@@ -80,152 +68,6 @@ _HARM_TO_VICTIM: Final = (
     SevereHarm.KIDNAPPING,
 )
 _HARM_TO_SOCIETY: Final = (SevereHarm.MAJOR_ECONOMIC_LOSS, SevereHarm.BAD_SOCIAL_IMPACT)
-
-
-# --------------------------------------------------------------------------------------------------
-# Rules (data)
-
-
-@dataclass(frozen=True)
-class RecordTier:
-    """One of Art. 5 items 3-5: a group of information categories sharing one record threshold."""
-
-    clause: str
-    title: str
-    threshold: int
-    categories: tuple[InformationCategory, ...]
-
-
-@dataclass(frozen=True)
-class ThresholdRules:
-    """The figures of one version of the interpretation, loaded from its data file."""
-
-    version: str
-    citation: str
-    citation_en: str
-    effective_from: date
-    record_tiers: tuple[RecordTier, ...]
-    illegal_income_cny: Decimal
-    insider_factor: Fraction
-    """Art. 5 item 8: insiders reach items 3-7 with this share of the figures (1/2)."""
-    especially_serious_factor: Fraction
-    """Art. 5 para. 2 item 3: items 3-8 reached this many times over are 情节特别严重 (10)."""
-    lawful_business_profit_cny: Decimal
-    """Art. 6 para. 1 item 1: profit from using records bought or received for the party's own
-    lawful business that makes it 情节严重 (¥50,000)."""
-
-    def tier_of(self, category: InformationCategory) -> RecordTier:
-        for tier in self.record_tiers:
-            if category in tier.categories:
-                return tier
-        raise ThresholdRulesError(f"rules {self.version} give no threshold for category '{category}'")
-
-
-def load_rules(version: str | None = None) -> ThresholdRules:
-    """The shipped rules of ``version`` (default: ``DEFAULT_RULES_VERSION``)."""
-    return _load_rules(DEFAULT_RULES_VERSION if version is None else version)
-
-
-@cache
-def _load_rules(version: str) -> ThresholdRules:
-    if not _VERSION_PATTERN.fullmatch(version):
-        raise ThresholdRulesError(f"'{version}' is not a rules version id")
-    resource = resources.files("broker.domain") / "data" / "thresholds" / f"{version}.json"
-    if not resource.is_file():
-        raise ThresholdRulesError(f"no threshold rules shipped for version '{version}'")
-    try:
-        data = json.loads(resource.read_text(encoding="utf-8"), parse_float=Decimal)
-    except ValueError as exc:
-        raise ThresholdRulesError(f"threshold rules '{version}' are not valid JSON: {exc}") from None
-    return _parse_rules(version, data)
-
-
-def _parse_rules(version: str, data: object) -> ThresholdRules:
-    where = f"threshold rules '{version}'"
-    doc = _as_dict(data, where)
-    if doc.get("version") != version:
-        raise ThresholdRulesError(f"{where}: the file declares version {doc.get('version')!r}")
-    tiers = tuple(
-        _parse_tier(raw, f"{where}, record_tiers[{i}]")
-        for i, raw in enumerate(_as_list(doc.get("record_tiers"), f"{where}: record_tiers"))
-    )
-    listed = [category for tier in tiers for category in tier.categories]
-    missing = [c.value for c in InformationCategory if c not in listed]
-    doubled = sorted({c.value for c in listed if listed.count(c) > 1})
-    if missing or doubled:
-        raise ThresholdRulesError(
-            f"{where}: each information category needs exactly one tier (missing {missing}, twice {doubled})"
-        )
-    if len({tier.clause for tier in tiers}) != len(tiers):
-        raise ThresholdRulesError(f"{where}: two record tiers share a clause id")
-    income = _as_fraction(doc.get("illegal_income_cny"), f"{where}: illegal_income_cny")
-    insider = _as_fraction(doc.get("insider_factor"), f"{where}: insider_factor")
-    especially = _as_fraction(doc.get("especially_serious_factor"), f"{where}: especially_serious_factor")
-    profit = _as_fraction(doc.get("lawful_business_profit_cny"), f"{where}: lawful_business_profit_cny")
-    if income <= 0 or not 0 < insider <= 1 or especially <= 1 or profit <= 0:
-        raise ThresholdRulesError(
-            f"{where}: need illegal_income_cny > 0, 0 < insider_factor <= 1, especially_serious_factor > 1, "
-            "lawful_business_profit_cny > 0"
-        )
-    try:
-        effective_from = date.fromisoformat(_as_str(doc.get("effective_from"), f"{where}: effective_from"))
-    except ValueError as exc:
-        raise ThresholdRulesError(f"{where}: effective_from: {exc}") from None
-    return ThresholdRules(
-        version=version,
-        citation=_as_str(doc.get("citation"), f"{where}: citation"),
-        citation_en=_as_str(doc.get("citation_en"), f"{where}: citation_en"),
-        effective_from=effective_from,
-        record_tiers=tiers,
-        illegal_income_cny=Decimal(income.numerator) / Decimal(income.denominator),
-        insider_factor=insider,
-        especially_serious_factor=especially,
-        lawful_business_profit_cny=Decimal(profit.numerator) / Decimal(profit.denominator),
-    )
-
-
-def _parse_tier(data: object, where: str) -> RecordTier:
-    raw = _as_dict(data, where)
-    threshold = raw.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold <= 0:
-        raise ThresholdRulesError(f"{where}: threshold must be a positive whole number of records")
-    try:
-        categories = tuple(
-            InformationCategory(_as_str(c, f"{where}: categories"))
-            for c in _as_list(raw.get("categories"), f"{where}: categories")
-        )
-    except ValueError as exc:
-        raise ThresholdRulesError(f"{where}: {exc}") from None
-    return RecordTier(
-        clause=_as_str(raw.get("clause"), f"{where}: clause"),
-        title=_as_str(raw.get("title"), f"{where}: title"),
-        threshold=threshold,
-        categories=categories,
-    )
-
-
-def _as_dict(value: object, where: str) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ThresholdRulesError(f"{where}: expected an object")
-    return {str(k): v for k, v in value.items()}
-
-
-def _as_list(value: object, where: str) -> list[object]:
-    if not isinstance(value, list) or not value:
-        raise ThresholdRulesError(f"{where}: expected a non-empty list")
-    return list(value)
-
-
-def _as_str(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ThresholdRulesError(f"{where}: expected a non-empty string")
-    return value
-
-
-def _as_fraction(value: object, where: str) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ThresholdRulesError(f"{where}: expected a number")
-    return Fraction(value)
 
 
 # --------------------------------------------------------------------------------------------------

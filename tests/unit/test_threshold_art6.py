@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from broker.domain.case import CaseFacts, InformationCategory, Sector, Violation
-from broker.domain.threshold import Level, ThresholdRulesError, _parse_rules, assess, load_rules
+from broker.domain.threshold import Level, assess
+from broker.domain.threshold_rules import ThresholdRulesError, load_rules, parse_rules
 from tests.unit.test_threshold import facts
 
 C = InformationCategory
@@ -89,7 +90,7 @@ def test_art6_profit_figure_is_versioned_data() -> None:
     )
     del doc["lawful_business_profit_cny"]
     with pytest.raises(ThresholdRulesError, match="lawful_business_profit_cny"):
-        _parse_rules("2017-spc-spp-10", doc)
+        parse_rules("2017-spc-spp-10", doc)
 
 
 # --------------------------------------------------------------------------------------------------

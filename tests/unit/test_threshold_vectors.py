@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from broker.domain.threshold import DEFAULT_RULES_VERSION
+from broker.domain.threshold_rules import DEFAULT_RULES_VERSION
 from broker.tools.contract.threshold import VECTORS_FILE, vector
 
 VECTORS = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind
-from broker.domain.threshold import DEFAULT_RULES_VERSION
+from broker.domain.threshold_rules import DEFAULT_RULES_VERSION
 from broker.tools.contract.asyncapi import asyncapi_document
 from broker.tools.contract.corpus import corpus
 from broker.tools.contract.examples import example_messages

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from broker.domain.case import CaseFacts
-from broker.domain.threshold import DEFAULT_RULES_VERSION, assess
+from broker.domain.threshold import assess
+from broker.domain.threshold_rules import DEFAULT_RULES_VERSION
 
 COMPANY = "91330681MA29FT8L2C"
 VECTORS_FILE = Path(__file__).resolve().parents[3] / "schemas" / "threshold" / "vectors.json"

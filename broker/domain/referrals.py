@@ -25,7 +25,8 @@ from typing import Any
 
 from broker.domain.case import CaseFacts
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
-from broker.domain.threshold import Assessment, assess
+from broker.domain.threshold import assess
+from broker.domain.threshold_values import Assessment
 from broker.domain.validation import validate_message
 
 SYSTEM_SENDER = "system:000000"

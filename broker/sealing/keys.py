@@ -267,7 +267,7 @@ def load_deployment_key(path: str | Path) -> DeploymentKey:
     except credentials.CredentialsError as exc:
         raise SealingError(str(path), str(exc).removeprefix(f"{path}: ")) from None
     obj = _document(text, DEPLOYMENT_FORMAT, str(path))
-    key = _deployment(obj, str(path))
+    key = deployment_from_json(obj, str(path))
     private = unb64u(obj.get("private"), f"{path}: private")
     try:
         matches = key.suite.signing_public(private) == key.signing.public
@@ -279,10 +279,10 @@ def load_deployment_key(path: str | Path) -> DeploymentKey:
 
 
 def load_deployment_public(path: str | Path) -> DeploymentKey:
-    return _deployment(_document(_read(path), DEPLOYMENT_PUBLIC_FORMAT, str(path)), str(path))
+    return deployment_from_json(_document(_read(path), DEPLOYMENT_PUBLIC_FORMAT, str(path)), str(path))
 
 
-def _deployment(obj: dict[str, Any], where: str) -> DeploymentKey:
+def deployment_from_json(obj: dict[str, Any], where: str) -> DeploymentKey:
     the_suite = suite(obj.get("suite"), f"{where}: suite")
     return DeploymentKey(the_suite, _public_key(obj, the_suite, where))
 

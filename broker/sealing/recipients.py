@@ -4,7 +4,8 @@ The routing decision is a pure function of the message, the participants list an
 remembers; the client runs the same function (broker/domain/routing.py `decide`), so it seals for
 exactly the recipients the router will choose. The router's memory is the one input a client does
 not have in full: for replies, forwards and transfers the client passes a memory of the messages it
-took part in (`InMemoryRoutingMemory` with the records of what it received and sent). Where the
+took part in (an `InMemoryRoutingMemory` of the RoutedRecords of what it sent and received, which
+needs the router to tell each recipient the decision's deliveries with its copy). Where the
 client's view falls short (a transfer the router reroutes to the common superior), the router finds
 a recipient that cannot open the message and refuses it with a notice, as for any wrong sealing.
 """

@@ -116,6 +116,18 @@ def cmd_directory_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from broker.sealing.bench import render, run
+
+    rows = run(args.seconds)
+    print(render(rows))
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
 def _guard(command: Any) -> Any:
     """Refusals are one line; anything else is a bug and keeps its traceback (main's --debug)."""
 
@@ -194,3 +206,10 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--at", help="the time to judge validity at (default now), e.g. 2026-01-31T08:00:00Z")
     p.set_defaults(func=_guard(cmd_directory_verify))
+
+    p = keys_sub.add_parser(
+        "bench", help="µs per message to seal and sign, verify and open, per suite (1 and 3 recipients)"
+    )
+    p.add_argument("--seconds", type=float, default=1.0, help="time spent on each figure (default 1)")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    p.set_defaults(func=_guard(cmd_bench))

@@ -9,8 +9,9 @@ A sealed message is the plaintext message with its body replaced:
                 "signer": "sha256:…", "signature": "…"}}
 
 The body's AEAD authenticates JCS({"envelope", "suite", "v"}), so a ciphertext moved under another
-envelope does not open; the signature covers JCS({"envelope", "sealed" without "signature"}), so the
-router and each recipient prove who wrote envelope and body together without opening it.
+envelope does not open; the signature covers JCS({"envelope", "sealed" without "signature" and with
+the ciphertext's digest in place of the ciphertext}), so the router and each recipient prove who
+wrote envelope and body together without opening it.
 """
 
 from __future__ import annotations
@@ -95,8 +96,14 @@ def content_aad(envelope: Mapping[str, Any], the_suite: Suite) -> bytes:
     return canonical({"envelope": dict(envelope), "suite": the_suite.id, "v": VERSION})
 
 
-def signed_bytes(envelope: Mapping[str, Any], unsigned: Mapping[str, Any]) -> bytes:
-    return canonical({"envelope": dict(envelope), "sealed": dict(unsigned)})
+def signed_bytes(envelope: Mapping[str, Any], sealed: Sealed) -> bytes:
+    """JCS of the envelope and the sealed member without its signature, the ciphertext replaced by
+    its digest: the signature then costs the same for any body size (SM2's own SM3 is pure Python,
+    and slow on 64 KiB), and the digest binds the ciphertext all the same."""
+    unsigned = sealed.unsigned_json()
+    del unsigned["ciphertext"]
+    unsigned["ciphertext_digest"] = b64u(sealed.suite.digest(sealed.ciphertext))
+    return canonical({"envelope": dict(envelope), "sealed": unsigned})
 
 
 def seal(
@@ -144,7 +151,7 @@ def seal(
         b"",
     )
     signature = the_suite.sign(
-        mine.signing_private, mine.public.signing.public, signed_bytes(envelope, unsigned.unsigned_json())
+        mine.signing_private, mine.public.signing.public, signed_bytes(envelope, unsigned)
     )
     return Sealed(unsigned.suite, unsigned.recipients, nonce, unsigned.ciphertext, unsigned.signer, signature)
 
@@ -166,9 +173,7 @@ def verify(
         raise SealingError("sealed.suite", f"is {sealed.suite.id}, but the signer's key is {signer.suite.id}")
     if refusal := signer.refusal_at(at):
         raise SealingError("sealed.signer", refusal)
-    if not sealed.suite.verify(
-        signer.signing.public, signed_bytes(envelope, sealed.unsigned_json()), sealed.signature
-    ):
+    if not sealed.suite.verify(signer.signing.public, signed_bytes(envelope, sealed), sealed.signature):
         raise SealingError(
             "sealed.signature", "does not verify: the envelope or sealed body was altered after signing"
         )

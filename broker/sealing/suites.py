@@ -54,6 +54,7 @@ class Suite(Protocol):
 
     def fingerprint(self, public: bytes) -> str: ...
     def valid_public(self, public: bytes) -> bool: ...
+    def digest(self, data: bytes) -> bytes: ...
     def new_encryption_key(self) -> tuple[bytes, bytes]: ...
     def new_signing_key(self) -> tuple[bytes, bytes]: ...
     def encryption_public(self, private: bytes) -> bytes: ...
@@ -84,6 +85,9 @@ class International:
 
     def valid_public(self, public: bytes) -> bool:
         return len(public) == 32
+
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
 
     def new_encryption_key(self) -> tuple[bytes, bytes]:
         key = X25519PrivateKey.generate()
@@ -159,6 +163,9 @@ class National:
 
     def fingerprint(self, public: bytes) -> str:
         return "sm3:" + _sm3(public).hex()
+
+    def digest(self, data: bytes) -> bytes:
+        return _sm3(data)
 
     def valid_public(self, public: bytes) -> bool:
         if len(public) != 65 or public[0] != 4:  # uncompressed points only: one encoding of each key

@@ -312,3 +312,12 @@ def test_canonical_json_is_rfc8785_for_the_subset_used() -> None:
     )
     assert refusal(lambda: canonical({"x": 1.5})).field == "$.x"
     assert refusal(lambda: canonical(2**60)).field == "$"
+
+
+def test_the_bench_measures_a_round_trip_it_checked() -> None:
+    from broker.sealing.bench import measure, render
+
+    row = measure(INTERNATIONAL, 3, 600, seconds=0.0)
+    assert row["recipients"] == 3 and row["body_bytes"] == 600
+    assert row["verify_only_us"] > 0 and row["seal_and_sign_us"] > 0
+    assert "rb-intl-1" in render([row])

@@ -109,9 +109,7 @@ def verify(document: object, trusted: DeploymentKey) -> KeyDirectory:
     if not isinstance(document, dict):
         raise SealingError("directory", "must be a JSON object")
     if document.get("format") != DIRECTORY_FORMAT:
-        raise SealingError(
-            "directory.format", f"is {document.get('format')!r}, expected {DIRECTORY_FORMAT!r}"
-        )
+        raise SealingError("directory.format", f"must be {DIRECTORY_FORMAT!r}")
     signer = document.get("signer")
     if not isinstance(signer, dict):
         raise SealingError("directory.signer", "must be a JSON object")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from broker.sealing.errors import SealingError
 
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _SAFE_INTEGER = 2**53 - 1
 """JCS serialises numbers as IEEE doubles print them; integers beyond this would not round-trip."""
 
@@ -50,14 +52,16 @@ def _canonical(value: Any, where: str) -> str:
         if not all(isinstance(k, str) for k in value):
             raise SealingError(where, "object keys must be strings")
         keys = sorted(value, key=lambda k: k.encode("utf-16-be"))  # JCS orders by UTF-16 code units
-        return (
-            "{"
-            + ",".join(
-                f"{json.dumps(k, ensure_ascii=False)}:{_canonical(value[k], f'{where}.{k}')}" for k in keys
-            )
-            + "}"
+        members = (
+            f"{json.dumps(k, ensure_ascii=False)}:{_canonical(value[k], _path(where, k))}" for k in keys
         )
+        return "{" + ",".join(members) + "}"
     raise SealingError(where, f"a {type(value).__name__} has no canonical JSON form (floats are refused)")
+
+
+def _path(where: str, key: str) -> str:
+    """A field name goes into an error only when it looks like one: a key may hold anything."""
+    return f"{where}.{key}" if _FIELD_NAME.fullmatch(key) else f"{where}.<key>"
 
 
 def timestamp(moment: datetime) -> str:

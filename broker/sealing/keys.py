@@ -185,7 +185,7 @@ def load_keyring(path: str | Path) -> KeyRing:
 
 def keyring_from_json(obj: dict[str, Any], where: str) -> KeyRing:
     if obj.get("format") != KEYRING_FORMAT:
-        raise SealingError(f"{where}: format", f"is {obj.get('format')!r}, expected {KEYRING_FORMAT!r}")
+        raise SealingError(f"{where}: format", f"must be {KEYRING_FORMAT!r}")
     address = _address(obj.get("address"), f"{where}: address")
     generations = []
     for i, entry in enumerate(_list(obj.get("generations"), f"{where}: generations")):
@@ -304,7 +304,7 @@ def _document(text: str, expected: str, where: str) -> dict[str, Any]:
         raise SealingError(where, f"is not JSON (line {exc.lineno})") from None
     obj = _object(obj, where)
     if obj.get("format") != expected:
-        raise SealingError(f"{where}: format", f"is {obj.get('format')!r}, expected {expected!r}")
+        raise SealingError(f"{where}: format", f"must be {expected!r}")
     return obj
 
 

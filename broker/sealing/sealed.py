@@ -17,6 +17,7 @@ wrote envelope and body together without opening it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from broker.sealing.keys import Generation, KeyRing
 from broker.sealing.suites import NONCE_SIZE, TAG_SIZE, Suite, Unopenable, random_bytes, suite
 
 VERSION = 1
+_FINGERPRINT = re.compile(r"(sha256|sm3):[0-9a-f]{64}")
 _MEMBERS = {"v", "suite", "recipients", "nonce", "ciphertext", "signer", "signature"}
 
 
@@ -53,10 +55,12 @@ class Sealed:
         """The sealed member checked for shape; refuses, naming the field, before any cryptography."""
         if not isinstance(data, dict):
             raise SealingError("sealed", "must be a JSON object")
-        if extra := sorted(set(data) - _MEMBERS):
-            raise SealingError(f"sealed.{extra[0]}", "is not a member of the sealed format")
+        # Neither unknown names nor values are echoed: a message's fields may hold anything.
+        for n, name in enumerate(data, 1):
+            if name not in _MEMBERS:
+                raise SealingError("sealed", f"member #{n} is not part of the sealed format")
         if data.get("v") != VERSION:
-            raise SealingError("sealed.v", f"is {data.get('v')!r}; this library reads version {VERSION}")
+            raise SealingError("sealed.v", f"must be {VERSION}, the version this library reads")
         the_suite = suite(data.get("suite"), "sealed.suite")
         raw = data.get("recipients")
         if not isinstance(raw, list) or not raw:
@@ -90,6 +94,11 @@ class Sealed:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.unsigned_json(), "signature": b64u(self.signature)}
+
+
+def _shown(kid: str) -> str:
+    """A fingerprint as it goes into an error: only when it is one, since the field may hold anything."""
+    return kid if _FINGERPRINT.fullmatch(kid) else "(not a fingerprint)"
 
 
 def content_aad(envelope: Mapping[str, Any], the_suite: Suite) -> bytes:
@@ -166,7 +175,9 @@ def verify(
         raise SealingError("sealed.suite", f"is {sealed.suite.id}; this deployment uses {expected.id}")
     signer = directory.by_signing_kid(sealed.signer)
     if signer is None:
-        raise SealingError("sealed.signer", f"unknown fingerprint {sealed.signer}: not in the key directory")
+        raise SealingError(
+            "sealed.signer", f"unknown fingerprint {_shown(sealed.signer)}: not in the key directory"
+        )
     if signer.address != envelope.get("sender"):
         raise SealingError("sealed.signer", f"is a key of {signer.address}, not of the envelope's sender")
     if signer.suite.id != sealed.suite.id:
@@ -219,7 +230,8 @@ def unopenable(sealed: Sealed, recipients: Iterable[str], directory: KeyDirector
         entry = directory.by_encryption_kid(recipient.kid)
         if entry is None:
             raise SealingError(
-                f"sealed.recipients.{i}.kid", f"unknown fingerprint {recipient.kid}: not in the key directory"
+                f"sealed.recipients.{i}.kid",
+                f"unknown fingerprint {_shown(recipient.kid)}: not in the key directory",
             )
         if entry.refusal_at(at) is None:
             holders.add(entry.address)

@@ -245,7 +245,8 @@ def suite(name: object, field: str = "suite") -> Suite:
     if isinstance(name, str) and (found := SUITES.get(ALIASES.get(name, name))):
         return found
     known = ", ".join([*SUITES, *ALIASES])
-    raise SealingError(field, f"{name!r} is not a known suite ({known})")
+    # not echoed: a field of a message may hold anything, personal data included
+    raise SealingError(field, f"is not a known suite (known: {known})")
 
 
 def random_bytes(n: int) -> bytes:

@@ -294,7 +294,7 @@ def test_malformed_sealed_members_are_refused_by_name() -> None:
         "sealed.nonce": lambda s: s.update(nonce="AAAA"),
         "sealed.ciphertext": lambda s: s.update(ciphertext="not base64!"),
         "sealed.recipients": lambda s: s.update(recipients=[]),
-        "sealed.extra": lambda s: s.update(extra=1),
+        "sealed": lambda s: s.update(extra=1),
         "sealed.signer": lambda s: s.update(signer=None),
     }
     for field, change in cases.items():
@@ -321,3 +321,28 @@ def test_the_bench_measures_a_round_trip_it_checked() -> None:
     assert row["recipients"] == 3 and row["body_bytes"] == 600
     assert row["verify_only_us"] > 0 and row["seal_and_sign_us"] > 0
     assert "rb-intl-1" in render([row])
+
+
+def test_refusals_do_not_echo_what_a_message_field_held() -> None:
+    good = sealed_referral(world(INTERNATIONAL))
+    secret = "330681199001011234"
+    for change in (
+        lambda s: s.update(suite=secret),
+        lambda s: s.update(v=secret),
+        lambda s: s.update({secret: 1}),
+        lambda s: s.update(signer=secret),
+        lambda s: s.update(nonce=secret + "!"),
+    ):
+        sealed = copy.deepcopy(good["sealed"])
+        change(sealed)
+        error = refusal(
+            lambda s=sealed: open_message(
+                {"envelope": good["envelope"], "sealed": s},
+                ring=world(INTERNATIONAL).rings[RECIPIENTS[0]],
+                directory=world(INTERNATIONAL).directory,
+                at=NOW,
+                expected=INTERNATIONAL,
+            )
+        )
+        assert secret not in str(error)
+    assert secret not in str(refusal(lambda: canonical({secret: 1.5})))

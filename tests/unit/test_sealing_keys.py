@@ -194,7 +194,7 @@ def test_cli_refusals_are_one_line_without_traceback(
     code, _, err = rb(capsys, "keys", "rotate", str(ring))
     assert code == 2 and err == f"error: {ring}: mode 644 lets group or others read it; chmod 600 {ring}\n"
     code, _, err = rb(capsys, "keys", "generate", "bureau:330681", "--suite", "rsa", "--dir", d)
-    assert code == 2 and err.startswith("error: --suite: 'rsa' is not a known suite")
+    assert code == 2 and err.startswith("error: --suite: is not a known suite (known: rb-intl-1")
     code, _, err = rb(capsys, "keys", "generate", "bureau:999999", "--dir", d)
     assert code == 2 and err.startswith("error: address: division code 999999")
     dep, dep_public = str(tmp_path / "dep.json"), str(tmp_path / "dep.public.json")

@@ -65,10 +65,12 @@ class Sealed:
         raw = data.get("recipients")
         if not isinstance(raw, list) or not raw:
             raise SealingError("sealed.recipients", "must be a non-empty array")
-        recipients = []
+        recipients: list[Recipient] = []
         for i, entry in enumerate(raw):
             if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
                 raise SealingError(f"sealed.recipients.{i}", "must be an object with a kid")
+            if any(r.kid == entry["kid"] for r in recipients):
+                raise SealingError(f"sealed.recipients.{i}.kid", "names a key listed before it")
             recipients.append(Recipient(entry["kid"], {k: v for k, v in entry.items() if k != "kid"}))
         nonce = unb64u(data.get("nonce"), "sealed.nonce")
         if len(nonce) != NONCE_SIZE:

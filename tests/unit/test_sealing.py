@@ -4,11 +4,14 @@ tampering, a wrong suite, revoked, expired and unknown keys are refused with the
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker.sealing import SealingError, check_for_router, open_message, seal_message
 from broker.sealing.encoding import canonical
@@ -296,6 +299,7 @@ def test_malformed_sealed_members_are_refused_by_name() -> None:
         "sealed.recipients": lambda s: s.update(recipients=[]),
         "sealed": lambda s: s.update(extra=1),
         "sealed.signer": lambda s: s.update(signer=None),
+        "sealed.recipients.1.kid": lambda s: s["recipients"].__setitem__(1, s["recipients"][0]),
     }
     for field, change in cases.items():
         sealed = copy.deepcopy(good["sealed"])
@@ -346,3 +350,35 @@ def test_refusals_do_not_echo_what_a_message_field_held() -> None:
         )
         assert secret not in str(error)
     assert secret not in str(refusal(lambda: canonical({secret: 1.5})))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_values)
+def test_canonical_fast_path_matches_the_reference_walk(value: Any) -> None:
+    from broker.sealing.encoding import _canonical
+
+    assert canonical(value) == _canonical(value, "$").encode()
+    assert json.loads(canonical(value)) == value
+
+
+def test_a_hub_opens_and_re_seals_a_forward_for_the_local_bureau_it_chose(w: World) -> None:
+    """The hub (here bureau:330600 standing in) opens what it received and seals the forward anew for
+    the bureau it chose, signed by itself: the local bureau opens it, the original recipients cannot."""
+    hub, local = OUTSIDER, RECIPIENTS[1]
+    incoming = sealed_referral(w, (hub,))
+    plain = opened(w, incoming, hub)
+    forward = copy.deepcopy(plain)
+    forward["envelope"].update(sender=hub, to=[local], forwards=plain["envelope"]["message_id"])
+    forward["envelope"]["message_id"] = "5eed0000-0000-4000-8000-0000000000fe"
+    resealed = seal_message(
+        forward, [local], ring=w.rings[hub], directory=w.directory, the_suite=w.suite, at=NOW
+    )
+    assert opened(w, resealed, local) == forward
+    assert refusal(lambda: opened(w, resealed, RECIPIENTS[0])).field == "sealed.recipients"

@@ -382,3 +382,19 @@ def test_a_hub_opens_and_re_seals_a_forward_for_the_local_bureau_it_chose(w: Wor
     )
     assert opened(w, resealed, local) == forward
     assert refusal(lambda: opened(w, resealed, RECIPIENTS[0])).field == "sealed.recipients"
+
+
+def test_the_national_suite_matches_published_known_answers() -> None:
+    """RFC 8998 A.1 (SM4-GCM, tag appended as this format does) and GB/T 32905's SM3("abc")."""
+    key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    nonce = bytes.fromhex("00001234567800000000ABCD")
+    aad = bytes.fromhex("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2")
+    plaintext = bytes.fromhex("".join(c * 16 for c in "ABCDEFEA"))
+    expected = bytes.fromhex(
+        "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735"
+        "D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D"
+        "83DE3541E4C2B58177E065A9BF7B62EC"
+    )
+    assert NATIONAL.encrypt(key, nonce, plaintext, aad) == expected
+    assert NATIONAL.decrypt(key, nonce, expected, aad) == plaintext
+    assert NATIONAL.digest(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"

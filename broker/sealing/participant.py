@@ -1,0 +1,98 @@
+"""The sealing setup of one side, loaded once: what the client and the router call.
+
+    sealing = Sealing.load("national", "key-directory.json", "deployment.public.json", "bureau.keyring.json")
+    wire = sealing.seal(message, participants, memory=own_memory)     # client, before publishing
+    sealing.check(json.loads(raw), decision.recipients)               # router, before delivering
+    plain = sealing.open(json.loads(raw))                             # recipient, on delivery
+
+Verification works on the message as parsed from the wire, never on a model dumped again: the
+signature covers the sender's JSON, and a re-serialisation may differ (defaults, omitted nulls).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from broker.domain.address import Address
+from broker.domain.messages import Message
+from broker.domain.routing import RoutingMemory
+from broker.sealing import directory, keys
+from broker.sealing.directory import KeyDirectory
+from broker.sealing.errors import SealingError
+from broker.sealing.keys import DeploymentKey, KeyRing
+from broker.sealing.recipients import recipients_of
+from broker.sealing.sealed import check_for_router, open_message, seal_message
+from broker.sealing.suites import Suite, suite
+
+
+@dataclass(frozen=True)
+class Sealing:
+    suite: Suite
+    trusted: DeploymentKey
+    directory: KeyDirectory
+    ring: KeyRing | None = None
+    """The participant's own keys; None for the router, which opens nothing."""
+
+    @classmethod
+    def load(
+        cls,
+        suite_name: str,
+        directory_path: str | Path,
+        deployment_public_path: str | Path,
+        keyring_path: str | Path | None = None,
+    ) -> Sealing:
+        trusted = keys.load_deployment_public(deployment_public_path)
+        ring = keys.load_keyring(keyring_path) if keyring_path is not None else None
+        return cls(suite(suite_name), trusted, directory.load(directory_path, trusted), ring)
+
+    def with_directory(self, document: object) -> Sealing:
+        """The setup with a newly published directory, verified, and refused when older than the one
+        held: a replayed old directory would bring back revoked keys."""
+        new = directory.verify(document, self.trusted)
+        if new.issued_at < self.directory.issued_at:
+            raise SealingError("directory.issued_at", "is older than the directory already held")
+        return replace(self, directory=new)
+
+    def seal(
+        self,
+        message: Message,
+        participants: Iterable[Address | str],
+        *,
+        memory: RoutingMemory | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The wire form of the message, sealed for the recipients the router will choose."""
+        if self.ring is None:
+            raise SealingError("keyring", "sealing needs the participant's key ring")
+        plain = json.loads(message.model_dump_json(exclude_none=True))
+        return seal_message(
+            plain,
+            recipients_of(message, participants, memory=memory),
+            ring=self.ring,
+            directory=self.directory,
+            the_suite=self.suite,
+            at=at or datetime.now(UTC),
+        )
+
+    def open(self, wire: object, at: datetime | None = None) -> dict[str, Any]:
+        """The plaintext message {"envelope", "body"}, once its signature verified; for parse_message."""
+        if self.ring is None:
+            raise SealingError("keyring", "opening needs the participant's key ring")
+        return open_message(
+            wire, ring=self.ring, directory=self.directory, at=at or datetime.now(UTC), expected=self.suite
+        )
+
+    def check(self, wire: object, recipients: Iterable[Address | str], at: datetime | None = None) -> None:
+        """The router's check: the sender's signature, and that each recipient it decided on can open."""
+        check_for_router(
+            wire,
+            [str(r) for r in recipients],
+            directory=self.directory,
+            at=at or datetime.now(UTC),
+            expected=self.suite,
+        )

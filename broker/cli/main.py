@@ -368,9 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands that live with their component (tracker, quarantine, demo, bench) register here."""
-    from broker.cli import bench, demo, quarantine, tracker
+    from broker.cli import bench, console, demo, quarantine, tracker
 
-    for commands in (tracker, quarantine, demo, bench):
+    for commands in (tracker, quarantine, demo, bench, console):
         commands.add_commands(sub)
 
 

@@ -65,8 +65,9 @@ class Accounts:
         self.path = Path(path)
         self._entries: dict[str, dict[str, str]] = {}
         if self.path.exists():
+            text = read_private(self.path)
             try:
-                loaded = json.loads(read_private(self.path))
+                loaded = json.loads(text)
             except ValueError:
                 raise CredentialsError(f"{self.path}: not a console operators file (not JSON)") from None
             if not isinstance(loaded, dict):

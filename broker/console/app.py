@@ -56,6 +56,8 @@ class Console:
     """What time it is for overdue and due-soon (the tracker's clock; tests share a manual one)."""
     sessions: Sessions = field(default_factory=Sessions)
     log: RoutingLog = field(default_factory=RoutingLog)
+    follow: bool = True
+    """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
     follower: RoutingLogFollower | None = None
     health_cache: tuple[float, Any] | None = None
 
@@ -127,6 +129,9 @@ def create_app(console: Console) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not console.follow:
+            yield
+            return
         console.follower = RoutingLogFollower(console.amqp_url, console.log.append)
         console.follower.start()
         try:

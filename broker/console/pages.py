@@ -28,9 +28,8 @@ if TYPE_CHECKING:
 Page = Callable[[Callable[..., Any]], Callable[[Request], Response]]
 Render = Callable[..., HTMLResponse]
 
-LOG_ROWS = 200
+LOG_ROWS = 100
 """Rows the routing log page shows at first; live rows are added above them."""
-SORTABLE = ("due_at", "start_at", "owed_by", "owed_to", "what", "case_id")
 LOGIN_FAILURE_PAUSE_S = 1.0
 """A wrong password is answered after this long, so guessing is slow."""
 
@@ -189,8 +188,8 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
     def obligations_page(request: Request, session: Session) -> Any:
         q = request.query_params
         sort = q.get("sort", "due_at")
-        if sort not in SORTABLE:
-            raise HTTPException(400, f"sort: one of {', '.join(SORTABLE)}")
+        if sort not in console_views.SORTABLE:
+            raise HTTPException(400, f"sort: one of {', '.join(console_views.SORTABLE)}")
         descending = q.get("order") == "desc"
         try:
             within_h = float(q.get("within", "48"))
@@ -204,8 +203,9 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
             timedelta(hours=within_h),
             province=session.operator.scope.province,
             party=bureau,
+            sort=sort,
+            descending=descending,
         )
-        rows.sort(key=lambda o: (getattr(o, sort), o.due_at), reverse=descending)
         return "obligations.html", {
             "rows": rows,
             "now": now,
@@ -216,6 +216,7 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
             "when": when,
             "duration": duration_text,
             "overdue": sum(1 for o in rows if o.overdue(now)),
+            "limit": console_views.DEFAULT_LIMIT,
         }
 
     def quarantine_page(request: Request, session: Session) -> Any:

@@ -18,8 +18,10 @@ from broker.store.tracker.model import Obligation, State, obligation_from_row
 from broker.store.tracker.schema import audit
 from broker.store.tracker.schema import obligations as ob_table
 
-DEFAULT_LIMIT = 500
-"""Rows one obligations page shows at most, oldest due first."""
+DEFAULT_LIMIT = 200
+"""Rows one obligations page shows at most."""
+SORTABLE = ("due_at", "start_at", "owed_by", "owed_to", "what", "case_id")
+"""Columns open obligations can be ordered by (then by due time)."""
 
 
 def in_province(column: ColumnElement[str], province: str) -> ColumnElement[bool]:
@@ -32,10 +34,15 @@ def open_obligations(
     due_within: timedelta,
     province: str | None = None,
     party: str | None = None,
+    sort: str = "due_at",
+    descending: bool = False,
     limit: int = DEFAULT_LIMIT,
 ) -> list[Obligation]:
-    """Open chased obligations overdue at `now` or due within `due_within` of it, earliest due first;
-    only those owed by or to someone in `province`, and by `party` (an address or a division code)."""
+    """Open chased obligations overdue at `now` or due within `due_within` of it, ordered by `sort`
+    (one of SORTABLE) then due time; only those owed by or to someone in `province`, and by
+    `party` (an address or a division code)."""
+    if sort not in SORTABLE:
+        raise ValueError(f"sort: one of {', '.join(SORTABLE)}")
     query = select(ob_table).where(
         and_(
             ob_table.c.state == State.OPEN.value,
@@ -51,7 +58,8 @@ def open_obligations(
         query = query.where(
             ob_table.c.owed_by == party if ":" in party else ob_table.c.owed_by.like(f"%:{party}")
         )
-    query = query.order_by(ob_table.c.due_at).limit(limit)
+    column = ob_table.c[sort]
+    query = query.order_by(column.desc() if descending else column, ob_table.c.due_at).limit(limit)
     with engine.connect() as conn:
         return [obligation_from_row(r) for r in conn.execute(query)]
 

@@ -32,7 +32,8 @@ from broker.console.accounts import Accounts
 from broker.console.routing_log import RoutingLog
 from broker.console.sessions import COOKIE, Session, Sessions
 from broker.store.operator_audit import OperatorTrail, console_actor
-from broker.transport.observe import RoutingLogFollower
+from broker.transport.observe import BROKER_ERRORS, RoutingLogFollower
+from broker.transport.quarantine import OperatorError
 
 HERE = Path(__file__).parent
 
@@ -127,6 +128,22 @@ def create_app(console: Console) -> Starlette:
             request, "error.html", status=exc.status_code, status_code=exc.status_code, detail=exc.detail
         )
 
+    def broker_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, OperatorError):
+            detail = str(exc)
+        else:
+            detail = (
+                f"the broker could not be reached or closed the connection ({type(exc).__name__}); try again"
+            )
+        return render(request, "error.html", status=503, status_code=503, detail=detail)
+
+    handlers: dict[Any, Callable[[Request, Exception], Response]] = {
+        NeedLogin: need_login,
+        HTTPException: http_error,
+        OperatorError: broker_error,
+    }
+    handlers.update({kind: broker_error for kind in BROKER_ERRORS})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not console.follow:
@@ -142,7 +159,7 @@ def create_app(console: Console) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={NeedLogin: need_login, HTTPException: http_error},
+        exception_handlers=handlers,
         lifespan=lifespan,
     )
 

@@ -4,22 +4,25 @@ holding queues and their actions, health and the scoreboard."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.console import health as health_view
 from broker.console.routing_log import LogFilter
-from broker.console.scope import Scope
+from broker.console.scope import Scope, record_parties
 from broker.console.sessions import COOKIE, Session
 from broker.quarantine import operations
 from broker.store import console_views
+from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.store.tracker import views
-from broker.store.tracker.db import duration_text, local_time
+from broker.store.tracker.db import duration_text
 from broker.transport.quarantine import QUEUES, Held, OperatorError
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 Page = Callable[[Callable[..., Any]], Callable[[Request], Response]]
 Render = Callable[..., HTMLResponse]
 
+BEIJING = timezone(timedelta(hours=8), "CST")
+"""China Standard Time, which has no daylight saving: the time operators read."""
 LOG_ROWS = 100
 """Rows the routing log page shows at first; live rows are added above them."""
 LOGIN_FAILURE_PAUSE_S = 1.0
@@ -37,8 +42,6 @@ LOGIN_FAILURE_PAUSE_S = 1.0
 def when(value: Any) -> str:
     """A time for people, Beijing time: a datetime, an ISO text or a Unix time."""
     if isinstance(value, (int, float)):
-        from datetime import UTC
-
         value = datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
         try:
@@ -46,7 +49,7 @@ def when(value: Any) -> str:
         except ValueError:
             return str(value)
     if isinstance(value, datetime):
-        return local_time(value) if value.tzinfo else value.isoformat()
+        return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else value.isoformat()
     return ""
 
 
@@ -75,13 +78,9 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         target = str(form.get("next") or "/log")
         if not target.startswith("/") or target.startswith("//"):
             target = "/log"
-        from starlette.concurrency import run_in_threadpool
-
         operator = await run_in_threadpool(console.accounts.verify, login_name, password)
         if operator is None:
             await run_in_threadpool(_refused, login_name)
-            import anyio
-
             await anyio.sleep(LOGIN_FAILURE_PAUSE_S)
             return render(
                 request, "login.html", status=401, next=target, error="unknown login or wrong password"
@@ -95,8 +94,6 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         return response
 
     def _refused(login_name: str) -> None:
-        from broker.store.operator_audit import OperatorTrail, console_actor
-
         known = login_name if login_name in {o.login for o in console.accounts.operators()} else "?"
         OperatorTrail(console.engine, console_actor(known, console.amqp_url)).note(
             "operator_login_refused", "wrong password" if known != "?" else "unknown login"
@@ -108,8 +105,6 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         session = console.sessions.get(token)
         if session is not None and form.get("csrf") == session.csrf:
             console.sessions.end(token)
-            from starlette.concurrency import run_in_threadpool
-
             await run_in_threadpool(console.trail(session).note, "operator_logout", "")
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -162,8 +157,6 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         entries = console.log.of_case(case_id)
         parties = console_views.case_parties(console.engine, case_id)
         for e in entries:
-            from broker.console.scope import record_parties
-
             parties.update(record_parties(e.record))
         trail = console.trail(session)
         if not scope.admits_any(parties):
@@ -259,8 +252,6 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         }
 
     async def act(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         session = console.sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return RedirectResponse("/login", status_code=303)
@@ -306,8 +297,6 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         return "health.html", {"h": health_view.check(console), "when": when, "duration": duration_text}
 
     def health_json(request: Request, session: Session) -> Any:
-        from starlette.responses import JSONResponse
-
         return JSONResponse(health_view.check(console).to_dict())
 
     def scoreboard(request: Request, session: Session) -> Any:

@@ -22,6 +22,9 @@ import pika.exceptions
 from broker.transport import topology
 from broker.transport.client import connection_parameters
 
+BROKER_ERRORS: tuple[type[Exception], ...] = (pika.exceptions.AMQPError, OSError)
+"""What a look at the broker raises when the broker is unreachable or closes on it."""
+
 RETRY_S = 2.0
 """Pause between attempts to reach the broker again after the follower lost its connection."""
 
@@ -58,7 +61,7 @@ class RoutingLogFollower:
         while not self._stopping.is_set():
             try:
                 self._follow()
-            except (pika.exceptions.AMQPError, OSError) as exc:
+            except BROKER_ERRORS as exc:
                 self.bound.clear()
                 self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 self._stopping.wait(RETRY_S)
@@ -101,7 +104,7 @@ def queue_states(url: str, names: tuple[str, ...] = WATCHED_QUEUES) -> list[Queu
     out: list[QueueState] = []
     try:
         connection = pika.BlockingConnection(connection_parameters(url))
-    except (pika.exceptions.AMQPError, OSError) as exc:
+    except BROKER_ERRORS as exc:
         return [QueueState(n, None, None, f"broker unreachable ({type(exc).__name__})") for n in names]
     try:
         for name in names:

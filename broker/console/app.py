@@ -61,6 +61,21 @@ class Console:
     """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
     follower: RoutingLogFollower | None = None
     health_cache: tuple[float, Any] | None = None
+    _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+
+    def cached(self, key: Any, ttl_s: float, compute: Callable[[], Any]) -> Any:
+        """`compute()`, or its value of less than `ttl_s` ago for the same key: the figures of a
+        second ago serve every operator who asks within it. Keys carry the clock's second, so a
+        moved clock is a new key."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl_s:
+            return hit[1]
+        value = compute()
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[key] = (now, value)
+        return value
 
     def trail(self, session: Session, url: str | None = None) -> OperatorTrail:
         return OperatorTrail(self.engine, console_actor(session.operator.login, url or self.amqp_url))
@@ -111,7 +126,7 @@ def create_app(console: Console) -> Starlette:
 
         return endpoint
 
-    routes: list[BaseRoute] = [*pages.routes(console, page, render)]
+    routes: list[BaseRoute] = [*pages.routes(console, page, render, env)]
     routes += [Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
 
     def need_login(request: Request, exc: Exception) -> Response:

@@ -3,11 +3,14 @@ holding queues and their actions, health and the scoreboard."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from jinja2 import Environment
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,7 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from broker.console import health as health_view
-from broker.console.routing_log import LogFilter
+from broker.console.routing_log import Entry, LogFilter
 from broker.console.scope import Scope, record_parties
 from broker.console.sessions import COOKIE, Session
 from broker.quarantine import operations
@@ -35,6 +38,8 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 """China Standard Time, which has no daylight saving: the time operators read."""
 LOG_ROWS = 100
 """Rows the routing log page shows at first; live rows are added above them."""
+CACHE_S = 1.0
+"""Open obligations and the scoreboard are computed at most once a second for the same question."""
 LOGIN_FAILURE_PAUSE_S = 1.0
 """A wrong password is answered after this long, so guessing is slow."""
 
@@ -68,7 +73,34 @@ def _scope_admits_held(scope: Scope) -> Callable[[Held], bool]:
     return lambda h: scope.admits_user(h.user_id)
 
 
-def routes(console: Console, page: Page, render: Render) -> list[Route]:
+class RowCache:
+    """Each routing-log row rendered once: a row holds nothing that depends on who looks, and the
+    log pages are most of what 50 operators load (a live page asks every second)."""
+
+    def __init__(self, env: Environment, capacity: int) -> None:
+        self.template = env.get_template("log_row.html")
+        self.capacity = capacity
+        self._html: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def html(self, entries: list[Entry]) -> Markup:
+        out = []
+        for e in entries:
+            row = self._html.get(e.seq)
+            if row is None:
+                row = self._html[e.seq] = self.template.render(e=e, when=when)
+            out.append(row)
+        if len(self._html) > self.capacity + self.capacity // 10:
+            with self._lock:
+                newest = max(self._html, default=0)
+                for seq in [s for s in self._html if s <= newest - self.capacity]:
+                    self._html.pop(seq, None)
+        return Markup("".join(out))
+
+
+def routes(console: Console, page: Page, render: Render, env: Environment) -> list[Route]:
+    rows = RowCache(env, console.log.capacity)
+
     def login_form(request: Request) -> Response:
         return render(request, "login.html", next=request.query_params.get("next", "/log"), error=None)
 
@@ -124,6 +156,7 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         entries, upto = console.log.newest(wanted, session.operator.scope, limit=LOG_ROWS)
         return "log.html", {
             "entries": entries,
+            "rows": rows.html(entries),
             "upto": upto,
             "wanted": wanted,
             "held": len(console.log),
@@ -138,12 +171,7 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         except ValueError:
             raise HTTPException(400, "after: a record number") from None
         entries, upto = console.log.newest(wanted, session.operator.scope, after=after, limit=LOG_ROWS)
-        response = page_fragment(request, "log_rows.html", entries=entries, when=when)
-        response.headers["X-Last-Seq"] = str(upto)
-        return response
-
-    def page_fragment(request: Request, name: str, **context: Any) -> HTMLResponse:
-        return render(request, name, **context)
+        return HTMLResponse(rows.html(entries), headers={"X-Last-Seq": str(upto)})
 
     def case_search(request: Request, session: Session) -> Any:
         case_id = (request.query_params.get("id") or "").strip()
@@ -170,9 +198,10 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
         obligations = views.obligations(console.engine, case_id=case_id)
         return "case.html", {
             "case_id": case_id,
-            "events": [e for e in events],
+            "events": events,
             "obligations": obligations,
             "entries": entries,
+            "rows": rows.html(entries[::-1]),
             "now": now,
             "when": when,
             "duration": duration_text,
@@ -190,14 +219,19 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
             raise HTTPException(400, "within: hours, e.g. 48") from None
         bureau = (q.get("bureau") or "").strip() or None
         now = console.clock()
-        rows = console_views.open_obligations(
-            console.engine,
-            now,
-            timedelta(hours=within_h),
-            province=session.operator.scope.province,
-            party=bureau,
-            sort=sort,
-            descending=descending,
+        province = session.operator.scope.province
+        rows = console.cached(
+            ("obligations", int(now.timestamp()), within_h, province, bureau, sort, descending),
+            CACHE_S,
+            lambda: console_views.open_obligations(
+                console.engine,
+                now,
+                timedelta(hours=within_h),
+                province=province,
+                party=bureau,
+                sort=sort,
+                descending=descending,
+            ),
         )
         return "obligations.html", {
             "rows": rows,
@@ -302,7 +336,10 @@ def routes(console: Console, page: Page, render: Render) -> list[Route]:
     def scoreboard(request: Request, session: Session) -> Any:
         now = console.clock()
         scope = session.operator.scope
-        parties = [s for s in views.stats(console.engine, now) if scope.admits_address(s.party)]
+        every = console.cached(
+            ("stats", int(now.timestamp())), CACHE_S, lambda: views.stats(console.engine, now)
+        )
+        parties = [s for s in every if scope.admits_address(s.party)]
         by = request.query_params.get("by", "party")
         rows = health_view.by_province(parties) if by == "province" else parties
         return "scoreboard.html", {"rows": rows, "by": by, "duration": duration_text}

@@ -57,6 +57,7 @@ class LogFilter:
 
 class RoutingLog:
     def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._by_case: dict[str, deque[Entry]] = {}
         self._lock = threading.Lock()

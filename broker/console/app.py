@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,6 +30,7 @@ from broker.console import pages
 from broker.console.accounts import Accounts
 from broker.console.routing_log import RoutingLog
 from broker.console.sessions import COOKIE, Session, Sessions
+from broker.store.console_views import Engine
 from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.transport.observe import BROKER_ERRORS, RoutingLogFollower
 from broker.transport.quarantine import OperatorError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Engine  # re-exported: the console's type for the database
 from sqlalchemy.sql import ColumnElement
 
 from broker.store.tracker.db import ts

@@ -145,24 +145,36 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.tracked:,} tracked, {args.operators} operators x {args.rounds} rounds",
                 file=sys.stderr,
             )
-            took: dict[str, list[float]] = {name: [] for name in PAGES}
             base = f"http://127.0.0.1:{port}"
+            alone: dict[str, list[float]] = {name: [] for name in PAGES}
+            asyncio.run(operator(base, logins[0], cases, args.rounds, alone))
+            took: dict[str, list[float]] = {name: [] for name in PAGES}
 
             async def everyone() -> None:
                 await asyncio.gather(*(operator(base, lg, cases, args.rounds, took) for lg in logins))
 
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
             asyncio.run(everyone())
+            wall = time.perf_counter() - started
         finally:
             server.terminate()
             server.join(10)
-    print(f"{'page':<26} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'page':<26} {'alone p50':>9} {'alone p99':>9} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name, times in took.items():
-        q = statistics.quantiles(times, n=100)
-        print(f"{name:<26} {len(times):>8} {q[49] * 1000:>8.0f} {q[98] * 1000:>8.0f}")
+        q, a = statistics.quantiles(times, n=100), statistics.quantiles(alone[name], n=100)
+        print(
+            f"{name:<26} {a[49] * 1000:>9.0f} {a[98] * 1000:>9.0f} {len(times):>8} "
+            f"{q[49] * 1000:>8.0f} {q[98] * 1000:>8.0f}"
+        )
     every = [t for ts in took.values() for t in ts]
     print(
-        f"{'every page':<26} {len(every):>8} {statistics.median(every) * 1000:>8.0f} "
+        f"{'every page':<26} {'':>9} {'':>9} {len(every):>8} {statistics.median(every) * 1000:>8.0f} "
         f"{statistics.quantiles(every, n=100)[98] * 1000:>8.0f}"
+    )
+    print(
+        f"{len(every) / wall:.0f} pages/s with {args.operators} operators at once; load average "
+        f"{load:.1f} on {os.cpu_count()} cores when they started (other work shares the machine)"
     )
     return 0
 

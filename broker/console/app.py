@@ -91,6 +91,7 @@ def templates() -> Environment:
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the package: no stat of each file per page
     )
     env.filters["urlquote"] = lambda v: quote(str(v), safe="")
     env.globals["urlencode"] = urlencode

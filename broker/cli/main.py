@@ -362,9 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands that live with their component (tracker, quarantine, demo, bench) register here."""
-    from broker.cli import bench, demo, keys, quarantine, tracker
+    from broker.cli import bench, console, demo, keys, quarantine, tracker
 
-    for commands in (tracker, quarantine, demo, bench, keys):
+    for commands in (tracker, quarantine, demo, bench, keys, console):
         commands.add_commands(sub)
 
 

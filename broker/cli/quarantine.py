@@ -40,120 +40,73 @@ def _since(text: str) -> datetime:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.transport.quarantine import QUEUES, Filter, holding_queue
+    from broker.quarantine import operations
+    from broker.transport.quarantine import QUEUES, Filter
 
     wanted = Filter(args.stage, args.sender, args.since)
-    with holding_queue(settings.amqp_url, QUEUES[args.holding]) as queue:
-        held = queue.held()
-    trail = _trail(settings, required=False)
-    if trail is not None:
-        trail.note_quarantined(held)
-    shown = [h for h in held if wanted.admits(h)]
+    shown, total = operations.held(settings.amqp_url, args.holding, _trail(settings, required=False), wanted)
     if args.json:
         print(json.dumps([h.summary() for h in shown], ensure_ascii=False))
         return 0
     for h in shown:
         who = h.facts.sender or h.user_id or "?"
         print(f"{h.id}  {h.at or '-'}  {h.stage}  {h.facts.kind or '?'}  {who}  {h.field}: {h.reason}")
-    print(f"{len(shown)} of {len(held)} held in {QUEUES[args.holding]}", file=sys.stderr)
+    print(f"{len(shown)} of {total} held in {QUEUES[args.holding]}", file=sys.stderr)
     return 0
 
 
-def _chosen(queue: Any, wanted: list[str]) -> tuple[list[Any], list[str]]:
-    from broker.transport.quarantine import select
-
-    return select(queue.held(), wanted)
-
-
-def _missing(missing: list[str], name: str) -> None:
-    for m in missing:
-        print(
-            f"error: {m} is not held in {name} (replayed or discarded already? `referral-broker trace "
-            f"{m}` shows its story; `referral-broker {name.removeprefix('rb.')} list` shows what is held)",
-            file=sys.stderr,
-        )
+def _report(outcomes: list[Any]) -> int:
+    for o in outcomes:
+        if o.done:
+            print(o.text)
+        else:
+            print(f"error: {o.text}", file=sys.stderr)
+    return 0 if all(o.done for o in outcomes) else 1
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.store.operator_audit import reason_text
-    from broker.transport.quarantine import QUEUES, holding_queue
+    from broker.quarantine import operations
 
     if args.body and not args.reason:
         print("error: --body needs --reason: showing a body is audited with who and why", file=sys.stderr)
         return 2
     trail = _trail(settings, required=True)
-    name = QUEUES[args.holding]
-    with holding_queue(settings.amqp_url, name) as queue:
-        chosen, missing = _chosen(queue, [args.id])
-    _missing(missing, name)
-    if not chosen:
+    outcome = operations.show(
+        settings.amqp_url, args.holding, args.id, trail, body_reason=args.reason if args.body else None
+    )
+    if outcome.held is None:
+        print(f"error: {outcome.text}", file=sys.stderr)
         return 1
-    trail.note_quarantined(chosen)
-    for h in chosen:
-        summary = h.summary()
+    h = outcome.held
+    summary = h.summary()
+    if args.json:
         summary["headers"] = h.headers
-        event, detail = "operator_shown", "headers and envelope metadata"
         if args.body:
-            event, detail = "operator_body_shown", f"body shown: {reason_text(args.reason)}"
-        trail.action(h, event, detail)
-        if args.json:
-            if args.body:
-                summary["body"] = h.body.decode("utf-8", "replace")
-            print(json.dumps(summary, ensure_ascii=False))
-            continue
-        for key, value in summary.items():
-            if key != "headers":
-                print(f"{key}: {'' if value is None else value}")
-        for key, value in h.headers.items():
-            print(f"header {key}: {value}")
-        if args.body:
-            print("body:")
-            print(h.body.decode("utf-8", "replace"))
+            summary["body"] = h.body.decode("utf-8", "replace")
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    for key, value in summary.items():
+        print(f"{key}: {'' if value is None else value}")
+    for key, value in h.headers.items():
+        print(f"header {key}: {value}")
+    if args.body:
+        print("body:")
+        print(h.body.decode("utf-8", "replace"))
     return 0
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.store.operator_audit import reason_text
-    from broker.transport.quarantine import QUEUES, OperatorError, holding_queue
+    from broker.quarantine import operations
 
     trail = _trail(settings, required=True)
-    name = QUEUES["quarantine"]
-    failed = 0
-    with holding_queue(settings.amqp_url, name) as queue:
-        chosen, missing = _chosen(queue, args.ids)
-        trail.note_quarantined(chosen)
-        for h in chosen:
-            try:
-                queue.replay(h)
-            except OperatorError as exc:
-                failed += 1
-                print(f"error: {exc}", file=sys.stderr)
-                continue
-            trail.action(
-                h, "operator_replayed", f"replayed to rb.inbound as {h.user_id}: {reason_text(args.reason)}"
-            )
-            print(
-                f"replayed {h.id} as {h.user_id}; the router checks it again (`referral-broker trace {h.id}`)"
-            )
-    _missing(missing, name)
-    return 1 if failed or missing else 0
+    return _report(operations.replay(settings.amqp_url, args.ids, args.reason, trail))
 
 
 def cmd_discard(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.store.operator_audit import reason_text
-    from broker.transport.quarantine import QUEUES, holding_queue
+    from broker.quarantine import operations
 
     trail = _trail(settings, required=True)
-    name = QUEUES[args.holding]
-    with holding_queue(settings.amqp_url, name) as queue:
-        chosen, missing = _chosen(queue, args.ids)
-        trail.note_quarantined(chosen)
-        for h in chosen:
-            queue.discard(h)
-            trail.action(h, "operator_discarded", f"discarded from {name}: {reason_text(args.reason)}")
-            print(f"discarded {h.id}")
-    _missing(missing, name)
-    return 1 if missing else 0
+    return _report(operations.discard(settings.amqp_url, args.holding, args.ids, args.reason, trail))
 
 
 def add_actions(sub: Any, holding: str) -> None:

@@ -3,7 +3,9 @@
 The trail is the tracker's append-only table: one row per event, keyed by message id and case id.
 Operators' rows have events `quarantined` (the router's verdict, written the first time an operator
 command sees the message, with the stage, field and reason), `operator_shown`, `operator_body_shown`,
-`operator_replayed` and `operator_discarded` (`dead_lettered` for rb.dead-letter); `actor` names
+`operator_replayed` and `operator_discarded` (`dead_lettered` for rb.dead-letter), and from the
+operator console `operator_login`, `operator_login_refused`, `operator_logout`, `operator_viewed`
+(a case page) and `operator_denied` (a case outside the operator's province); `actor` names
 who did it (the person's login and the broker user the command ran as) and `detail` what and why.
 The reason an operator gives is scrubbed like every log line and cut to REASON_MAX characters.
 """
@@ -19,6 +21,7 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.engine import Engine
 
 from broker.logs import _scrub
+from broker.store.tracker.db import write_connection
 from broker.store.tracker.schema import audit
 from broker.transport.quarantine import Held
 
@@ -37,11 +40,22 @@ def operator(amqp_url: str) -> str:
     return f"{login} as {user}"[:ACTOR_MAX]
 
 
+def console_actor(login: str, amqp_url: str) -> str:
+    """Who acts in the operator console: the operator's console login and the broker user the
+    console runs as (`console:alice as referral-operator`)."""
+    user = unquote(urlsplit(amqp_url.split(";")[0]).username or "guest")
+    return f"console:{login} as {user}"[:ACTOR_MAX]
+
+
 def reason_text(reason: str) -> str:
     return str(_scrub(" ".join(reason.split())[:REASON_MAX]))
 
 
 class OperatorTrail:
+    """Writes take the database's write lock up front (`write_connection`: BEGIN IMMEDIATE on
+    SQLite), so an operator action beside a running tracker waits for the lock instead of failing
+    with "database is locked" when its read turns into a write."""
+
     def __init__(self, engine: Engine, actor: str) -> None:
         self.engine = engine
         self.actor = actor
@@ -49,7 +63,7 @@ class OperatorTrail:
     def note_quarantined(self, held: list[Held]) -> int:
         """Write the router's verdict for each held message the trail does not have yet."""
         written = 0
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn, conn.begin():
             for h in held:
                 event = "quarantined" if h.stage != "dead-letter" else "dead_lettered"
                 known = conn.execute(
@@ -64,8 +78,24 @@ class OperatorTrail:
         return written
 
     def action(self, held: Held, event: str, detail: str) -> None:
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn, conn.begin():
             conn.execute(insert(audit).values(self._row(held, event, detail, actor=self.actor)))
+
+    def note(self, event: str, detail: str, message_id: str = "", case_id: str = "") -> None:
+        """An operator's action that concerns no held message: a login, a logout, a case looked at
+        or refused (`trace CASE` shows who looked at a case)."""
+        row = {
+            "at": time.time(),
+            "message_id": message_id,
+            "by_message": None,
+            "case_id": case_id,
+            "obligation_id": None,
+            "event": event,
+            "actor": self.actor,
+            "detail": reason_text(detail),
+        }
+        with write_connection(self.engine) as conn, conn.begin():
+            conn.execute(insert(audit).values(row))
 
     def _row(
         self, held: Held, event: str, detail: str, actor: str | None, at: float | None = None

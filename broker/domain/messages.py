@@ -16,6 +16,8 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
+from broker.domain.kinds import FORWARDABLE, KINDS, CaseFactsRule
+from broker.domain.kinds import Kind as Kind  # the kinds are part of the message contract
 from broker.domain.strict import StrictModel
 
 SCHEMA_VERSION = "2.0"
@@ -24,36 +26,6 @@ SCHEMA_VERSION = "2.0"
 
 MAX_TEXT = 20_000
 """Longest free text accepted in a body field, in characters."""
-
-
-class Kind(StrEnum):
-    CASE_NOTICE = "case_notice"
-    ASSISTANCE_REQUEST = "assistance_request"
-    ASSISTANCE_REPLY = "assistance_reply"
-    EXTENSION_REQUEST = "extension_request"
-    EXTENSION_DECISION = "extension_decision"
-    ESCALATION = "escalation"
-    DIRECTIVE = "directive"
-    CASE_TRANSFER = "case_transfer"
-    JURISDICTION_DESIGNATION = "jurisdiction_designation"
-    COORDINATION_REQUEST = "coordination_request"
-    COORDINATION_REPLY = "coordination_reply"
-    POLICE_REFERRAL = "police_referral"
-    POLICE_RECEIPT = "police_receipt"
-    FILING_DECISION = "filing_decision"
-    FILE_RETURN = "file_return"
-    RECONSIDERATION_REQUEST = "reconsideration_request"
-    RECEIPT_ACK = "receipt_ack"
-    COMPLETION_ACK = "completion_ack"
-    DEADLINE_NOTICE = "deadline_notice"
-    REFERRAL_LINKED = "referral_linked"
-    TRANSFER_DECLINED = "transfer_declined"
-    RECONSIDERATION_DECISION = "reconsideration_decision"
-    SUPERVISION_SUGGESTION = "supervision_suggestion"
-    JURISDICTION_REQUEST = "jurisdiction_request"
-    ADMINISTRATIVE_INTERVIEW = "administrative_interview"
-    JOINT_ACTION = "joint_action"
-    DELIVERY_REFUSED = "delivery_refused"
 
 
 class Handling(StrEnum):
@@ -334,8 +306,16 @@ class Message(StrictModel):
 
     KIND: ClassVar[Kind]
     IS_REPLY: ClassVar[bool] = False
-    """Replies, acknowledgements and decisions must name what they answer."""
-    CASE_FACTS: ClassVar[Literal["required", "optional", "forbidden"]] = "forbidden"
+    """Replies, acknowledgements and decisions must name what they answer (from KINDS)."""
+    CASE_FACTS: ClassVar[CaseFactsRule] = "forbidden"
+    """From KINDS."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        facts = KINDS[cls.KIND]
+        cls.IS_REPLY = facts.is_reply
+        cls.CASE_FACTS = facts.case_facts
 
     envelope: Envelope
     body: Any
@@ -368,7 +348,6 @@ class CaseNotice(Message):
     """通报: tells another bureau or a department about a case."""
 
     KIND = Kind.CASE_NOTICE
-    CASE_FACTS = "required"
     body: CaseNoticeBody
 
 
@@ -376,13 +355,11 @@ class AssistanceRequest(Message):
     """协查函: asks another bureau to investigate; completed within 15 working days by default."""
 
     KIND = Kind.ASSISTANCE_REQUEST
-    CASE_FACTS = "required"
     body: AssistanceRequestBody
 
 
 class AssistanceReply(Message):
     KIND = Kind.ASSISTANCE_REPLY
-    IS_REPLY = True
     body: AssistanceReplyBody
 
 
@@ -391,13 +368,11 @@ class ExtensionRequest(Message):
     moves the due time itself (SAMR procedure rules: a notice, not a request for leave)."""
 
     KIND = Kind.EXTENSION_REQUEST
-    IS_REPLY = True
     body: ExtensionRequestBody
 
 
 class ExtensionDecision(Message):
     KIND = Kind.EXTENSION_DECISION
-    IS_REPLY = True
     body: ExtensionDecisionBody
 
 
@@ -405,7 +380,6 @@ class Escalation(Message):
     """报请: a lower bureau reports a case to its superior."""
 
     KIND = Kind.ESCALATION
-    CASE_FACTS = "required"
     body: EscalationBody
 
 
@@ -413,7 +387,6 @@ class Directive(Message):
     """督办 / 指导: a superior bureau directs or guides subordinates."""
 
     KIND = Kind.DIRECTIVE
-    CASE_FACTS = "optional"
     body: DirectiveBody
 
 
@@ -421,7 +394,6 @@ class CaseTransfer(Message):
     """案件移送: hands a case to the competent bureau."""
 
     KIND = Kind.CASE_TRANSFER
-    CASE_FACTS = "required"
     body: CaseTransferBody
 
 
@@ -431,7 +403,6 @@ class JurisdictionRequest(Message):
     request. The router delivers it to the common superior only."""
 
     KIND = Kind.JURISDICTION_REQUEST
-    CASE_FACTS = "required"
     body: JurisdictionRequestBody
 
 
@@ -439,7 +410,6 @@ class JurisdictionDesignation(Message):
     """The common superior designates which bureau handles a disputed case (Art. 14)."""
 
     KIND = Kind.JURISDICTION_DESIGNATION
-    IS_REPLY = True
     body: JurisdictionDesignationBody
 
 
@@ -447,13 +417,11 @@ class CoordinationRequest(Message):
     """部门联动: asks another department's office for information or a joint action."""
 
     KIND = Kind.COORDINATION_REQUEST
-    CASE_FACTS = "required"
     body: CoordinationRequestBody
 
 
 class CoordinationReply(Message):
     KIND = Kind.COORDINATION_REPLY
-    IS_REPLY = True
     body: CoordinationReplyBody
 
 
@@ -461,13 +429,11 @@ class PoliceReferral(Message):
     """移送公安机关: a case over the criminal threshold, to the police office at the same level."""
 
     KIND = Kind.POLICE_REFERRAL
-    CASE_FACTS = "required"
     body: PoliceReferralBody
 
 
 class PoliceReceipt(Message):
     KIND = Kind.POLICE_RECEIPT
-    IS_REPLY = True
     body: PoliceReceiptBody
 
 
@@ -475,13 +441,11 @@ class FilingDecision(Message):
     """立案 / 不予立案: the police decision on a referral, with reasons when not filing."""
 
     KIND = Kind.FILING_DECISION
-    IS_REPLY = True
     body: FilingDecisionBody
 
 
 class FileReturn(Message):
     KIND = Kind.FILE_RETURN
-    IS_REPLY = True
     body: FileReturnBody
 
 
@@ -489,7 +453,6 @@ class ReconsiderationRequest(Message):
     """The bureau asks the police to reconsider a decision not to file (within 3 days)."""
 
     KIND = Kind.RECONSIDERATION_REQUEST
-    IS_REPLY = True
     body: ReconsiderationRequestBody
 
 
@@ -497,7 +460,6 @@ class AdministrativeInterview(Message):
     """The record of a 约谈, reported to the bureau's superior (who owes nothing; it counts)."""
 
     KIND = Kind.ADMINISTRATIVE_INTERVIEW
-    CASE_FACTS = "required"
     body: AdministrativeInterviewBody
 
 
@@ -506,7 +468,6 @@ class JointAction(Message):
     department offices that took part."""
 
     KIND = Kind.JOINT_ACTION
-    CASE_FACTS = "optional"
     body: JointActionBody
 
 
@@ -515,7 +476,6 @@ class TransferDeclined(Message):
     copied to the procuratorate at the bureau's level; it closes the transfer decision."""
 
     KIND = Kind.TRANSFER_DECLINED
-    CASE_FACTS = "required"
     body: TransferDeclinedBody
 
 
@@ -523,7 +483,6 @@ class ReconsiderationDecision(Message):
     """The police's answer to a reconsideration request, within 3 days (Decree 310 Art. 9)."""
 
     KIND = Kind.RECONSIDERATION_DECISION
-    IS_REPLY = True
     body: ReconsiderationDecisionBody
 
 
@@ -533,7 +492,6 @@ class SupervisionSuggestion(Message):
     procuratorate, not to the police."""
 
     KIND = Kind.SUPERVISION_SUGGESTION
-    IS_REPLY = True
     body: SupervisionSuggestionBody
 
 
@@ -541,7 +499,6 @@ class ReceiptAck(Message):
     """签收: the addressee confirms receipt."""
 
     KIND = Kind.RECEIPT_ACK
-    IS_REPLY = True
     body: AckBody
 
 
@@ -549,7 +506,6 @@ class CompletionAck(Message):
     """The addressee reports the matter done."""
 
     KIND = Kind.COMPLETION_ACK
-    IS_REPLY = True
     body: AckBody
 
 
@@ -617,9 +573,6 @@ class DeliveryRefused(Message):
     KIND = Kind.DELIVERY_REFUSED
     body: DeliveryRefusedBody
 
-
-FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
-"""Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
 
 MESSAGE_TYPES: dict[Kind, type[Message]] = {
     cls.KIND: cls

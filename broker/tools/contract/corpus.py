@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from broker.domain.messages import FORWARDABLE, MESSAGE_TYPES, Kind
+from broker.domain.kinds import FORWARDABLE
+from broker.domain.messages import MESSAGE_TYPES, Kind
 from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.tools.contract.examples import example_messages
 

@@ -17,10 +17,11 @@ import copy
 from collections import defaultdict
 from typing import Any
 
-from broker.domain.address import Party
+from broker.domain.address import SYSTEM_ADDRESS, Party
 from broker.domain.case import MAX_INCOME_DIGITS, InformationCategory
 from broker.domain.jurisdictions import default_registry
-from broker.domain.messages import FORWARDABLE, MESSAGE_TYPES, Kind, Message
+from broker.domain.kinds import FORWARDABLE
+from broker.domain.messages import MESSAGE_TYPES, Kind, Message
 from broker.domain.validation import MAX_MESSAGE_BYTES
 
 Schema = dict[str, Any]
@@ -216,7 +217,7 @@ def address_schema() -> Schema:
     parties = "|".join(p.value for p in Party if p is not Party.SYSTEM)
     return {
         "type": "string",
-        "pattern": f"^(?:(?:{parties}):{division_code_pattern()}|system:000000)$",
+        "pattern": f"^(?:(?:{parties}):{division_code_pattern()}|{SYSTEM_ADDRESS})$",
         "description": "A participant address party:code, e.g. bureau:330681 or police:330600. The "
         "code is a GB/T 2260 division code in force (000000 is the national level); the pattern "
         "lists the registry shipped as schemas/divisions.csv, and retired codes are listed with "

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
 from broker.domain.decision_record import decision_record
+from broker.domain.factory import new_message
 from broker.domain.jurisdictions import default_registry
 from broker.domain.kinds import REQUIRES_CASE
 from broker.domain.messages import Kind, Message
@@ -24,7 +25,6 @@ from broker.domain.referrals import referral_body
 from broker.domain.routing import InMemoryRoutingMemory, RoutedRecord, RoutingContext, decide
 from broker.tools.contract.examples import CASE_FACTS
 from broker.tracker.record import Routed, parse_record
-from broker.transport.client import new_message
 
 TEST_POSTGRES_URL = os.environ.get(
     "RB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

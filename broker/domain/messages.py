@@ -10,15 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
 from broker.domain.kinds import FORWARDABLE, KINDS, CaseFactsRule
 from broker.domain.kinds import Kind as Kind  # the kinds are part of the message contract
-from broker.domain.strict import StrictModel
+from broker.domain.strict import StrictModel, WireBool, WireInt, WireTime, WireUuid
 
 SCHEMA_VERSION = "2.0"
 """The contract version this module describes; see README "Versioning" for how a new one is added.
@@ -49,25 +48,25 @@ class Scope(StrEnum):
 class Envelope(StrictModel):
     """Everything the broker reads. No personal data goes here."""
 
-    message_id: UUID = Field(description="Unique id chosen by the sender; duplicates are dropped.")
+    message_id: WireUuid = Field(description="Unique id chosen by the sender; duplicates are dropped.")
     kind: Kind
     schema_version: Literal["2.0"] = Field(description="Contract version of this message.")
     sender: AddressText
     to: list[AddressText] = Field(default_factory=list, max_length=50)
     scope: Scope = Scope.ADDRESSED
     case_id: CaseId
-    in_reply_to: UUID | None = Field(
+    in_reply_to: WireUuid | None = Field(
         default=None, description="The message this one answers (replies, acknowledgements, decisions)."
     )
-    causation_id: UUID | None = Field(
+    causation_id: WireUuid | None = Field(
         default=None, description="The message that caused this one, when it is not a reply."
     )
-    forwards: UUID | None = Field(
+    forwards: WireUuid | None = Field(
         default=None,
         description="A provincial bureau forwarding a cross-province message to a bureau in its "
         "province names the message it forwards.",
     )
-    sent_at: AwareDatetime = Field(description="When the sender sent it, with a UTC offset.")
+    sent_at: WireTime = Field(description="When the sender sent it, with a UTC offset.")
     handling: list[Handling] = Field(default_factory=list, max_length=len(Handling))
     case: CaseFacts | None = Field(default=None, description="Case facts, for case-bearing kinds.")
 
@@ -119,17 +118,17 @@ class AssistanceRequestBody(Body):
 
 class AssistanceReplyBody(Body):
     findings: str = Field(max_length=MAX_TEXT)
-    complete: bool = Field(description="True when the request is fully answered.")
+    complete: WireBool = Field(description="True when the request is fully answered.")
 
 
 class ExtensionRequestBody(Body):
-    extra_working_days: int = Field(ge=1, le=60)
+    extra_working_days: WireInt = Field(ge=1, le=60)
     reason: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class ExtensionDecisionBody(Body):
-    granted: bool
-    extra_working_days: int = Field(default=0, ge=0, le=60)
+    granted: WireBool
+    extra_working_days: WireInt = Field(default=0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _days_when_granted(self) -> ExtensionDecisionBody:
@@ -197,7 +196,7 @@ class PoliceReferralBody(Body):
     approved_by: str = Field(
         min_length=1, max_length=200, description="The bureau head who approved the transfer."
     )
-    approved_at: AwareDatetime
+    approved_at: WireTime
     threshold_version: str = Field(max_length=100)
     level: Literal["serious", "especially_serious"] = Field(
         description="The head's reading; the broker's evaluator advises and never overrules it."
@@ -212,7 +211,7 @@ class PoliceReferralBody(Body):
 
 
 class PoliceReceiptBody(Body):
-    received_at: AwareDatetime
+    received_at: WireTime
 
 
 class FilingDecisionBody(Body):
@@ -237,14 +236,14 @@ class ReconsiderationRequestBody(Body):
 class AdministrativeInterviewBody(Body):
     """约谈: the bureau summoned the company's responsible persons (3,536 in the 2019 campaign)."""
 
-    held_at: AwareDatetime
+    held_at: WireTime
     outcome: str = Field(min_length=1, max_length=MAX_TEXT, description="What the company undertook.")
 
 
 class JointActionBody(Body):
     """联合执法: an enforcement action with other departments (4,225 in 2019), with its results."""
 
-    held_at: AwareDatetime
+    held_at: WireTime
     departments: list[AddressText] = Field(
         min_length=1,
         max_length=20,
@@ -257,7 +256,7 @@ class TransferDeclinedBody(Body):
     """不批准移送: the head decided not to transfer; the reasons are recorded (记录在案)."""
 
     decided_by: str = Field(min_length=1, max_length=200, description="The bureau head who decided.")
-    decided_at: AwareDatetime
+    decided_at: WireTime
     reasons: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the case is not transferred.")
 
 
@@ -291,10 +290,10 @@ class DeadlineNoticeBody(StrictModel):
     )
     obligation_id: str = Field(max_length=100)
     obligation: str = Field(max_length=60, description="What is owed: receipt, reply, decision, ...")
-    regarding: UUID = Field(description="The message the obligation arises from.")
+    regarding: WireUuid = Field(description="The message the obligation arises from.")
     owed_by: AddressText
     owed_to: AddressText
-    due_at: AwareDatetime
+    due_at: WireTime
     basis: str = Field(max_length=500, description="The rule and its legal basis.")
 
 
@@ -519,8 +518,8 @@ class DeadlineNotice(Message):
 class ReferralLinkedBody(StrictModel):
     """The broker joined a second police referral of the same company and facts to the first."""
 
-    referral: UUID = Field(description="The referral the police already hold.")
-    linked: UUID = Field(description="The referral joined to it.")
+    referral: WireUuid = Field(description="The referral the police already hold.")
+    linked: WireUuid = Field(description="The referral joined to it.")
     police: AddressText = Field(
         description="The police office the linked referral went to: the referring bureau's same-level "
         "police (Decree 310 Art. 5), told of the first referral by the link."
@@ -551,7 +550,7 @@ class DeliveryRefusedBody(StrictModel):
     """Why the broker did not route a message its recipient published. The texts name fields and
     rules only, never a value from the refused message."""
 
-    refused_message_id: UUID | None = Field(
+    refused_message_id: WireUuid | None = Field(
         None, description="The refused message's envelope message_id, when it could be read."
     )
     quarantine_id: str = Field(

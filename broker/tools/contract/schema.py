@@ -18,23 +18,17 @@ from collections import defaultdict
 from typing import Any
 
 from broker.domain.address import SYSTEM_ADDRESS, Party
-from broker.domain.case import MAX_INCOME_DIGITS, InformationCategory
+from broker.domain.case import AMOUNT_PATTERN, MAX_INCOME_DIGITS, InformationCategory
 from broker.domain.jurisdictions import default_registry
 from broker.domain.kinds import FORWARDABLE
 from broker.domain.messages import MESSAGE_TYPES, Kind, Message
+from broker.domain.strict import DATE_TIME_PATTERN, UUID_PATTERN
 from broker.domain.validation import MAX_MESSAGE_BYTES
 
 Schema = dict[str, Any]
 
 ADDRESS_SHAPE = r"^[a-z]+:[0-9]{6}$"
 """The pattern pydantic writes for an address; replaced by the registry-aware ``Address``."""
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-DATE_TIME_PATTERN = (
-    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
-)
-"""RFC 3339 with a `T` and an offset; `format` alone is not asserted by every validator."""
-AMOUNT_PATTERN = rf"^(?:0|[1-9][0-9]{{0,{MAX_INCOME_DIGITS - 3}}})(?:\.[0-9]{{1,2}})?$"
 MAX_AMOUNT = 10 ** (MAX_INCOME_DIGITS - 2) - 0.01
 CREDIT_CODE_CHARS = "0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy"
 CREDIT_CODE_PATTERN = rf"^[{CREDIT_CODE_CHARS}]{{2}}[0-9]{{6}}[{CREDIT_CODE_CHARS}]{{10}}$"

@@ -640,6 +640,14 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             lambda d: d["body"].update(decision="not_filed", reasons=" "),
         ),
         (
+            Kind.RECONSIDERATION_DECISION,
+            "not_filed_no_reasons",
+            False,
+            "body.reasons",
+            "still not filed, no reasons",
+            lambda d: d["body"].update(decision="not_filed", reasons=" "),
+        ),
+        (
             Kind.DIRECTIVE,
             "all_subordinates_with_to",
             False,

@@ -68,9 +68,9 @@ def kind_definitions(kind: Kind) -> tuple[str, dict[str, Schema]]:
         _refine(definition)
     defs["Address"] = address_schema()
     defs["Uuid"] = {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}
-    for body in ("ExtensionDecisionBody", "FilingDecisionBody", "CaseFacts"):
+    for body, rule in _BODY_RULES.items():
         if body in defs:
-            _BODY_RULES[body](defs[body])
+            rule(defs[body])
     return name, defs
 
 
@@ -202,6 +202,7 @@ def _case_facts(facts: Schema) -> None:
 _BODY_RULES = {
     "ExtensionDecisionBody": _extension_decision,
     "FilingDecisionBody": _filing_decision,
+    "ReconsiderationDecisionBody": _filing_decision,
     "CaseFacts": _case_facts,
 }
 

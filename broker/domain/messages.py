@@ -15,8 +15,9 @@ from pydantic import Field, model_validator
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
-from broker.domain.kinds import FORWARDABLE, KINDS, CaseFactsRule
-from broker.domain.kinds import Kind as Kind  # the kinds are part of the message contract
+from broker.domain.kinds import FORWARDABLE as FORWARDABLE  # re-exported: it was defined here
+from broker.domain.kinds import KINDS, CaseFactsRule
+from broker.domain.kinds import Kind as Kind  # re-exported: the kinds are part of the message contract
 from broker.domain.strict import StrictModel, WireBool, WireInt, WireTime, WireUuid
 
 SCHEMA_VERSION = "2.0"

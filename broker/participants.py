@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from broker.domain.address import Address, AddressError
+from broker.domain.address import SYSTEM_ADDRESS, Address, AddressError
 
-SYSTEM = Address.parse("system:000000")
+SYSTEM = SYSTEM_ADDRESS
 """The broker's own participant (the tracker's deadline notices); always provisioned."""
 
 

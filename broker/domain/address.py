@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import AfterValidator, Field
 
-from broker.domain.jurisdictions import JurisdictionError, default_registry
+from broker.domain.jurisdictions import NATIONAL, JurisdictionError, default_registry
 
 
 class Party(StrEnum):
@@ -68,8 +68,8 @@ class Address:
             # The text is not echoed: a malformed field may hold anything, personal data included.
             raise AddressError("not an address; write party:code, e.g. bureau:330681")
         party_text, code = match.groups()
-        if party_text == Party.SYSTEM and code != "000000":
-            raise AddressError("the system address is system:000000")
+        if party_text == Party.SYSTEM and code != NATIONAL:
+            raise AddressError(f"the system address is {SYSTEM_ADDRESS}")
         try:
             party = Party(party_text)
         except ValueError:
@@ -85,6 +85,11 @@ class Address:
     def from_username(cls, username: str) -> Address:
         party, _, code = username.partition("-")
         return cls.parse(f"{party}:{code}")
+
+
+SYSTEM_ADDRESS: Final = Address(Party.SYSTEM, NATIONAL)
+"""The broker's own address (``system:000000``): its notices come from it, and the tracker publishes as
+it; no participant may use it."""
 
 
 def _check_address(text: str) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from broker.domain.credit_code import CreditCodeError, validate_credit_code
-from broker.domain.strict import StrictModel
+from broker.domain.strict import StrictModel, WireBool, WireInt, full_match
 
 MAX_RECORDS = 10**10 - 1
 """More records than people on Earth, in ten digits: too few for a phone, ID or bank-card number
@@ -21,6 +22,33 @@ written as a count (an 11-digit mobile is over 10**10), so case facts cannot car
 
 MAX_INCOME_DIGITS = 12
 """Illegal income up to ¥9,999,999,999.99, ten digits before the point, for the same reason."""
+
+AMOUNT_PATTERN: Final = rf"^(?:0|[1-9][0-9]{{0,{MAX_INCOME_DIGITS - 3}}})(?:\.[0-9]{{1,2}})?$"
+"""An amount in yuan written as text: digits, at most two decimals; no sign, exponent, separator or
+space, so that every reader gets the same number from it."""
+
+_AMOUNT = full_match(AMOUNT_PATTERN)
+
+
+def _amount_text(value: Any) -> Any:
+    if isinstance(value, Decimal) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
+        raise PydanticCustomError(
+            "amount_text",
+            "not an amount in yuan: a JSON number, or text of at most ten digits and two decimals "
+            "with no sign, exponent, separator or space",
+        )
+    return value
+
+
+def _unsigned_zero(value: Decimal) -> Decimal:
+    # JSON's -0 is an amount of 0; kept signed, it would be written "-0", which the pattern refuses
+    return value.copy_abs() if value.is_zero() else value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount_text), AfterValidator(_unsigned_zero)]
+"""An amount in yuan (the bounds are the field's)."""
 
 CASE_ID_PATTERN = r"^[A-Z]{1,8}(?:-[A-Z]{1,8}){0,3}(?:-(?:19|20)[0-9]{2})?-[0-9]{1,6}$"
 """The shape of a case number, after the bureaus' own 文号 (诸市监处〔2019〕42号): up to four groups
@@ -98,14 +126,14 @@ class RecordCount(StrictModel):
     """Records of one information category, counted as Art. 11 of the interpretation counts them."""
 
     category: InformationCategory = Field(description="Information category (Art. 5 of 法释〔2017〕10号).")
-    provided: int = Field(
+    provided: WireInt = Field(
         default=0,
         ge=0,
         le=MAX_RECORDS,
         description="Records sold or provided, counted once per recipient (the same record sold to "
         "three buyers counts three times).",
     )
-    held: int = Field(
+    held: WireInt = Field(
         default=0,
         ge=0,
         le=MAX_RECORDS,
@@ -129,25 +157,25 @@ class CaseFacts(StrictModel):
     sector: Sector
     violations: list[Violation] = Field(min_length=1)
     records: list[RecordCount] = Field(default_factory=list)
-    illegal_income_cny: Decimal = Field(
+    illegal_income_cny: Amount = Field(
         default=Decimal(0),
         ge=0,
         max_digits=MAX_INCOME_DIGITS,
         decimal_places=2,
         description="Illegal income in yuan, below ten billion.",
     )
-    insider: bool = Field(
+    insider: WireBool = Field(
         default=False,
         description="Data obtained while performing duties or providing services. The thresholds halve "
         "for the records sold or provided (Art. 5 item 8), not for records only held.",
     )
-    own_lawful_business: bool = Field(
+    own_lawful_business: WireBool = Field(
         default=False,
         description="The records were bought or received for the party's own lawful business "
         "(为合法经营活动而非法购买、收受, 法释〔2017〕10号 Art. 6). When they are all outside the "
         "categories of Art. 5 items 3-4 and none was sold or provided on, Art. 6 governs instead of Art. 5.",
     )
-    profit_from_use_cny: Decimal = Field(
+    profit_from_use_cny: Amount = Field(
         default=Decimal(0),
         ge=0,
         max_digits=MAX_INCOME_DIGITS,
@@ -155,26 +183,26 @@ class CaseFacts(StrictModel):
         description="Profit in yuan made by using records bought or received for the party's own "
         "business (利用非法购买、收受的公民个人信息获利, Art. 6 item 1), below ten billion.",
     )
-    prior_criminal_penalty: bool = Field(
+    prior_criminal_penalty: WireBool = Field(
         default=False, description="The party was criminally punished for this kind of offence before."
     )
-    administrative_penalty_within_2_years: bool = Field(
+    administrative_penalty_within_2_years: WireBool = Field(
         default=False,
         description="The party had an administrative penalty for this kind of act within two years.",
     )
-    location_data_used_for_crime: bool = Field(
+    location_data_used_for_crime: WireBool = Field(
         default=False, description="Location-track data provided was then used by someone for a crime."
     )
-    supplied_to_known_criminal: bool = Field(
+    supplied_to_known_criminal: WireBool = Field(
         default=False,
         description="Data supplied to someone known (or who should be known) to use it for crime.",
     )
-    other_serious_circumstances: bool = Field(
+    other_serious_circumstances: WireBool = Field(
         default=False,
         description="A human judgement that other serious circumstances apply (Art. 5 item 10; "
         "Art. 6 item 3 where Art. 6 governs).",
     )
-    other_especially_serious_circumstances: bool = Field(
+    other_especially_serious_circumstances: WireBool = Field(
         default=False,
         description="A human judgement that other especially serious circumstances apply "
         "(其他情节特别严重的情形, Art. 5 para. 2 item 4).",

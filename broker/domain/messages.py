@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
-from broker.domain.strict import StrictModel
+from broker.domain.kinds import FORWARDABLE as FORWARDABLE  # re-exported: it was defined here
+from broker.domain.kinds import KINDS, CaseFactsRule
+from broker.domain.kinds import Kind as Kind  # re-exported: the kinds are part of the message contract
+from broker.domain.strict import StrictModel, WireBool, WireInt, WireTime, WireUuid
 
 SCHEMA_VERSION = "2.0"
 """The contract version this module describes; see README "Versioning" for how a new one is added.
@@ -24,36 +26,6 @@ SCHEMA_VERSION = "2.0"
 
 MAX_TEXT = 20_000
 """Longest free text accepted in a body field, in characters."""
-
-
-class Kind(StrEnum):
-    CASE_NOTICE = "case_notice"
-    ASSISTANCE_REQUEST = "assistance_request"
-    ASSISTANCE_REPLY = "assistance_reply"
-    EXTENSION_REQUEST = "extension_request"
-    EXTENSION_DECISION = "extension_decision"
-    ESCALATION = "escalation"
-    DIRECTIVE = "directive"
-    CASE_TRANSFER = "case_transfer"
-    JURISDICTION_DESIGNATION = "jurisdiction_designation"
-    COORDINATION_REQUEST = "coordination_request"
-    COORDINATION_REPLY = "coordination_reply"
-    POLICE_REFERRAL = "police_referral"
-    POLICE_RECEIPT = "police_receipt"
-    FILING_DECISION = "filing_decision"
-    FILE_RETURN = "file_return"
-    RECONSIDERATION_REQUEST = "reconsideration_request"
-    RECEIPT_ACK = "receipt_ack"
-    COMPLETION_ACK = "completion_ack"
-    DEADLINE_NOTICE = "deadline_notice"
-    REFERRAL_LINKED = "referral_linked"
-    TRANSFER_DECLINED = "transfer_declined"
-    RECONSIDERATION_DECISION = "reconsideration_decision"
-    SUPERVISION_SUGGESTION = "supervision_suggestion"
-    JURISDICTION_REQUEST = "jurisdiction_request"
-    ADMINISTRATIVE_INTERVIEW = "administrative_interview"
-    JOINT_ACTION = "joint_action"
-    DELIVERY_REFUSED = "delivery_refused"
 
 
 class Handling(StrEnum):
@@ -77,25 +49,25 @@ class Scope(StrEnum):
 class Envelope(StrictModel):
     """Everything the broker reads. No personal data goes here."""
 
-    message_id: UUID = Field(description="Unique id chosen by the sender; duplicates are dropped.")
+    message_id: WireUuid = Field(description="Unique id chosen by the sender; duplicates are dropped.")
     kind: Kind
     schema_version: Literal["2.0"] = Field(description="Contract version of this message.")
     sender: AddressText
     to: list[AddressText] = Field(default_factory=list, max_length=50)
     scope: Scope = Scope.ADDRESSED
     case_id: CaseId
-    in_reply_to: UUID | None = Field(
+    in_reply_to: WireUuid | None = Field(
         default=None, description="The message this one answers (replies, acknowledgements, decisions)."
     )
-    causation_id: UUID | None = Field(
+    causation_id: WireUuid | None = Field(
         default=None, description="The message that caused this one, when it is not a reply."
     )
-    forwards: UUID | None = Field(
+    forwards: WireUuid | None = Field(
         default=None,
         description="A provincial bureau forwarding a cross-province message to a bureau in its "
         "province names the message it forwards.",
     )
-    sent_at: AwareDatetime = Field(description="When the sender sent it, with a UTC offset.")
+    sent_at: WireTime = Field(description="When the sender sent it, with a UTC offset.")
     handling: list[Handling] = Field(default_factory=list, max_length=len(Handling))
     case: CaseFacts | None = Field(default=None, description="Case facts, for case-bearing kinds.")
 
@@ -147,17 +119,17 @@ class AssistanceRequestBody(Body):
 
 class AssistanceReplyBody(Body):
     findings: str = Field(max_length=MAX_TEXT)
-    complete: bool = Field(description="True when the request is fully answered.")
+    complete: WireBool = Field(description="True when the request is fully answered.")
 
 
 class ExtensionRequestBody(Body):
-    extra_working_days: int = Field(ge=1, le=60)
+    extra_working_days: WireInt = Field(ge=1, le=60)
     reason: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class ExtensionDecisionBody(Body):
-    granted: bool
-    extra_working_days: int = Field(default=0, ge=0, le=60)
+    granted: WireBool
+    extra_working_days: WireInt = Field(default=0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _days_when_granted(self) -> ExtensionDecisionBody:
@@ -225,7 +197,7 @@ class PoliceReferralBody(Body):
     approved_by: str = Field(
         min_length=1, max_length=200, description="The bureau head who approved the transfer."
     )
-    approved_at: AwareDatetime
+    approved_at: WireTime
     threshold_version: str = Field(max_length=100)
     level: Literal["serious", "especially_serious"] = Field(
         description="The head's reading; the broker's evaluator advises and never overrules it."
@@ -240,7 +212,7 @@ class PoliceReferralBody(Body):
 
 
 class PoliceReceiptBody(Body):
-    received_at: AwareDatetime
+    received_at: WireTime
 
 
 class FilingDecisionBody(Body):
@@ -265,14 +237,14 @@ class ReconsiderationRequestBody(Body):
 class AdministrativeInterviewBody(Body):
     """约谈: the bureau summoned the company's responsible persons (3,536 in the 2019 campaign)."""
 
-    held_at: AwareDatetime
+    held_at: WireTime
     outcome: str = Field(min_length=1, max_length=MAX_TEXT, description="What the company undertook.")
 
 
 class JointActionBody(Body):
     """联合执法: an enforcement action with other departments (4,225 in 2019), with its results."""
 
-    held_at: AwareDatetime
+    held_at: WireTime
     departments: list[AddressText] = Field(
         min_length=1,
         max_length=20,
@@ -285,7 +257,7 @@ class TransferDeclinedBody(Body):
     """不批准移送: the head decided not to transfer; the reasons are recorded (记录在案)."""
 
     decided_by: str = Field(min_length=1, max_length=200, description="The bureau head who decided.")
-    decided_at: AwareDatetime
+    decided_at: WireTime
     reasons: str = Field(min_length=1, max_length=MAX_TEXT, description="Why the case is not transferred.")
 
 
@@ -319,10 +291,10 @@ class DeadlineNoticeBody(StrictModel):
     )
     obligation_id: str = Field(max_length=100)
     obligation: str = Field(max_length=60, description="What is owed: receipt, reply, decision, ...")
-    regarding: UUID = Field(description="The message the obligation arises from.")
+    regarding: WireUuid = Field(description="The message the obligation arises from.")
     owed_by: AddressText
     owed_to: AddressText
-    due_at: AwareDatetime
+    due_at: WireTime
     basis: str = Field(max_length=500, description="The rule and its legal basis.")
 
 
@@ -334,8 +306,16 @@ class Message(StrictModel):
 
     KIND: ClassVar[Kind]
     IS_REPLY: ClassVar[bool] = False
-    """Replies, acknowledgements and decisions must name what they answer."""
-    CASE_FACTS: ClassVar[Literal["required", "optional", "forbidden"]] = "forbidden"
+    """Replies, acknowledgements and decisions must name what they answer (from KINDS)."""
+    CASE_FACTS: ClassVar[CaseFactsRule] = "forbidden"
+    """From KINDS."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        facts = KINDS[cls.KIND]
+        cls.IS_REPLY = facts.is_reply
+        cls.CASE_FACTS = facts.case_facts
 
     envelope: Envelope
     body: Any
@@ -368,7 +348,6 @@ class CaseNotice(Message):
     """通报: tells another bureau or a department about a case."""
 
     KIND = Kind.CASE_NOTICE
-    CASE_FACTS = "required"
     body: CaseNoticeBody
 
 
@@ -376,13 +355,11 @@ class AssistanceRequest(Message):
     """协查函: asks another bureau to investigate; completed within 15 working days by default."""
 
     KIND = Kind.ASSISTANCE_REQUEST
-    CASE_FACTS = "required"
     body: AssistanceRequestBody
 
 
 class AssistanceReply(Message):
     KIND = Kind.ASSISTANCE_REPLY
-    IS_REPLY = True
     body: AssistanceReplyBody
 
 
@@ -391,13 +368,11 @@ class ExtensionRequest(Message):
     moves the due time itself (SAMR procedure rules: a notice, not a request for leave)."""
 
     KIND = Kind.EXTENSION_REQUEST
-    IS_REPLY = True
     body: ExtensionRequestBody
 
 
 class ExtensionDecision(Message):
     KIND = Kind.EXTENSION_DECISION
-    IS_REPLY = True
     body: ExtensionDecisionBody
 
 
@@ -405,7 +380,6 @@ class Escalation(Message):
     """报请: a lower bureau reports a case to its superior."""
 
     KIND = Kind.ESCALATION
-    CASE_FACTS = "required"
     body: EscalationBody
 
 
@@ -413,7 +387,6 @@ class Directive(Message):
     """督办 / 指导: a superior bureau directs or guides subordinates."""
 
     KIND = Kind.DIRECTIVE
-    CASE_FACTS = "optional"
     body: DirectiveBody
 
 
@@ -421,7 +394,6 @@ class CaseTransfer(Message):
     """案件移送: hands a case to the competent bureau."""
 
     KIND = Kind.CASE_TRANSFER
-    CASE_FACTS = "required"
     body: CaseTransferBody
 
 
@@ -431,7 +403,6 @@ class JurisdictionRequest(Message):
     request. The router delivers it to the common superior only."""
 
     KIND = Kind.JURISDICTION_REQUEST
-    CASE_FACTS = "required"
     body: JurisdictionRequestBody
 
 
@@ -439,7 +410,6 @@ class JurisdictionDesignation(Message):
     """The common superior designates which bureau handles a disputed case (Art. 14)."""
 
     KIND = Kind.JURISDICTION_DESIGNATION
-    IS_REPLY = True
     body: JurisdictionDesignationBody
 
 
@@ -447,13 +417,11 @@ class CoordinationRequest(Message):
     """部门联动: asks another department's office for information or a joint action."""
 
     KIND = Kind.COORDINATION_REQUEST
-    CASE_FACTS = "required"
     body: CoordinationRequestBody
 
 
 class CoordinationReply(Message):
     KIND = Kind.COORDINATION_REPLY
-    IS_REPLY = True
     body: CoordinationReplyBody
 
 
@@ -461,13 +429,11 @@ class PoliceReferral(Message):
     """移送公安机关: a case over the criminal threshold, to the police office at the same level."""
 
     KIND = Kind.POLICE_REFERRAL
-    CASE_FACTS = "required"
     body: PoliceReferralBody
 
 
 class PoliceReceipt(Message):
     KIND = Kind.POLICE_RECEIPT
-    IS_REPLY = True
     body: PoliceReceiptBody
 
 
@@ -475,13 +441,11 @@ class FilingDecision(Message):
     """立案 / 不予立案: the police decision on a referral, with reasons when not filing."""
 
     KIND = Kind.FILING_DECISION
-    IS_REPLY = True
     body: FilingDecisionBody
 
 
 class FileReturn(Message):
     KIND = Kind.FILE_RETURN
-    IS_REPLY = True
     body: FileReturnBody
 
 
@@ -489,7 +453,6 @@ class ReconsiderationRequest(Message):
     """The bureau asks the police to reconsider a decision not to file (within 3 days)."""
 
     KIND = Kind.RECONSIDERATION_REQUEST
-    IS_REPLY = True
     body: ReconsiderationRequestBody
 
 
@@ -497,7 +460,6 @@ class AdministrativeInterview(Message):
     """The record of a 约谈, reported to the bureau's superior (who owes nothing; it counts)."""
 
     KIND = Kind.ADMINISTRATIVE_INTERVIEW
-    CASE_FACTS = "required"
     body: AdministrativeInterviewBody
 
 
@@ -506,7 +468,6 @@ class JointAction(Message):
     department offices that took part."""
 
     KIND = Kind.JOINT_ACTION
-    CASE_FACTS = "optional"
     body: JointActionBody
 
 
@@ -515,7 +476,6 @@ class TransferDeclined(Message):
     copied to the procuratorate at the bureau's level; it closes the transfer decision."""
 
     KIND = Kind.TRANSFER_DECLINED
-    CASE_FACTS = "required"
     body: TransferDeclinedBody
 
 
@@ -523,7 +483,6 @@ class ReconsiderationDecision(Message):
     """The police's answer to a reconsideration request, within 3 days (Decree 310 Art. 9)."""
 
     KIND = Kind.RECONSIDERATION_DECISION
-    IS_REPLY = True
     body: ReconsiderationDecisionBody
 
 
@@ -533,7 +492,6 @@ class SupervisionSuggestion(Message):
     procuratorate, not to the police."""
 
     KIND = Kind.SUPERVISION_SUGGESTION
-    IS_REPLY = True
     body: SupervisionSuggestionBody
 
 
@@ -541,7 +499,6 @@ class ReceiptAck(Message):
     """签收: the addressee confirms receipt."""
 
     KIND = Kind.RECEIPT_ACK
-    IS_REPLY = True
     body: AckBody
 
 
@@ -549,7 +506,6 @@ class CompletionAck(Message):
     """The addressee reports the matter done."""
 
     KIND = Kind.COMPLETION_ACK
-    IS_REPLY = True
     body: AckBody
 
 
@@ -563,8 +519,8 @@ class DeadlineNotice(Message):
 class ReferralLinkedBody(StrictModel):
     """The broker joined a second police referral of the same company and facts to the first."""
 
-    referral: UUID = Field(description="The referral the police already hold.")
-    linked: UUID = Field(description="The referral joined to it.")
+    referral: WireUuid = Field(description="The referral the police already hold.")
+    linked: WireUuid = Field(description="The referral joined to it.")
     police: AddressText = Field(
         description="The police office the linked referral went to: the referring bureau's same-level "
         "police (Decree 310 Art. 5), told of the first referral by the link."
@@ -595,7 +551,7 @@ class DeliveryRefusedBody(StrictModel):
     """Why the broker did not route a message its recipient published. The texts name fields and
     rules only, never a value from the refused message."""
 
-    refused_message_id: UUID | None = Field(
+    refused_message_id: WireUuid | None = Field(
         None, description="The refused message's envelope message_id, when it could be read."
     )
     quarantine_id: str = Field(
@@ -617,9 +573,6 @@ class DeliveryRefused(Message):
     KIND = Kind.DELIVERY_REFUSED
     body: DeliveryRefusedBody
 
-
-FORWARDABLE = frozenset({Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER})
-"""Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""
 
 MESSAGE_TYPES: dict[Kind, type[Message]] = {
     cls.KIND: cls

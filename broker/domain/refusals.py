@@ -14,11 +14,9 @@ import uuid
 from datetime import datetime
 from uuid import UUID
 
-from broker.domain.address import Address
+from broker.domain.address import SYSTEM_ADDRESS, Address
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message, RefusalStage
 from broker.domain.validation import validate_message
-
-SYSTEM_SENDER = "system:000000"
 
 UNKNOWN_CASE_ID = "RB-UNREAD-0"
 """The notice's case_id when the refused message's own could not be read (the envelope requires one)."""
@@ -77,7 +75,7 @@ def refusal_notice(
         "message_id": str(message_id),
         "kind": Kind.DELIVERY_REFUSED.value,
         "schema_version": SCHEMA_VERSION,
-        "sender": SYSTEM_SENDER,
+        "sender": str(SYSTEM_ADDRESS),
         "to": [str(to)],
         "case_id": case_id or UNKNOWN_CASE_ID,
         "sent_at": sent_at.isoformat(),

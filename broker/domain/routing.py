@@ -13,9 +13,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
-from broker.domain.address import Address, Party
+from broker.domain.address import SYSTEM_ADDRESS, Address, Party
 from broker.domain.case import CaseFacts
 from broker.domain.jurisdictions import NATIONAL, Registry
+from broker.domain.kinds import ANSWERS, COPY_HOLDER_MAY_SEND, FROM_SYSTEM, GENERATED_ONLY
 from broker.domain.messages import Handling, Kind, Message, Scope
 from broker.domain.plausible_time import APPROVAL_MAX_AGE, CLOCK_SKEW, SENT_AT_MAX_AGE, implausible
 from broker.domain.referrals import fingerprint, linked_notice, review_referral
@@ -71,33 +72,6 @@ COPY_RULES = frozenset(
 """Deliveries that only keep the recipient informed: it owes no answer and may not give one in the
 addressee's place (a procuratorate does not decide on filing, the sender's own hub does not answer
 the other province's request)."""
-
-COPY_HOLDER_MAY_SEND = frozenset({Kind.RECEIPT_ACK})
-"""What the holder of a copy may answer it with: a receipt, nothing that closes or decides."""
-
-ANSWERS: dict[Kind, frozenset[Kind]] = {
-    Kind.ASSISTANCE_REPLY: frozenset({Kind.ASSISTANCE_REQUEST}),
-    Kind.EXTENSION_REQUEST: frozenset({Kind.ASSISTANCE_REQUEST}),
-    Kind.EXTENSION_DECISION: frozenset({Kind.EXTENSION_REQUEST}),
-    Kind.COORDINATION_REPLY: frozenset({Kind.COORDINATION_REQUEST}),
-    Kind.POLICE_RECEIPT: frozenset({Kind.POLICE_REFERRAL}),
-    Kind.FILING_DECISION: frozenset({Kind.POLICE_REFERRAL}),
-    Kind.FILE_RETURN: frozenset({Kind.POLICE_REFERRAL, Kind.FILING_DECISION}),
-    Kind.RECONSIDERATION_REQUEST: frozenset({Kind.FILING_DECISION}),
-    Kind.RECONSIDERATION_DECISION: frozenset({Kind.RECONSIDERATION_REQUEST}),
-    Kind.SUPERVISION_SUGGESTION: frozenset({Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION}),
-    Kind.JURISDICTION_DESIGNATION: frozenset({Kind.CASE_TRANSFER, Kind.JURISDICTION_REQUEST}),
-    Kind.RECEIPT_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
-    Kind.COMPLETION_ACK: frozenset(Kind) - {Kind.RECEIPT_ACK, Kind.COMPLETION_ACK, Kind.DEADLINE_NOTICE},
-}
-"""Which kinds each reply kind may answer."""
-
-GENERATED_ONLY = frozenset({Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED})
-"""Kinds only the broker itself creates; nobody may publish them."""
-
-_NOT_ANSWERABLE = {Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED}
-ANSWERS = {reply: kinds - _NOT_ANSWERABLE for reply, kinds in ANSWERS.items()}
-"""Which kinds each reply kind may answer."""
 
 
 @dataclass(frozen=True)
@@ -265,8 +239,10 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
     kind = env.kind
     if kind in GENERATED_ONLY:
         raise RoutingRefused("envelope.kind", f"a {kind.value} is created by the broker only")
-    if (kind is Kind.DEADLINE_NOTICE) != (sender.party is Party.SYSTEM):
-        raise RoutingRefused("envelope.sender", "deadline notices come from system:000000, and only they do")
+    if (kind in FROM_SYSTEM) != (sender == SYSTEM_ADDRESS):
+        raise RoutingRefused(
+            "envelope.sender", f"deadline notices come from {SYSTEM_ADDRESS}, and only they do"
+        )
     if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE, ctx.clock_skew)):
         raise RoutingRefused("envelope.sent_at", off)
     extras: dict[str, Any] = {}
@@ -690,8 +666,10 @@ def _is_under(registry: Registry, code: str, ancestor: str) -> bool:
 
 
 __all__ = [
+    "ANSWERS",
     "COPY_HOLDER_MAY_SEND",
     "COPY_RULES",
+    "GENERATED_ONLY",
     "Delivery",
     "InMemoryRoutingMemory",
     "RoutedRecord",

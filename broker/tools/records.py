@@ -17,13 +17,14 @@ from sqlalchemy import create_engine, text
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
 from broker.domain.decision_record import decision_record
+from broker.domain.factory import new_message
 from broker.domain.jurisdictions import default_registry
+from broker.domain.kinds import REQUIRES_CASE
 from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
 from broker.domain.routing import InMemoryRoutingMemory, RoutedRecord, RoutingContext, decide
 from broker.tools.contract.examples import CASE_FACTS
 from broker.tracker.record import Routed, parse_record
-from broker.transport.client import new_message
 
 TEST_POSTGRES_URL = os.environ.get(
     "RB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -101,14 +102,7 @@ class Desk:
         **envelope: Any,
     ) -> Routed:
         """Route a message; ``facts`` defaults to below-threshold facts for kinds that carry them."""
-        bears_facts = kind in {
-            Kind.CASE_NOTICE,
-            Kind.ASSISTANCE_REQUEST,
-            Kind.ESCALATION,
-            Kind.CASE_TRANSFER,
-            Kind.COORDINATION_REQUEST,
-            Kind.POLICE_REFERRAL,
-        }
+        bears_facts = kind in REQUIRES_CASE
         case = (BELOW_THRESHOLD if bears_facts else None) if facts == "default" else facts
         if kind is Kind.POLICE_REFERRAL and body is None:
             # the router checks the finding against its own assessment of the facts

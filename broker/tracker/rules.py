@@ -38,6 +38,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from broker.domain import kinds
 from broker.domain.address import Address, Party
 from broker.domain.messages import Kind
 from broker.domain.routing import Rule
@@ -69,18 +70,7 @@ ACTING_RULES = frozenset(
 )
 """Deliveries whose recipient must act on the message; every other delivery is a copy."""
 
-CASE_BEARING = frozenset(
-    {
-        Kind.CASE_NOTICE,
-        Kind.ASSISTANCE_REQUEST,
-        Kind.ESCALATION,
-        Kind.DIRECTIVE,
-        Kind.CASE_TRANSFER,
-        Kind.COORDINATION_REQUEST,
-        Kind.POLICE_REFERRAL,
-        Kind.JURISDICTION_REQUEST,
-    }
-)
+CASE_BEARING = kinds.CASE_BEARING
 """Kinds that carry case facts (a directive only sometimes: only then is it case-bearing)."""
 
 

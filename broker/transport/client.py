@@ -23,10 +23,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from uuid import UUID, uuid4
 
 import pika
 import pika.exceptions
@@ -34,7 +32,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from broker.domain.address import Address
-from broker.domain.messages import SCHEMA_VERSION, Kind, Message
+
+# re-exported for callers that still import it from here; it lives in the pure domain
+from broker.domain.factory import new_message as new_message
+from broker.domain.messages import Kind, Message
 from broker.domain.validation import validate_message
 from broker.settings import SettingsError, TlsSettings, broker_addresses
 from broker.transport import tls as tls_options
@@ -134,43 +135,6 @@ def connection_parameters(url: str, tls: TlsSettings | None = None) -> list[pika
             each.blocked_connection_timeout = BLOCKED_TIMEOUT_S
         parameters.append(each)
     return parameters
-
-
-def new_message(
-    kind: Kind,
-    sender: str,
-    to: list[str],
-    case_id: str,
-    body: dict[str, Any],
-    **envelope: Any,
-) -> Message:
-    """Build and validate a message with a fresh id and the current time."""
-    data = {
-        "envelope": {
-            "message_id": str(uuid4()),
-            "kind": kind.value,
-            "schema_version": SCHEMA_VERSION,
-            "sender": sender,
-            "to": to,
-            "case_id": case_id,
-            "sent_at": datetime.now(UTC).isoformat(),
-            **{k: v for k, v in envelope.items() if v is not None},
-        },
-        "body": body,
-    }
-    return validate_message(_jsonable(data))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, UUID):
-        return str(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json", exclude_none=True)
-    return value
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from typing import Any
 import pika
 import pytest
 
+from broker.domain.factory import new_message
 from broker.domain.messages import Kind
 from broker.limits import UserLimits
 from broker.participants import Participants
 from broker.store.tracker.store import TrackerStore
 from broker.tools.contract.examples import CASE_FACTS
 from broker.transport import topology
-from broker.transport.client import new_message
 from broker.transport.provision import OPERATOR_USER, provision
 from tests.conftest import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
 from tests.integration.helpers import drain, wait_for

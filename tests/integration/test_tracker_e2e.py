@@ -115,7 +115,7 @@ def send(dep: Deployment, message: Message) -> Message:
 
 
 def reply(dep: Deployment, original: Message, kind: Kind, sender: str) -> Message:
-    from broker.transport.client import new_message
+    from broker.domain.factory import new_message
 
     answer = new_message(
         kind, sender, [], original.envelope.case_id, {}, in_reply_to=original.envelope.message_id
@@ -311,7 +311,7 @@ def test_sigkill_mid_stream_loses_no_obligation_and_no_acknowledgement(
     ]
     assert wait_for(lambda: dep.router.counters.routed >= n, timeout=60)
     ack_client = dep.client("bureau:330600")
-    from broker.transport.client import new_message
+    from broker.domain.factory import new_message
 
     for request in requests:
         ack_client.publish(

@@ -9,6 +9,7 @@ import pytest
 
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
+from broker.domain.factory import new_message
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
@@ -22,7 +23,6 @@ from broker.domain.routing import (
     decide,
 )
 from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
-from broker.transport.client import new_message
 
 PARTICIPANTS = frozenset(
     Address.parse(a)

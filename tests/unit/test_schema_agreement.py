@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from broker.domain.messages import SCHEMA_VERSION
-from broker.domain.validation import ContractError, parse_message
+from broker.domain.messages import SCHEMA_VERSION, Scope
+from broker.domain.validation import RETIRED_VERSIONS, ContractError, parse_message
 from broker.tools.contract.schema import BEYOND_SCHEMA
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -99,3 +99,41 @@ def test_a_reply_without_in_reply_to_gets_one_error_about_it_through_the_index()
     errors = list(_validator().iter_errors(example))
     leaves = [e for error in errors for e in (error.context or [error])]
     assert errors and all("in_reply_to" in e.message for e in leaves), [e.message for e in leaves]
+
+
+def _at(data: Any, field: str) -> Any:
+    node = data
+    for part in field.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+CONTRACT_WORDS = {scope.value for scope in Scope} | set(RETIRED_VERSIONS)
+
+REFUSED_VALUES = [
+    item
+    for item in ITEMS
+    if item["expect"] == "invalid"
+    and "message" in item
+    and isinstance(_at(item["message"], item.get("field", "")), str | bool | int | float)
+]
+
+
+@pytest.mark.parametrize("item", REFUSED_VALUES, ids=[item["name"] for item in REFUSED_VALUES])
+def test_a_refused_value_is_named_by_its_field_and_never_echoed(item: dict[str, Any]) -> None:
+    with pytest.raises(ContractError) as info:
+        parse_message(_raw(item))
+    value = _at(item["message"], item["field"])
+    first = info.value.errors[0]
+    assert first.field == item["field"]
+    assert first.reason
+    shown = json.dumps(value, ensure_ascii=False)
+    # the contract's own words may be named ("only a directive may use all_subordinates")
+    for text in {str(value), shown} - CONTRACT_WORDS:
+        if len(text) > 2:  # shorter texts occur in any sentence
+            assert text not in str(info.value), str(info.value)

@@ -38,13 +38,14 @@ import pika
 from kombu import Connection, Queue
 
 from broker.domain.address import Address
+from broker.domain.factory import new_message
 from broker.domain.messages import Kind, Message
 from broker.participants import Participants
 from broker.settings import Settings
 from broker.tools.bench.procstat import cpu_seconds, peak_rss_mb
 from broker.tools.contract.examples import CASE_FACTS
 from broker.transport import topology
-from broker.transport.client import ParticipantClient, new_message
+from broker.transport.client import ParticipantClient
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.management import scratch_vhost
 from broker.transport.provision import ROUTER_USER, provision

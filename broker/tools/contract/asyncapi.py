@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from broker.domain.kinds import PUBLISHED, REPLIES
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind
 from broker.domain.plausible_time import CLOCK_SKEW, SENT_AT_MAX_AGE
-from broker.domain.routing import GENERATED_ONLY
 from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.tools.contract.records import record_definitions
 from broker.tools.contract.schema import kind_definitions, with_refs
@@ -59,8 +59,8 @@ def asyncapi_document() -> dict[str, Any]:
     """AsyncAPI 3 description of the channels, operations and messages, generated from the code."""
     from broker.transport import topology
 
-    published = [k for k in MESSAGE_TYPES if k not in GENERATED_ONLY]
-    replies = [k for k, model in MESSAGE_TYPES.items() if model.IS_REPLY and k in published]
+    published = [k for k in MESSAGE_TYPES if k in PUBLISHED]
+    replies = [k for k in published if k in REPLIES]
     messages: dict[str, Any] = {}
     for kind, model in MESSAGE_TYPES.items():
         summary = (model.__doc__ or kind.value).strip().splitlines()[0]

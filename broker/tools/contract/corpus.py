@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from broker.domain.messages import FORWARDABLE, MESSAGE_TYPES, Kind
+from broker.domain.kinds import FORWARDABLE
+from broker.domain.messages import MESSAGE_TYPES, Kind
 from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.tools.contract.examples import example_messages
 
@@ -556,6 +557,9 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             "null is not a boolean",
             _set(f"{case}.insider", None),
         ),
+    ]
+    out += loose_spellings(v)
+    out += [
         v(
             "body.summary.too_long",
             False,
@@ -586,6 +590,7 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
         ),
     ]
     kinds: list[tuple[Kind, str, bool, str | None, str, Callable[[Data], object]]] = [
+        *LOOSE_BY_KIND,
         (
             Kind.ASSISTANCE_REQUEST,
             "questions_empty",
@@ -632,6 +637,14 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             False,
             "body.reasons",
             "not filed, no reasons",
+            lambda d: d["body"].update(decision="not_filed", reasons=" "),
+        ),
+        (
+            Kind.RECONSIDERATION_DECISION,
+            "not_filed_no_reasons",
+            False,
+            "body.reasons",
+            "still not filed, no reasons",
             lambda d: d["body"].update(decision="not_filed", reasons=" "),
         ),
         (
@@ -704,6 +717,149 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
         if kind in by_kind:
             out.append(v(f"{kind.value}.{name}", valid, field, description, change, base=by_kind[kind]))
     return out
+
+
+LOOSE_IDS = {
+    "braced": ("braces around it", "{" + OTHER_ID + "}"),
+    "urn": ("with the urn:uuid: prefix", "urn:uuid:" + OTHER_ID),
+    "no_hyphens": ("32 hex digits without hyphens", OTHER_ID.replace("-", "")),
+}
+"""UUID spellings Python's UUID() reads and the contract's pattern refuses."""
+
+LOOSE_TIMES = {
+    "space_for_t": ("a space instead of T", "2019-06-03 09:30:00+08:00"),
+    "lower_case_t": ("t instead of T", "2019-06-03t09:30:00+08:00"),
+    "lower_case_z": ("z instead of Z", "2019-06-03T01:30:00z"),
+    "no_seconds": ("hours and minutes only", "2019-06-03T09:30+08:00"),
+    "offset_without_colon": ("+0800 for +08:00", "2019-06-03T09:30:00+0800"),
+    "comma_fraction": ("a comma before the fraction", "2019-06-03T09:30:00,5+08:00"),
+    "epoch_seconds": ("seconds since 1970 as a number", 1559525400),
+    "epoch_text": ("seconds since 1970 as text", "1559525400"),
+}
+"""Date-time spellings pydantic's lax mode reads and the contract's RFC 3339 pattern refuses."""
+
+
+def loose_spellings(v: Callable[..., Variant]) -> list[Variant]:
+    """Values the schemas refuse that a lax parser would read: text for numbers and booleans, other
+    spellings of UUIDs, times and amounts. Each is refused by the router too (broker/domain/strict.py)."""
+    case = "envelope.case"
+    out = []
+    for name, (description, text) in LOOSE_IDS.items():
+        for field in ("envelope.message_id", "envelope.causation_id"):
+            out.append(v(f"{field}.{name}", False, field, description, _set(field, text)))
+    out.append(
+        v(
+            "envelope.message_id.upper_case",
+            True,
+            None,
+            "upper-case hex digits are a UUID too",
+            _set("envelope.message_id", OTHER_ID.upper()),
+        )
+    )
+    for name, (description, value) in LOOSE_TIMES.items():
+        out.append(
+            v(
+                f"envelope.sent_at.{name}",
+                False,
+                "envelope.sent_at",
+                description,
+                _set("envelope.sent_at", value),
+            )
+        )
+    out.append(
+        v(
+            "envelope.sent_at.nanoseconds",
+            True,
+            None,
+            "a fraction of up to nine digits",
+            _set("envelope.sent_at", "2019-06-03T09:30:00.123456789+08:00"),
+        )
+    )
+    count = f"{case}.records.0.provided"
+    for name, description, value in (
+        ("count_as_text", 'the count "12" as text', "12"),
+        ("count_as_boolean", "true for a count", True),
+        ("count_in_exponent_text", '"1e3" as text', "1e3"),
+    ):
+        out.append(v(f"case.records.{name}", False, count, description, _set(count, value)))
+    out.append(
+        v("case.records.count_integral_number", True, None, "12.0 is an integer in JSON", _set(count, 12.0))
+    )
+    out.append(v("case.records.count_in_exponent", True, None, "1e3 is the integer 1000", _set(count, 1e3)))
+    insider = f"{case}.insider"
+    for name, description, value in (
+        ("yes", '"yes" for true', "yes"),
+        ("one", "1 for true", 1),
+        ("zero", "0 for false", 0),
+        ("text_true", '"true" as text', "true"),
+    ):
+        out.append(v(f"case.insider.{name}", False, insider, description, _set(insider, value)))
+    income = f"{case}.illegal_income_cny"
+    for name, description, value in (
+        ("exponent", '"1e3" for 1000', "1e3"),
+        ("plus_sign", "a leading +", "+1200"),
+        ("leading_zero", "a leading 0", "01200"),
+        ("spaces", "spaces around the digits", " 1200 "),
+        ("underscore", "a digit separator _", "1_200"),
+        ("bare_point", "a point with no decimals", "1200."),
+        ("boolean", "true for an amount", True),
+    ):
+        out.append(v(f"case.income.{name}", False, income, description, _set(income, value)))
+    out.append(v("case.income.negative_zero", True, None, "-0.0 is the amount 0", _set(income, -0.0)))
+    return out
+
+
+LOOSE_BY_KIND: list[tuple[Kind, str, bool, str | None, str, Callable[[Data], object]]] = [
+    (
+        Kind.EXTENSION_REQUEST,
+        "days_as_text",
+        False,
+        "body.extra_working_days",
+        'the days "12" as text',
+        _set("body.extra_working_days", "12"),
+    ),
+    (
+        Kind.EXTENSION_DECISION,
+        "granted_as_text",
+        False,
+        "body.granted",
+        '"yes" for granted',
+        _set("body.granted", "yes"),
+    ),
+    (
+        Kind.ASSISTANCE_REPLY,
+        "complete_as_number",
+        False,
+        "body.complete",
+        "1 for complete",
+        _set("body.complete", 1),
+    ),
+    (
+        Kind.RECEIPT_ACK,
+        "in_reply_to_braced",
+        False,
+        "envelope.in_reply_to",
+        "the id it answers in braces",
+        _set("envelope.in_reply_to", "{" + OTHER_ID + "}"),
+    ),
+    (
+        Kind.POLICE_REFERRAL,
+        "approved_at_space_for_t",
+        False,
+        "body.approved_at",
+        "a space instead of T",
+        _set("body.approved_at", "2019-06-03 09:30:00+08:00"),
+    ),
+    (
+        Kind.DEADLINE_NOTICE,
+        "regarding_no_hyphens",
+        False,
+        "body.regarding",
+        "32 hex digits without hyphens",
+        _set("body.regarding", OTHER_ID.replace("-", "")),
+    ),
+]
+"""Loose spellings in body fields of particular kinds."""
 
 
 def raw_variants(notice: Data) -> list[Variant]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from broker.domain.address import SYSTEM_ADDRESS
 from broker.domain.case import CaseFacts
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
 from broker.domain.referrals import referral_body
@@ -170,7 +171,7 @@ def example_messages() -> list[Message]:
         _message(
             19,
             Kind.DEADLINE_NOTICE,
-            "system:000000",
+            str(SYSTEM_ADDRESS),
             {
                 "notice": "reminder",
                 "obligation_id": f"{_id(2)}/reply/bureau:440000",
@@ -187,7 +188,7 @@ def example_messages() -> list[Message]:
         _message(
             20,
             Kind.REFERRAL_LINKED,
-            "system:000000",
+            str(SYSTEM_ADDRESS),
             {
                 "referral": _id(12),
                 "linked": _id(21),
@@ -201,7 +202,7 @@ def example_messages() -> list[Message]:
         _message(
             22,
             Kind.DELIVERY_REFUSED,
-            "system:000000",
+            str(SYSTEM_ADDRESS),
             {
                 "refused_message_id": _id(23),
                 "quarantine_id": _id(23),

@@ -13,8 +13,8 @@ from typing import Any
 from broker.domain.decision_record import RECORD_VERSION
 from broker.domain.messages import Envelope
 from broker.domain.routing import Rule
+from broker.domain.strict import UUID_PATTERN
 from broker.domain.threshold_values import Level
-from broker.tools.contract.schema import UUID_PATTERN
 
 Schema = dict[str, Any]
 

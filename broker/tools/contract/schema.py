@@ -17,23 +17,18 @@ import copy
 from collections import defaultdict
 from typing import Any
 
-from broker.domain.address import Party
-from broker.domain.case import MAX_INCOME_DIGITS, InformationCategory
+from broker.domain.address import SYSTEM_ADDRESS, Party
+from broker.domain.case import AMOUNT_PATTERN, MAX_INCOME_DIGITS, InformationCategory
 from broker.domain.jurisdictions import default_registry
-from broker.domain.messages import FORWARDABLE, MESSAGE_TYPES, Kind, Message
+from broker.domain.kinds import FORWARDABLE
+from broker.domain.messages import MESSAGE_TYPES, Kind, Message
+from broker.domain.strict import DATE_TIME_PATTERN, UUID_PATTERN
 from broker.domain.validation import MAX_MESSAGE_BYTES
 
 Schema = dict[str, Any]
 
 ADDRESS_SHAPE = r"^[a-z]+:[0-9]{6}$"
 """The pattern pydantic writes for an address; replaced by the registry-aware ``Address``."""
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-DATE_TIME_PATTERN = (
-    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
-)
-"""RFC 3339 with a `T` and an offset; `format` alone is not asserted by every validator."""
-AMOUNT_PATTERN = rf"^(?:0|[1-9][0-9]{{0,{MAX_INCOME_DIGITS - 3}}})(?:\.[0-9]{{1,2}})?$"
 MAX_AMOUNT = 10 ** (MAX_INCOME_DIGITS - 2) - 0.01
 CREDIT_CODE_CHARS = "0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy"
 CREDIT_CODE_PATTERN = rf"^[{CREDIT_CODE_CHARS}]{{2}}[0-9]{{6}}[{CREDIT_CODE_CHARS}]{{10}}$"
@@ -73,9 +68,9 @@ def kind_definitions(kind: Kind) -> tuple[str, dict[str, Schema]]:
         _refine(definition)
     defs["Address"] = address_schema()
     defs["Uuid"] = {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}
-    for body in ("ExtensionDecisionBody", "FilingDecisionBody", "CaseFacts"):
+    for body, rule in _BODY_RULES.items():
         if body in defs:
-            _BODY_RULES[body](defs[body])
+            rule(defs[body])
     return name, defs
 
 
@@ -207,6 +202,7 @@ def _case_facts(facts: Schema) -> None:
 _BODY_RULES = {
     "ExtensionDecisionBody": _extension_decision,
     "FilingDecisionBody": _filing_decision,
+    "ReconsiderationDecisionBody": _filing_decision,
     "CaseFacts": _case_facts,
 }
 
@@ -216,7 +212,7 @@ def address_schema() -> Schema:
     parties = "|".join(p.value for p in Party if p is not Party.SYSTEM)
     return {
         "type": "string",
-        "pattern": f"^(?:(?:{parties}):{division_code_pattern()}|system:000000)$",
+        "pattern": f"^(?:(?:{parties}):{division_code_pattern()}|{SYSTEM_ADDRESS})$",
         "description": "A participant address party:code, e.g. bureau:330681 or police:330600. The "
         "code is a GB/T 2260 division code in force (000000 is the national level); the pattern "
         "lists the registry shipped as schemas/divisions.csv, and retired codes are listed with "

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from broker.domain.address import Address, Party
+from broker.domain.factory import new_message
 from broker.domain.messages import Handling, Kind, Message, PoliceReferral, Scope
 from broker.domain.referrals import referral_body
 from broker.domain.routing import Rule
@@ -22,7 +23,7 @@ from broker.tools.demo.cast import Cast
 from broker.tools.demo.clock import ScaledClock
 from broker.tools.demo.desk import Desks
 from broker.tools.demo.steps import Answer, CaseAction, CaseStep, Forward, PoliceAnswer, Step
-from broker.transport.client import Delivered, new_message
+from broker.transport.client import Delivered
 
 SURNAMES = "王李张刘陈杨赵黄周吴"
 

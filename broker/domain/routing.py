@@ -6,7 +6,7 @@ tests check it without a broker; a replay recomputes it from the same memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -245,32 +245,7 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         )
     if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE, ctx.clock_skew)):
         raise RoutingRefused("envelope.sent_at", off)
-    extras: dict[str, Any] = {}
-    if message.IS_REPLY:
-        deliveries, extras = _reply(message, sender, ctx)
-    elif kind is Kind.DEADLINE_NOTICE:
-        deliveries = [
-            Delivery(t, Rule.DEADLINE_NOTICE, f"{message.body.notice} about {message.body.regarding}")
-            for t in _targets(message)
-        ]
-    elif kind is Kind.ESCALATION:
-        deliveries = _escalation(message, sender, ctx)
-    elif kind is Kind.DIRECTIVE:
-        deliveries = _directive(message, sender, ctx)
-    elif kind in (Kind.ADMINISTRATIVE_INTERVIEW, Kind.JOINT_ACTION):
-        deliveries = _record_report(message, sender, ctx)
-    elif kind is Kind.JURISDICTION_REQUEST:
-        deliveries = _jurisdiction_request(message, sender, ctx)
-    elif kind is Kind.TRANSFER_DECLINED:
-        deliveries = _transfer_declined(message, sender, ctx)
-    elif kind is Kind.POLICE_REFERRAL:
-        deliveries, extras = _police_referral(message, sender, ctx)
-    elif env.forwards is not None:
-        deliveries = _forward(message, sender, ctx)
-    elif kind is Kind.CASE_TRANSFER:
-        deliveries = _transfer(message, sender, ctx)
-    else:
-        deliveries = _addressed(message, sender, ctx)
+    deliveries, extras = _deliveries(message, sender, ctx)
     unique = _unique(d for d in deliveries if d.recipient != sender)
     if not unique:
         raise RoutingRefused("envelope.to", "the message has no recipient other than its sender")
@@ -280,6 +255,33 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
                 "envelope.to", f"{delivery.recipient} is not a provisioned participant ({delivery.reason})"
             )
     return RoutingDecision(env.message_id, kind, sender, env.case_id, tuple(unique), **extras)
+
+
+def _deliveries(
+    message: Message, sender: Address, ctx: RoutingContext
+) -> tuple[list[Delivery], dict[str, Any]]:
+    """The rule of the message's kind: replies go back, a referral is reviewed, a forward or a
+    transfer moves the case, other kinds have their own rule or go to whom they name."""
+    env = message.envelope
+    if message.IS_REPLY:
+        return _reply(message, sender, ctx)
+    if env.kind is Kind.POLICE_REFERRAL:
+        return _police_referral(message, sender, ctx)
+    by_kind = _BY_KIND.get(env.kind)
+    if by_kind is not None:
+        return by_kind(message, sender, ctx), {}
+    if env.forwards is not None:
+        return _forward(message, sender, ctx), {}
+    if env.kind is Kind.CASE_TRANSFER:
+        return _transfer(message, sender, ctx), {}
+    return _addressed(message, sender, ctx), {}
+
+
+def _deadline_notice(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    return [
+        Delivery(t, Rule.DEADLINE_NOTICE, f"{message.body.notice} about {message.body.regarding}")
+        for t in _targets(message)
+    ]
 
 
 def _unique(deliveries: Iterable[Delivery]) -> list[Delivery]:
@@ -514,31 +516,7 @@ def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Del
 
 def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list[Delivery], dict[str, Any]]:
     env = message.envelope
-    assert env.in_reply_to is not None
-    original = ctx.memory.original(env.in_reply_to)
-    if original is None:
-        raise RoutingRefused(
-            "envelope.in_reply_to", f"refers to message {env.in_reply_to}, which this broker has not routed"
-        )
-    allowed = ANSWERS[env.kind]
-    if original.kind not in allowed:
-        raise RoutingRefused(
-            "envelope.in_reply_to",
-            f"a {env.kind.value} answers a {' or '.join(sorted(k.value for k in allowed))}, "
-            f"not a {original.kind.value}",
-        )
-    rule = original.rule_for(sender)
-    if rule is None:
-        raise RoutingRefused(
-            "envelope.sender", f"{sender} did not receive message {original.message_id} and cannot answer it"
-        )
-    if rule in COPY_RULES and env.kind not in COPY_HOLDER_MAY_SEND:
-        raise RoutingRefused(
-            "envelope.sender",
-            f"{sender} holds only a copy of message {original.message_id} ({rule.value}); a copy holder "
-            f"may answer with {' or '.join(sorted(k.value for k in COPY_HOLDER_MAY_SEND))}, "
-            f"not a {env.kind.value}",
-        )
+    original, rule = _answered(message, sender, ctx)
     if env.kind is Kind.JURISDICTION_DESIGNATION:
         if rule not in (Rule.NO_RETRANSFER, Rule.DESIGNATION_REQUEST):
             raise RoutingRefused(
@@ -564,18 +542,54 @@ def _reply(message: Message, sender: Address, ctx: RoutingContext) -> tuple[list
         raise RoutingRefused(
             "envelope.to", "replies go back to the sender of what they answer; leave to empty"
         )
+    return out + _decision_copies(message, original, ctx), {}
+
+
+def _answered(message: Message, sender: Address, ctx: RoutingContext) -> tuple[RoutedRecord, Rule]:
+    """The message a reply answers and the rule its sender received that by; refused when the
+    broker never routed it, it is not what this kind answers, or the sender may not answer it."""
+    env = message.envelope
+    assert env.in_reply_to is not None
+    original = ctx.memory.original(env.in_reply_to)
+    if original is None:
+        raise RoutingRefused(
+            "envelope.in_reply_to", f"refers to message {env.in_reply_to}, which this broker has not routed"
+        )
+    allowed = ANSWERS[env.kind]
+    if original.kind not in allowed:
+        raise RoutingRefused(
+            "envelope.in_reply_to",
+            f"a {env.kind.value} answers a {' or '.join(sorted(k.value for k in allowed))}, "
+            f"not a {original.kind.value}",
+        )
+    rule = original.rule_for(sender)
+    if rule is None:
+        raise RoutingRefused(
+            "envelope.sender", f"{sender} did not receive message {original.message_id} and cannot answer it"
+        )
+    if rule in COPY_RULES and env.kind not in COPY_HOLDER_MAY_SEND:
+        raise RoutingRefused(
+            "envelope.sender",
+            f"{sender} holds only a copy of message {original.message_id} ({rule.value}); a copy holder "
+            f"may answer with {' or '.join(sorted(k.value for k in COPY_HOLDER_MAY_SEND))}, "
+            f"not a {env.kind.value}",
+        )
+    return original, rule
+
+
+def _decision_copies(message: Message, original: RoutedRecord, ctx: RoutingContext) -> list[Delivery]:
+    kind = message.envelope.kind
     if (
-        env.kind in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION)
-        and ctx.copy_referrals_to_procuratorate
+        kind not in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION)
+        or not ctx.copy_referrals_to_procuratorate
     ):
-        # Decree 310 Art. 8 (2020): the filing decision is copied to the procuratorate (抄送人民检察院);
-        # the reconsideration decision too, so it can supervise (Art. 9).
-        procuratorate = Address(Party.PROCURATORATE, original.sender.code)
-        if procuratorate in ctx.participants:
-            out.append(
-                Delivery(procuratorate, Rule.SUPERVISION_COPY, f"procuratorate's copy of a {env.kind.value}")
-            )
-    return out, {}
+        return []
+    # Decree 310 Art. 8 (2020): the filing decision is copied to the procuratorate (抄送人民检察院);
+    # the reconsideration decision too, so it can supervise (Art. 9).
+    procuratorate = Address(Party.PROCURATORATE, original.sender.code)
+    if procuratorate not in ctx.participants:
+        return []
+    return [Delivery(procuratorate, Rule.SUPERVISION_COPY, f"procuratorate's copy of a {kind.value}")]
 
 
 def _record_report(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
@@ -681,3 +695,15 @@ __all__ = [
     "case_subjects",
     "decide",
 ]
+
+
+_BY_KIND: dict[Kind, Callable[[Message, Address, RoutingContext], list[Delivery]]] = {
+    Kind.DEADLINE_NOTICE: _deadline_notice,
+    Kind.ESCALATION: _escalation,
+    Kind.DIRECTIVE: _directive,
+    Kind.ADMINISTRATIVE_INTERVIEW: _record_report,
+    Kind.JOINT_ACTION: _record_report,
+    Kind.JURISDICTION_REQUEST: _jurisdiction_request,
+    Kind.TRANSFER_DECLINED: _transfer_declined,
+}
+"""Kinds with a rule of their own (after replies and referrals, before forwards and transfers)."""

@@ -34,22 +34,23 @@ class LogFilter:
     """The record's event: routed or quarantined."""
 
     def admits(self, record: dict[str, Any]) -> bool:
-        if self.case and record.get("case_id") != self.case:
+        fields = ((self.case, "case_id"), (self.kind, "kind"), (self.outcome, "event"))
+        if any(wanted and record.get(name) != wanted for wanted, name in fields):
             return False
-        if self.kind and record.get("kind") != self.kind:
-            return False
-        if self.outcome and record.get("event") != self.outcome:
-            return False
-        if self.rule and not any(
+        return self._by_rule(record) and self._by_bureau(record)
+
+    def _by_rule(self, record: dict[str, Any]) -> bool:
+        return not self.rule or any(
             isinstance(d, dict) and d.get("rule") == self.rule for d in record.get("deliveries") or []
-        ):
-            return False
-        if self.bureau:
-            wanted = self.bureau
-            parties = record_parties(record)
-            if not any(p == wanted or (":" not in wanted and p.endswith(f":{wanted}")) for p in parties):
-                return False
-        return True
+        )
+
+    def _by_bureau(self, record: dict[str, Any]) -> bool:
+        wanted = self.bureau
+        if not wanted:
+            return True
+        return any(
+            p == wanted or (":" not in wanted and p.endswith(f":{wanted}")) for p in record_parties(record)
+        )
 
     def query(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v}

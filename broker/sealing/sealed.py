@@ -62,16 +62,7 @@ class Sealed:
         if data.get("v") != VERSION:
             raise SealingError("sealed.v", f"must be {VERSION}, the version this library reads")
         the_suite = suite(data.get("suite"), "sealed.suite")
-        raw = data.get("recipients")
-        if not isinstance(raw, list) or not raw:
-            raise SealingError("sealed.recipients", "must be a non-empty array")
-        recipients: list[Recipient] = []
-        for i, entry in enumerate(raw):
-            if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
-                raise SealingError(f"sealed.recipients.{i}", "must be an object with a kid")
-            if any(r.kid == entry["kid"] for r in recipients):
-                raise SealingError(f"sealed.recipients.{i}.kid", "names a key listed before it")
-            recipients.append(Recipient(entry["kid"], {k: v for k, v in entry.items() if k != "kid"}))
+        recipients = _recipients(data.get("recipients"))
         nonce = unb64u(data.get("nonce"), "sealed.nonce")
         if len(nonce) != NONCE_SIZE:
             raise SealingError("sealed.nonce", f"must be {NONCE_SIZE} bytes")
@@ -82,7 +73,7 @@ class Sealed:
         if not isinstance(signer, str):
             raise SealingError("sealed.signer", "must be the signing key's fingerprint")
         signature = unb64u(data.get("signature"), "sealed.signature")
-        return cls(the_suite, tuple(recipients), nonce, ciphertext, signer, signature)
+        return cls(the_suite, recipients, nonce, ciphertext, signer, signature)
 
     def unsigned_json(self) -> dict[str, Any]:
         return {
@@ -291,3 +282,16 @@ def check_for_router(
         raise SealingError(
             "sealed.recipients", f"not sealed for {', '.join(missing)}, a recipient of the routing decision"
         )
+
+
+def _recipients(raw: object) -> tuple[Recipient, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SealingError("sealed.recipients", "must be a non-empty array")
+    recipients: list[Recipient] = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+            raise SealingError(f"sealed.recipients.{i}", "must be an object with a kid")
+        if any(r.kid == entry["kid"] for r in recipients):
+            raise SealingError(f"sealed.recipients.{i}.kid", "names a key listed before it")
+        recipients.append(Recipient(entry["kid"], {k: v for k, v in entry.items() if k != "kid"}))
+    return tuple(recipients)

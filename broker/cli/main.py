@@ -10,8 +10,6 @@ from typing import Any
 
 from broker.settings import Settings, SettingsError
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-
 
 def _participants(args: argparse.Namespace, settings: Settings) -> Any:
     from broker.participants import Participants
@@ -178,39 +176,6 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return follow(settings, bureau=args.bureau, case_id=args.case, kind=args.kind, count=args.count)
 
 
-def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.domain.validation import ContractError, parse_message
-
-    failed = 0
-    for name in args.files:
-        try:
-            message = parse_message(Path(name).read_bytes())
-            print(f"{name}: valid {message.envelope.kind.value}")
-        except ContractError as exc:
-            failed += 1
-            for error in exc.errors:
-                print(f"{name}: {error}")
-    return 1 if failed else 0
-
-
-def cmd_export_schemas(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.tools.contract import drift, export
-
-    root = Path(args.dir)
-    if args.check:
-        problems = drift(root)
-        for problem in problems:
-            print(problem)
-        if problems:
-            print("the contract drifted: run `referral-broker export-schemas` and commit the result")
-            return 1
-        print("schemas and examples match the models")
-        return 0
-    written = export(root)
-    print(f"wrote {len(written)} files under {root}" if written else "schemas already up to date")
-    return 0
-
-
 def cmd_police_example(args: argparse.Namespace, settings: Settings) -> int:
     from broker.tools import police_example
 
@@ -343,15 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="stop after this many lines")
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("validate", help="check message files against the contract")
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("export-schemas", help="write JSON Schemas and examples generated from the models")
-    p.add_argument("--dir", default=str(SCHEMAS_DIR), help="schemas folder (default: the repository's)")
-    p.add_argument("--check", action="store_true", help="only report drift; exit 1 when files differ")
-    p.set_defaults(func=cmd_export_schemas)
-
     _add_optional_commands(sub)
 
     p = sub.add_parser("refresh-divisions", help="regenerate the division-code data file", add_help=False)
@@ -362,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands that live with their component (tracker, quarantine, demo, bench) register here."""
-    from broker.cli import bench, console, demo, keys, quarantine, tracker
+    from broker.cli import bench, console, contract, demo, keys, quarantine, tracker
 
-    for commands in (tracker, quarantine, demo, bench, keys, console):
+    for commands in (contract, tracker, quarantine, demo, bench, keys, console):
         commands.add_commands(sub)
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from broker.domain.case import CaseFacts, InformationCategory, Sector, Violation
 from broker.domain.threshold import Level, ThresholdRulesError, _parse_rules, assess, load_rules
-from tests.unit.test_threshold import facts
+from tests.support.facts import facts
 
 C = InformationCategory
 NOT, SERIOUS, ESPECIALLY = Level.NOT_REACHED, Level.SERIOUS, Level.ESPECIALLY_SERIOUS

@@ -12,4 +12,6 @@ if command -v npm >/dev/null && { [ ! -f tests/node/node_modules/.package-lock.j
     [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; }; then
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
-exec .venv/bin/python -m pytest "$@"
+# on several workers (pytest-xdist; RB_TEST_WORKERS, default 4), one test file per worker at a time;
+# `-n 0` among the arguments runs in this process (for -s, pdb, or one test)
+exec .venv/bin/python -m pytest -n "${RB_TEST_WORKERS:-4}" --dist loadfile "$@"

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from broker.console.accounts import Accounts
     from broker.console.scope import Scope
-    from tests.integration.test_console_browser import free_port
+    from tests.support.ports import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{Path(tmp) / 'tracker.sqlite3'}"

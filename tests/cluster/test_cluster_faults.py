@@ -38,14 +38,13 @@ from broker.tracker.notices import Notice, recipient
 from broker.transport import topology
 from broker.transport.management import scratch_vhost
 from broker.transport.provision import ROUTER_USER, provision
-from tests.cluster import workers
-from tests.cluster.observers import DecisionTap, InboxCollector, queue_depth
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
-from tests.integration.helpers import wait_for
-from tests.integration.test_faults import RetryingPublisher
-from tests.support import postgres_instance, rabbitmq_nodes
+from tests.support import postgres_instance, rabbitmq_nodes, worker_processes
+from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
+from tests.support.observers import DecisionTap, InboxCollector, queue_depth
 from tests.support.postgres_instance import PostgresInstance
 from tests.support.rabbitmq_nodes import RabbitCluster, RabbitNode
+from tests.support.streams import RetryingPublisher
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -110,7 +109,7 @@ class Run:
         self.admin_urls = cluster.amqp_urls(vhost=self.vhost)
         self.figures: list[str] = []
         self.failures: list[str] = []
-        self.workers: list[workers.Worker] = []
+        self.workers: list[worker_processes.Worker] = []
 
     def report(self, line: str) -> None:
         self.figures.append(line)
@@ -214,14 +213,14 @@ def _scenario(
     participants_file.write_text(participants.dump())
     router_db = postgres.create_database("router")
     tracker_db = postgres.create_database("tracker")
-    router = workers.router(
+    router = worker_processes.router(
         urls(router_user, 1),
         router_db,
         participants.user_prefix,
         participants_file,
         tmp_path,
     )
-    tracker = workers.tracker(urls(system_user, 2), tracker_db, RULES, 1.0, tmp_path)
+    tracker = worker_processes.tracker(urls(system_user, 2), tracker_db, RULES, 1.0, tmp_path)
     run.workers += [router, tracker]
     router.start()
     tracker.start()

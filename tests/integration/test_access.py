@@ -21,7 +21,7 @@ from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
 from broker.transport.provision import ROUTER_USER, provision
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
+from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -24,12 +24,13 @@ from broker.transport.blocking import BlockedWatch
 from broker.transport.client import BrokerUnavailable, ParticipantClient
 from broker.transport.confirms import CONFIRM_TIMEOUT_S
 from broker.transport.management import scratch_vhost
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
-from tests.integration.helpers import queue_depth, wait_for
-from tests.integration.test_router_e2e import receive
 from tests.support import rabbitmq_nodes
+from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
+from tests.support.messages import msg
+from tests.support.queues import queue_depth
 from tests.support.rabbitmq_nodes import RabbitNode
-from tests.unit.test_routing import msg
+from tests.support.traffic import receive
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -11,10 +11,11 @@ from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.management import Management
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, queue_depth, wait_for
-from tests.integration.test_router_e2e import receive
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain, queue_depth
+from tests.support.traffic import receive
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

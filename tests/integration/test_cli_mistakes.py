@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Deployment
+from tests.support.deployment import Deployment
 
 pytestmark = pytest.mark.rabbitmq
 

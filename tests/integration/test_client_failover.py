@@ -16,9 +16,10 @@ from broker.transport import topology
 from broker.transport.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.transport.management import Management
 from broker.transport.provision import provision
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, wait_for
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from broker.console.accounts import Accounts
 from broker.console.app import Console, create_app
 from broker.console.scope import Scope
+from broker.domain.factory import new_message
 from broker.domain.messages import Kind, Message
 from broker.limits import UserLimits
 from broker.participants import Participants
@@ -31,11 +31,12 @@ from broker.store.tracker.model import State
 from broker.tools.contract.examples import CASE_FACTS
 from broker.tools.records import temporary_database
 from broker.tracker.clock import ManualClock
-from broker.transport.client import new_message
 from broker.transport.provision import OPERATOR_USER, provision
-from tests.conftest import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
-from tests.integration.helpers import drain, wait_for
-from tests.integration.test_tracker_e2e import Running
+from tests.support.deployment import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
+from tests.support.ports import free_port
+from tests.support.queues import drain
+from tests.support.tracker import Running
+from tests.support.waiting import wait_for
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -58,12 +59,6 @@ def deployment(provisioned: Deployment) -> Iterator[Deployment]:
     """As in the tracker's tests: the router accepts the notices of a tracker whose clock runs ahead."""
     provisioned.start_router(clock_skew=timedelta(days=366))
     yield provisioned
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 
 from broker.settings import Settings
 from broker.store.tracker.store import TrackerStore
-from tests.integration.test_console_browser import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.rabbitmq
 

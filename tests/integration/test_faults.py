@@ -44,13 +44,13 @@ import pytest
 from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
-from broker.transport.client import ParticipantClient
-from tests.conftest import Deployment, provisioned_deployment
-from tests.integration.helpers import drain_ids, queue_depth, wait_for
-from tests.integration.test_router_crash import FLOWS, publish_stream, start_router
 from tests.support import rabbitmq_nodes
+from tests.support.deployment import Deployment, provisioned_deployment
+from tests.support.messages import msg
+from tests.support.queues import drain_ids, queue_depth
 from tests.support.rabbitmq_nodes import NodeError, RabbitNode
-from tests.unit.test_routing import msg
+from tests.support.streams import RetryingPublisher, publish_stream, start_router
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -200,68 +200,6 @@ def test_sigkill_at_random_points_of_a_stream_loses_nothing(provisioned: Deploym
 
 
 # ---- 2. RabbitMQ stop_app / start_app mid-stream ----
-
-
-class RetryingPublisher(threading.Thread):
-    """Publishes a paced stream over FLOWS; on any error it reconnects and publishes the same message
-    again (same message id) until the broker confirms it. Duplicates are fine, losses are not."""
-
-    def __init__(self, dep: Deployment, total: int, per_second: float, give_up_s: float = 120.0) -> None:
-        super().__init__(daemon=True)
-        self.dep = dep
-        self.total = total
-        self.interval = 1.0 / per_second
-        self.give_up_s = give_up_s
-        self.expected: dict[str, set[str]] = {}
-        self.confirmed = 0
-        self.retries = 0
-        self.errors: Counter[str] = Counter()
-        self.failure: BaseException | None = None
-        self.stopping = threading.Event()
-        self._clients: dict[str, ParticipantClient | None] = {}
-
-    def run(self) -> None:
-        try:
-            next_at = time.monotonic()
-            for n in range(self.total):
-                if self.stopping.is_set():
-                    return
-                sender, to, kind, recipients = FLOWS[n % len(FLOWS)]
-                message = msg(kind, sender, to, case_id=f"S-{n}")
-                for recipient in recipients:
-                    self.expected.setdefault(recipient, set()).add(str(message.envelope.message_id))
-                self._publish(sender, message)
-                self.confirmed += 1
-                next_at += self.interval
-                time.sleep(max(0.0, next_at - time.monotonic()))
-        except BaseException as exc:
-            self.failure = exc
-        finally:
-            for client in self._clients.values():
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        client.close()
-
-    def _publish(self, sender: str, message: Any) -> None:
-        deadline = time.monotonic() + self.give_up_s
-        while True:
-            client = self._clients.get(sender)
-            try:
-                if client is None:
-                    client = ParticipantClient(self.dep.url_for(sender), sender, connect_timeout_s=5)
-                    self._clients[sender] = client
-                client.publish(message)  # returns once the broker confirmed it
-                return
-            except Exception as exc:  # closed connection, refused connect, nack: reconnect, retry
-                self.errors[type(exc).__name__] += 1
-                self.retries += 1
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        client.close()
-                self._clients[sender] = None
-                if time.monotonic() > deadline or self.stopping.is_set():
-                    raise
-                time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

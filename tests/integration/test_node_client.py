@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from broker.domain.address import Address
-from tests.conftest import Deployment
-from tests.integration.test_router_e2e import nothing_for
+from tests.support.deployment import Deployment
+from tests.support.traffic import nothing_for
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -32,11 +32,12 @@ from broker.domain.messages import Kind
 from broker.tools.records import temporary_database
 from broker.tracker.clock import ManualClock
 from broker.transport import topology
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
-from tests.integration.helpers import drain, queue_depth, wait_for
-from tests.integration.test_tracker_e2e import Running
-from tests.unit.test_logs import card_number, id_number
-from tests.unit.test_routing import msg
+from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
+from tests.support.messages import msg
+from tests.support.personal_numbers import card_number, id_number
+from tests.support.queues import drain, queue_depth
+from tests.support.tracker import Running
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

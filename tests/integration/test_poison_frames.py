@@ -17,10 +17,11 @@ import pytest
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, drain_ids, queue_depth, wait_for
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain, drain_ids, queue_depth
 from tests.support.raw_amqp import RawPublisher
-from tests.unit.test_routing import msg
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

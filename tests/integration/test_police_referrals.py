@@ -10,10 +10,11 @@ from broker.domain.messages import Kind, PoliceReferral
 from broker.participants import SYSTEM
 from broker.tools.police_example import decline_everything, serve
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, wait_for
-from tests.integration.test_router_e2e import nothing_for, receive
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain
+from tests.support.traffic import nothing_for, receive
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -16,7 +16,7 @@ import pytest
 
 from broker.settings import Settings
 from broker.transport.client import ParticipantClient
-from tests.conftest import Deployment
+from tests.support.deployment import Deployment
 
 pytestmark = pytest.mark.rabbitmq
 

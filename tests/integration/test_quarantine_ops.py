@@ -26,8 +26,9 @@ from broker.store.tracker.store import TrackerStore
 from broker.tools.contract.examples import CASE_FACTS
 from broker.transport import topology
 from broker.transport.provision import OPERATOR_USER, provision
-from tests.conftest import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
-from tests.integration.helpers import drain, wait_for
+from tests.support.deployment import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment
+from tests.support.queues import drain
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

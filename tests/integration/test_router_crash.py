@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -12,33 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broker.domain.messages import Kind, Message
-from broker.tools.bench.run import FLOWS, router_process
+from broker.domain.messages import Kind
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain_ids, queue_consumers, queue_depth, wait_for
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain_ids, queue_consumers, queue_depth
+from tests.support.streams import publish_stream, start_router
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
-
-
-def start_router(dep: Deployment, database: Path, participants: Path) -> subprocess.Popen[bytes]:
-    return router_process(
-        dep.router_url, dep.settings.user_prefix, participants, database, stderr=subprocess.PIPE
-    )
-
-
-def publish_stream(dep: Deployment, total: int) -> dict[str, set[str]]:
-    """Publish `total` messages round-robin over FLOWS; return the ids each recipient must get."""
-    expected: dict[str, set[str]] = {}
-    clients = {sender: dep.client(sender) for sender, *_ in FLOWS}
-    for n in range(total):
-        sender, to, kind, recipients = FLOWS[n % len(FLOWS)]
-        message: Message = msg(kind, sender, to, case_id=f"K-{n}")
-        clients[sender].publish(message)
-        for recipient in recipients:
-            expected.setdefault(recipient, set()).add(str(message.envelope.message_id))
-    return expected
 
 
 def test_sigkill_while_5000_messages_flow_loses_nothing(provisioned: Deployment, tmp_path: Path) -> None:

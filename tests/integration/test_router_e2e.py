@@ -8,38 +8,13 @@ from typing import Any
 import pytest
 
 from broker.domain.address import Address
-from broker.domain.messages import Kind, Message
-from broker.transport.client import Delivered, ParticipantClient
-from tests.conftest import Deployment
-from tests.integration.helpers import wait_for
-from tests.unit.test_routing import msg
+from broker.domain.messages import Kind
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.traffic import nothing_for, receive, send, wait_routed
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def receive(client: ParticipantClient, n: int = 1, timeout: float = 10.0) -> list[tuple[Message, Delivered]]:
-    got: list[tuple[Message, Delivered]] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        client.consume(lambda m, d: got.append((m, d)), max_messages=n - len(got), idle_timeout_s=0.5)
-    return got
-
-
-def nothing_for(client: ParticipantClient, wait: float = 1.0) -> bool:
-    return not receive(client, 1, timeout=wait)
-
-
-def send(dep: Deployment, message: Message) -> Message:
-    dep.client(message.envelope.sender).publish(message)
-    return message
-
-
-def wait_routed(dep: Deployment, count: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (
-        dep.router.counters.routed + dep.router.counters.quarantined < count and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
 
 
 def test_escalation_reaches_the_superior_with_the_validated_sender(deployment: Deployment) -> None:

@@ -18,9 +18,10 @@ from broker.domain.messages import Kind
 from broker.store.memory import SqlRoutingMemory
 from broker.tools.records import TEST_POSTGRES_URL, postgres_reachable
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, drain_ids, queue_depth, wait_for
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain, drain_ids, queue_depth
+from tests.support.waiting import wait_for
 from workers.router import Route, Router
 
 pytestmark = pytest.mark.rabbitmq

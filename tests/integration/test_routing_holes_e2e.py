@@ -13,10 +13,10 @@ from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
 from broker.tools.contract.examples import REFERRAL_FACTS
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain
-from tests.integration.test_router_e2e import nothing_for, receive, send, wait_routed
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain
+from tests.support.traffic import nothing_for, receive, send, wait_routed
 
 pytestmark = pytest.mark.rabbitmq
 

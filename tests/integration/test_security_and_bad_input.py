@@ -14,10 +14,11 @@ from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain, wait_for
-from tests.integration.test_router_e2e import receive
-from tests.unit.test_routing import msg
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain
+from tests.support.traffic import receive
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -32,13 +32,13 @@ from broker.transport.client import BrokerUnavailable, NotAuthorised, Participan
 from broker.transport.management import Management, ManagementError, scratch_vhost
 from broker.transport.provision import provision
 from broker.transport.tls import kombu_options
-from tests.conftest import DEFAULT_PARTICIPANTS
-from tests.integration.helpers import wait_for
-from tests.integration.test_router_e2e import receive
 from tests.support import rabbitmq_nodes
 from tests.support.certificates import CertificateAuthority
+from tests.support.deployment import DEFAULT_PARTICIPANTS
+from tests.support.messages import msg
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
-from tests.unit.test_routing import msg
+from tests.support.traffic import receive
+from tests.support.waiting import wait_for
 from workers.router import Router
 from workers.tracker import Tracker
 

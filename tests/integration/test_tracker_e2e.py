@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,10 +23,12 @@ from broker.store.tracker.store import TrackerStore
 from broker.tools.records import postgres_reachable, temporary_database
 from broker.tracker.clock import ManualClock
 from broker.transport import topology
-from tests.conftest import Deployment
-from tests.integration.helpers import drain_ids, queue_depth, wait_for
-from tests.unit.test_routing import msg
-from workers.tracker import ClientPublisher, Tracker
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain_ids, queue_depth
+from tests.support.tracker import Crash, RecordingPublisher, Running
+from tests.support.traffic import send
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -37,23 +38,8 @@ def deployment(provisioned: Deployment) -> Iterator[Deployment]:
     provisioned.start_router(clock_skew=timedelta(days=366))
     yield provisioned
 
+
 pytestmark = pytest.mark.rabbitmq
-
-
-class RecordingPublisher(ClientPublisher):
-    """The real publisher, remembering every message id it got a confirm for."""
-
-    def __init__(self, url: str, log: list[str]) -> None:
-        super().__init__(url)
-        self.log = log
-
-    def publish(self, payload: bytes, message_id: str) -> None:
-        super().publish(payload, message_id)
-        self.log.append(message_id)
-
-
-class Crash(Exception):
-    """Stands for the process dying."""
 
 
 class DyingPublisher(RecordingPublisher):
@@ -62,56 +48,6 @@ class DyingPublisher(RecordingPublisher):
     def publish(self, payload: bytes, message_id: str) -> None:
         super().publish(payload, message_id)
         raise Crash
-
-
-class Running:
-    """A tracker in a thread, on a shared manual clock."""
-
-    def __init__(
-        self,
-        dep: Deployment,
-        database: str,
-        clock: ManualClock,
-        published: list[str],
-        publisher: type[RecordingPublisher] = RecordingPublisher,
-        lease_s: float = 60.0,
-    ) -> None:
-        url = dep.url_for("system:000000")
-        self.store = TrackerStore(database)
-        self.tracker = Tracker(
-            url,
-            self.store,
-            clock,
-            publisher(url, published),
-            scan_interval_s=0.05,
-            prefetch=16,
-            lease_s=lease_s,
-        )
-        self.crashed = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.tracker.run()
-        except Crash:
-            self.crashed = True
-
-    def scans(self, n: int = 3) -> None:
-        """Wait until this tracker scanned n more times."""
-        target = self.tracker.counters.scans + n
-        assert wait_for(lambda: self.tracker.counters.scans >= target, timeout=10)
-
-    def stop(self) -> None:
-        self.tracker.stop()
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive(), "tracker did not stop"
-        self.store.close()
-
-
-def send(dep: Deployment, message: Message) -> Message:
-    dep.client(message.envelope.sender).publish(message)
-    return message
 
 
 def reply(dep: Deployment, original: Message, kind: Kind, sender: str) -> Message:

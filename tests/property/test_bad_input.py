@@ -38,8 +38,9 @@ from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_mes
 from broker.participants import Participants
 from broker.store.memory import SqlRoutingMemory
 from broker.transport import topology
-from tests.conftest import DEFAULT_PARTICIPANTS, Deployment
-from tests.integration.helpers import drain, wait_for
+from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
+from tests.support.queues import drain
+from tests.support.waiting import wait_for
 from workers.router import BatchMemory, Checked, Duplicate, Quarantine, Route, Router
 
 EXAMPLES: dict[str, dict[str, Any]] = {

@@ -21,10 +21,11 @@ from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.transport import topology
 from broker.transport.client import ParticipantClient
-from tests.conftest import Deployment
-from tests.integration.helpers import drain_ids, wait_for
+from tests.support.deployment import Deployment
+from tests.support.messages import msg
+from tests.support.queues import drain_ids
 from tests.support.raw_amqp import FieldValue, RawPublisher
-from tests.unit.test_routing import msg
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

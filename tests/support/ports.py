@@ -29,3 +29,10 @@ def free_block(size: int, also: tuple[int, ...] = ()) -> int:
         if all(is_free(port) for port in wanted):
             return first
     raise RuntimeError(f"no block of {size} free ports between {LOWEST} and {HIGHEST}")
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the system picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,18 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-
-RABBITMQ_NODES = ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
-BROKER_IMAGE = "referral-broker:local"
-
-
-@cache
-def compose() -> dict[str, Any]:
-    data = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
-def services() -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = compose()["services"]
-    return result
-
-
-def broker_services() -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in services().items() if s.get("image") == BROKER_IMAGE}
+from tests.support.compose import (
+    CERTIFICATE_FILES,
+    DEPLOY,
+    GENERATORS,
+    RABBITMQ_NODES,
+    ROOT,
+    broker_services,
+    compose,
+    environment,
+    secret_mounts,
+    services,
+)
 
 
 def interpolate_defaults(text: str) -> str:
@@ -62,13 +52,6 @@ def referral_broker_commands(service: dict[str, Any]) -> list[list[str]]:
                 found.append(words[1:])
         return found
     return [argv[1:]] if argv and argv[0] == "referral-broker" else []
-
-
-def environment(service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
 
 
 def test_compose_file_follows_the_compose_specification() -> None:
@@ -322,7 +305,6 @@ def test_grafana_provisioning_matches_the_dashboard() -> None:
 
 # ---- secrets: each service sees its own only ----
 
-SECRETS_VOLUME = "secrets"
 OWN_SECRETS = {
     **{node: "rabbitmq" for node in RABBITMQ_NODES},
     "postgres": "postgres",
@@ -341,30 +323,6 @@ FILES = {
     "tracker": {"pgpass"},
 }
 """What init-secrets.sh leaves in each subdirectory (provision adds the credentials files)."""
-CERTIFICATE_FILES = {
-    "rabbitmq": {"tls/ca.pem", "tls/server.pem", "tls/server-key.pem"},
-    "provision": {"tls/ca.pem"},
-    "router": {"tls/ca.pem"},
-    "tracker": {"tls/ca.pem"},
-}
-"""What the `certificates` service (deploy/rabbitmq/make-certificates.sh) adds; its CA key stays in
-tls-ca/, which no other service mounts."""
-GENERATORS = {"secrets", "certificates"}
-"""The one-shot services that write the whole volume."""
-
-
-def secret_mounts(service: dict[str, Any]) -> list[tuple[str | None, str, bool]]:
-    """(subpath or None for the whole volume, target, read-only) of each mount of the secrets volume."""
-    found = []
-    for volume in service.get("volumes", []):
-        if isinstance(volume, str):
-            source, target, *options = volume.split(":")
-            if source == SECRETS_VOLUME:
-                found.append((None, target, "ro" in options))
-        elif volume.get("source") == SECRETS_VOLUME:
-            subpath = (volume.get("volume") or {}).get("subpath")
-            found.append((subpath, volume["target"], bool(volume.get("read_only"))))
-    return found
 
 
 def test_each_service_mounts_only_its_own_secrets() -> None:

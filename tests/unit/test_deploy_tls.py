@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from tests.unit.test_deploy import (
+from tests.support.compose import (
     CERTIFICATE_FILES,
     DEPLOY,
     GENERATORS,

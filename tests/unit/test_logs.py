@@ -14,28 +14,7 @@ from hypothesis import strategies as st
 
 from broker import logs
 from broker.logs import REDACTED, scrub_text
-
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(first17: str) -> str:
-    """An 18-digit ID-card number with its GB 11643 check character."""
-    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True))
-    return first17 + "10X98765432"[total % 11]
-
-
-def card_number(prefix: str) -> str:
-    """A bank-card number: prefix plus the Luhn check digit."""
-    for check in "0123456789":
-        digits = prefix + check
-        total = sum(
-            (d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 else d
-            for i, d in enumerate(int(c) for c in reversed(digits))
-        )
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
-
+from tests.support.personal_numbers import card_number, id_number
 
 ID18 = id_number("33068119900101123")
 ID18_X = id_number("11010519491231002")

@@ -14,7 +14,8 @@ from broker.domain.messages import Kind
 from broker.domain.referrals import referral_body
 from broker.domain.routing import COPY_RULES, Rule
 from broker.tools.contract.examples import REFERRAL_FACTS
-from tests.unit.test_routing import World, msg, refused, routes
+from tests.support.messages import msg
+from tests.support.routing import World, refused, routes
 
 UNDER = {**REFERRAL_FACTS, "illegal_income_cny": "0", "records": [{"category": "other", "provided": 4999}]}
 """The SIM-card ring's pattern below Art. 5 item 5: 4,999 identity records, no income."""

@@ -10,97 +10,12 @@ import pytest
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
 from broker.domain.factory import new_message
-from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
-from broker.domain.routing import (
-    InMemoryRoutingMemory,
-    RoutedRecord,
-    RoutingContext,
-    RoutingDecision,
-    RoutingRefused,
-    Rule,
-    decide,
-)
+from broker.domain.routing import Rule
 from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
-
-PARTICIPANTS = frozenset(
-    Address.parse(a)
-    for a in [
-        "bureau:000000",
-        "bureau:330000",
-        "bureau:330600",
-        "bureau:330602",
-        "bureau:330681",
-        "bureau:330100",
-        "bureau:330106",
-        "bureau:440000",
-        "bureau:440300",
-        "bureau:110000",
-        "bureau:110105",
-        "police:330681",
-        "procuratorate:330681",
-        "telecom:330681",
-        "telecom:330600",
-    ]
-)
-
-
-class World:
-    def __init__(self, participants: frozenset[Address] = PARTICIPANTS) -> None:
-        self.memory = InMemoryRoutingMemory()
-        self.ctx = RoutingContext(default_registry(), participants, self.memory)
-
-    def route(self, message: Message) -> RoutingDecision:
-        decision = decide(message, self.ctx)
-        self.memory.remember(RoutedRecord.of(message, decision))
-        return decision
-
-
-def msg(
-    kind: Kind, sender: str, to: list[str], body: dict[str, Any] | None = None, case: bool = True, **env: Any
-) -> Message:
-    default_bodies: dict[Kind, dict[str, Any]] = {
-        Kind.CASE_NOTICE: {"summary": "s"},
-        Kind.ASSISTANCE_REQUEST: {"questions": ["q"]},
-        Kind.ESCALATION: {"reason": "r"},
-        Kind.DIRECTIVE: {"directive_type": "guidance", "instructions": "i"},
-        Kind.CASE_TRANSFER: {"reason": "r"},
-        Kind.COORDINATION_REQUEST: {"action": "information", "request": "r"},
-        Kind.ASSISTANCE_REPLY: {"findings": "f", "complete": True},
-        Kind.RECEIPT_ACK: {},
-        Kind.FILING_DECISION: {"decision": "filed"},
-        Kind.JURISDICTION_DESIGNATION: {"designated": "bureau:330681"},
-    }
-    facts = (
-        CASE_FACTS
-        if case
-        and kind
-        not in {Kind.ASSISTANCE_REPLY, Kind.RECEIPT_ACK, Kind.FILING_DECISION, Kind.JURISDICTION_DESIGNATION}
-        else None
-    )
-    if kind is Kind.POLICE_REFERRAL and facts is not None:
-        facts = env.pop("facts", REFERRAL_FACTS)
-        if body is None:
-            # approved two hours ago: the router refuses approvals far from its clock
-            approved_at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-            body = referral_body(CaseFacts.model_validate(facts), "head", approved_at)
-            if body["level"] == "not_reached":  # a bureau claiming what the facts do not support
-                body.update(level="serious", clauses=[{"clause": "art5.5", "title": "claimed"}])
-    env.setdefault("case_id", "C-1")
-    case_id = env.pop("case_id")
-    return new_message(kind, sender, to, case_id, body or default_bodies[kind], case=facts, **env)
-
-
-def routes(decision: RoutingDecision) -> set[tuple[str, Rule]]:
-    return {(str(d.recipient), d.rule) for d in decision.deliveries}
-
-
-def refused(world: World, message: Message) -> RoutingRefused:
-    with pytest.raises(RoutingRefused) as info:
-        decide(message, world.ctx)
-    return info.value
-
+from tests.support.messages import msg
+from tests.support.routing import PARTICIPANTS, World, refused, routes
 
 # ---- vertical ----
 

@@ -30,7 +30,8 @@ from broker.domain.routing import (
 from broker.store.memory import SqlRoutingMemory, deliveries, routed
 from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
 from broker.tools.records import postgres_reachable, temporary_database
-from tests.unit.test_routing import PARTICIPANTS, World, msg, refused, routes
+from tests.support.messages import msg
+from tests.support.routing import PARTICIPANTS, World, refused, routes
 
 OTHER_COMPANY = {**CASE_FACTS, "company_credit_code": "91330602MA2B00019Q"}
 

@@ -11,45 +11,14 @@ from fractions import Fraction
 
 import pytest
 
-from broker.domain.case import CaseFacts, InformationCategory, RecordCount, Sector, SevereHarm, Violation
-from broker.domain.credit_code import make_credit_code, make_org_code
+from broker.domain.case import CaseFacts, InformationCategory, Sector, SevereHarm, Violation
 from broker.domain.threshold import assess
 from broker.domain.threshold_rules import DEFAULT_RULES_VERSION, ThresholdRulesError, load_rules
 from broker.domain.threshold_values import Assessment, Level
+from tests.support.facts import facts
 
 C = InformationCategory
 NOT, SERIOUS, ESPECIALLY = Level.NOT_REACHED, Level.SERIOUS, Level.ESPECIALLY_SERIOUS
-COMPANY = make_credit_code("91330600" + make_org_code("MA2BCDE1"))  # a Shaoxing company
-
-
-def facts(
-    records: dict[InformationCategory, int] | None = None,
-    *,
-    held: dict[InformationCategory, int] | None = None,
-    income: str = "0",
-    sector: Sector = Sector.REAL_ESTATE,
-    violation: Violation = Violation.LEAKING_SELLING_PROVIDING,
-    **flags: object,
-) -> CaseFacts:
-    """Case facts with ``records`` provided and ``held`` records obtained but not passed on."""
-    provided, kept = records or {}, held or {}
-    counts = [
-        RecordCount(category=c, provided=provided.get(c, 0), held=kept.get(c, 0))
-        for c in InformationCategory
-        if c in provided or c in kept
-    ]
-    return CaseFacts.model_validate(
-        {
-            "company_credit_code": COMPANY,
-            "sector": sector,
-            "violations": [violation],
-            "records": counts,
-            "illegal_income_cny": Decimal(income),
-            **flags,
-        }
-    )
-
-
 # --------------------------------------------------------------------------------------------------
 # Items 3-5: records per tier, and the ten-times level of para. 2 item 3
 

@@ -15,7 +15,7 @@ from broker.domain.case import CaseFacts, InformationCategory, Sector, Violation
 from broker.domain.threshold import assess
 from broker.domain.threshold_rules import ThresholdRulesError, load_rules, parse_rules
 from broker.domain.threshold_values import Level
-from tests.unit.test_threshold import facts
+from tests.support.facts import facts
 
 C = InformationCategory
 NOT, SERIOUS, ESPECIALLY = Level.NOT_REACHED, Level.SERIOUS, Level.ESPECIALLY_SERIOUS

@@ -26,15 +26,6 @@ def drain(settings: Settings, queue: str, expect: int | None = None, timeout: fl
             time.sleep(0.05)
 
 
-def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
-
-
 def drain_ids(url: str, queue: str, idle_s: float = 2.0) -> list[str]:
     """Every message id in a queue, consumed quickly (prefetch) and acked; duplicates kept."""
     import pika

@@ -28,11 +28,9 @@ def _operators_file(args: argparse.Namespace) -> str:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from broker.cli.tracker import existing_engine
     from broker.console.accounts import Accounts
-    from broker.console.app import Console, create_app
+    from broker.console.app import Console, serve
 
     accounts = Accounts(_operators_file(args))
     if not len(accounts):
@@ -51,14 +49,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        create_app(console),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,  # an access log would hold case numbers from URLs; the audit trail has them
-        timeout_graceful_shutdown=5,
-    )
+    serve(console, args.host, args.port)
     return 0
 
 

@@ -210,3 +210,17 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def serve(console: Console, host: str, port: int) -> None:
+    """Serve the console until interrupted."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(console),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # an access log would hold case numbers from URLs; the audit trail has them
+        timeout_graceful_shutdown=5,
+    )

@@ -27,6 +27,7 @@ from broker.participants import SYSTEM, Participants
 from broker.settings import Settings, TlsSettings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
+from broker.tracker.service import Tracker
 from broker.transport import topology
 from broker.transport.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.transport.management import Management, ManagementError, scratch_vhost
@@ -40,7 +41,6 @@ from tests.support.certificates import CertificateAuthority
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
 from tests.unit.test_routing import msg
 from workers.router import Router
-from workers.tracker import Tracker
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -23,11 +23,12 @@ from broker.store.tracker.model import State
 from broker.store.tracker.store import TrackerStore
 from broker.tools.records import postgres_reachable, temporary_database
 from broker.tracker.clock import ManualClock
+from broker.tracker.service import ConfirmedNotices, Tracker
 from broker.transport import topology
+from broker.transport.confirms import ConfirmedPublisher
 from tests.conftest import Deployment
 from tests.integration.helpers import drain_ids, queue_depth, wait_for
 from tests.unit.test_routing import msg
-from workers.tracker import ClientPublisher, Tracker
 
 
 @pytest.fixture
@@ -37,14 +38,15 @@ def deployment(provisioned: Deployment) -> Iterator[Deployment]:
     provisioned.start_router(clock_skew=timedelta(days=366))
     yield provisioned
 
+
 pytestmark = pytest.mark.rabbitmq
 
 
-class RecordingPublisher(ClientPublisher):
+class RecordingPublisher(ConfirmedNotices):
     """The real publisher, remembering every message id it got a confirm for."""
 
-    def __init__(self, url: str, log: list[str]) -> None:
-        super().__init__(url)
+    def __init__(self, confirms: ConfirmedPublisher, user: str, log: list[str]) -> None:
+        super().__init__(confirms, user)
         self.log = log
 
     def publish(self, payload: bytes, message_id: str) -> None:
@@ -82,7 +84,7 @@ class Running:
             url,
             self.store,
             clock,
-            publisher(url, published),
+            lambda confirms, user: publisher(confirms, user, published),
             scan_interval_s=0.05,
             prefetch=16,
             lease_s=lease_s,

@@ -16,13 +16,13 @@ from sqlalchemy import create_engine, text
 
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
-from broker.domain.decision_record import decision_record
+from broker.domain.decision_record import DecisionRecord
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
 from broker.domain.routing import InMemoryRoutingMemory, RoutedRecord, RoutingContext, decide
 from broker.tools.contract.examples import CASE_FACTS
-from broker.tracker.record import Routed, parse_record
+from broker.tracker.record import Routed
 from broker.transport.client import new_message
 
 TEST_POSTGRES_URL = os.environ.get(
@@ -80,7 +80,7 @@ BODIES: dict[Kind, dict[str, Any]] = {
 
 class Desk:
     """Routes messages with the real routing rules and returns their decision records, routed at the
-    time given, as the tracker receives them."""
+    time given, as the tracker reads them; ``records`` holds each as the JSON object published."""
 
     def __init__(self, participants: tuple[str, ...] = PARTICIPANTS) -> None:
         self.memory = InMemoryRoutingMemory()
@@ -142,9 +142,9 @@ class Desk:
     def route(self, message: Message, at: datetime) -> Routed:
         decision = decide(message, self.ctx)
         self.memory.remember(RoutedRecord.of(message, decision))
-        record = decision_record(message, decision, at)
-        self.records[record["message_id"]] = record
-        return parse_record(record)
+        record = DecisionRecord.of(message, decision, at)
+        self.records[str(record.message_id)] = record.wire()
+        return Routed.of(record)
 
 
 @contextmanager

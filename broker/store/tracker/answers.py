@@ -71,12 +71,18 @@ def apply(ctx: Context, tx: Tx, a: Routed) -> None:
         for row in _owed(conn, answered.forwards, str(answered.sender)):
             if ctx.policy.closes(ctx.policy.rule(row.rule), a):
                 close(tx, row, a, f"the {a.kind.value} of {a.sender} to the hub's forward")
+    _extensions(ctx, tx, a, answered)
+
+
+def _extensions(ctx: Context, tx: Tx, a: Routed, answered: Routed | None) -> None:
+    """An extension request moves what it is about by notice, and by the decisions on it already
+    seen; a decision on a request already seen applies to what the request was about."""
     if a.kind is Kind.EXTENSION_REQUEST:
         _extend_by_notice(ctx, tx, a)
         decisions = select(messages).where(
             and_(messages.c.in_reply_to == a.message_id, messages.c.kind == Kind.EXTENSION_DECISION.value)
         )
-        for row in conn.execute(decisions.order_by(messages.c.routed_at)).all():
+        for row in tx.conn.execute(decisions.order_by(messages.c.routed_at)).all():
             _extend(ctx, tx, a, routed_from_row(row))
     elif (
         a.kind is Kind.EXTENSION_DECISION and answered is not None and answered.kind is Kind.EXTENSION_REQUEST

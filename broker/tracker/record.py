@@ -9,6 +9,7 @@ and are not kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,11 @@ from broker.domain.case import CaseFacts
 from broker.domain.decision_record import RECORD_VERSION, DecisionRecord
 from broker.domain.messages import Kind
 from broker.domain.routing import Rule
+
+
+_address = lru_cache(maxsize=4096)(Address.parse)
+"""The record's model has checked each address already; the few thousand participants' parsed forms
+are kept rather than parsed again for every record."""
 
 
 class RecordError(ValueError):
@@ -69,13 +75,13 @@ class Routed:
         return cls(
             message_id=str(record.message_id),
             kind=record.kind,
-            sender=Address.parse(record.sender),
+            sender=_address(record.sender),
             case_id=record.case_id,
             in_reply_to=_text(record.in_reply_to),
             forwards=_text(record.forwards),
             sent_at=record.sent_at,
             routed_at=record.routed_at,
-            deliveries=tuple(Delivery(Address.parse(d.to), d.rule) for d in record.deliveries),
+            deliveries=tuple(Delivery(_address(d.to), d.rule) for d in record.deliveries),
             case=record.case,
             extension_days=_days(record),
             extension_granted=extension.granted if extension is not None else None,

@@ -9,8 +9,8 @@ and are not kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,6 @@ from broker.domain.case import CaseFacts
 from broker.domain.decision_record import RECORD_VERSION, DecisionRecord
 from broker.domain.messages import Kind
 from broker.domain.routing import Rule
-
 
 _address = lru_cache(maxsize=4096)(Address.parse)
 """The record's model has checked each address already; the few thousand participants' parsed forms

@@ -174,8 +174,8 @@ def test_the_tracker_reads_the_routers_decisions_over_tls(
     router: Router,
     tmp_path: Path,
 ) -> None:
-    """The tracker's consumer (kombu) and its notice publisher (the client library) take RB_TLS_CA_FILE
-    from the environment, as in the compose stack."""
+    """The tracker's one connection (consumer and notice publisher) takes RB_TLS_CA_FILE from the
+    environment, as in the compose stack."""
     settings, participants, passwords = deployment
     county_user = participants.username(Address.parse(COUNTY))
     certificate = pki.client(county_user)

@@ -33,7 +33,6 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.inbound import Delivery
 from broker.transport.reconnect import (
     INFRASTRUCTURE_ERRORS,
     is_database_outage,
@@ -49,6 +48,17 @@ DEFAULT_PREFETCH = 256
 """Unacked records the tracker holds; all return to the queue if it dies."""
 DEFAULT_BATCH = 100
 """Records ingested in one transaction when a backlog is waiting."""
+
+
+class Input(Protocol):
+    """A delivered record: its bytes, settled once (inbound.Delivery)."""
+
+    @property
+    def body(self) -> bytes: ...
+
+    def ack(self) -> None: ...
+
+    def reject(self, requeue: bool = False) -> None: ...
 
 
 class NoticeNotConfirmed(Exception):
@@ -127,7 +137,7 @@ class Tracker:
         predecessor's claims for its own."""
         self.counters = Counters()
         self.stopping = threading.Event()
-        self._pending: deque[Delivery] = deque()
+        self._pending: deque[Input] = deque()
         self._next_scan = 0.0
         self._session: Session | None = None
         self._publisher: NoticePublisher | None = None
@@ -153,7 +163,8 @@ class Tracker:
             while not self.stopping.is_set():
                 idle = False
                 if self._pending:
-                    self._ingest_pending()
+                    batch = min(self.batch, len(self._pending))
+                    self.ingest([self._pending.popleft() for _ in range(batch)])
                     connected()  # a session that did work ends its outage's backoff
                 else:
                     idle = not s.serve(min(0.2, self.scan_interval_s))
@@ -166,7 +177,8 @@ class Tracker:
         # but never let a steady stream of records hold the scan back for long.
         if now >= self._next_scan and (idle or now >= self._next_scan + 5 * self.scan_interval_s):
             try:
-                self.scan_once()
+                assert self._publisher is not None
+                self.scan_once(self._publisher)
             except Exception as error:
                 if not is_database_outage(error):
                     raise
@@ -184,11 +196,10 @@ class Tracker:
         """Ingest, holding the records unacked while the database is away (see ride_out_database)."""
         ride_out_database(lambda: self._ingest(records), self.stopping, self._keepalive, "ingesting records")
 
-    def _take_batch(self) -> list[tuple[Delivery, Routed]]:
-        """Up to a batch of pending records, parsed; one that is not a record is dead-lettered."""
-        batch: list[tuple[Delivery, Routed]] = []
-        while self._pending and len(batch) < self.batch:
-            delivery = self._pending.popleft()
+    def _parsed(self, deliveries: list[Input]) -> list[tuple[Input, Routed]]:
+        """The records parsed; one that is not a record is dead-lettered."""
+        batch: list[tuple[Input, Routed]] = []
+        for delivery in deliveries:
             self.counters.received += 1
             try:
                 batch.append((delivery, parse_record(delivery.body)))
@@ -198,8 +209,10 @@ class Tracker:
                 delivery.reject(requeue=False)
         return batch
 
-    def _ingest_pending(self) -> None:
-        batch = self._take_batch()
+    def ingest(self, deliveries: list[Input]) -> None:
+        """Ingest a batch of records in one transaction and ack them once it committed; when the
+        transaction fails, one by one, dead-lettering only the records that fail alone."""
+        batch = self._parsed(deliveries)
         if not batch:
             return
         try:
@@ -214,7 +227,7 @@ class Tracker:
         for delivery, _ in batch:
             delivery.ack()
 
-    def _ingest_alone(self, delivery: Delivery, record: Routed) -> None:
+    def _ingest_alone(self, delivery: Input, record: Routed) -> None:
         try:
             self._ingest_held([record])
         except INFRASTRUCTURE_ERRORS:
@@ -233,7 +246,7 @@ class Tracker:
         self.counters.obligations += result.obligations
         self.counters.closed += result.closed
 
-    def scan_once(self) -> int:
+    def scan_once(self, publisher: NoticePublisher) -> int:
         """Claim the notices due now, publish each with a confirm and mark it sent. Returns how many
         were sent."""
         self.counters.scans += 1
@@ -249,15 +262,14 @@ class Tracker:
             for notice in claimed:
                 if self.stopping.is_set():
                     return sent  # the claim lapses after the lease; any tracker sends it then
-                if not self._send(notice):
+                if not self._send(notice, publisher):
                     return sent
                 sent += 1
 
-    def _send(self, notice: ClaimedNotice) -> bool:
+    def _send(self, notice: ClaimedNotice, publisher: NoticePublisher) -> bool:
         """Publish one claimed notice and mark it sent; False when the broker refused it."""
-        assert self._publisher is not None
         try:
-            self._publisher.publish(notice.payload, notice.message_id)
+            publisher.publish(notice.payload, notice.message_id)
         except NoticeNotConfirmed as exc:
             log.warning("notice not confirmed; retried after its lease", error=str(exc)[:200])
             return False

@@ -22,7 +22,7 @@ from broker.domain.messages import Kind, Message
 from broker.domain.referrals import referral_body
 from broker.domain.routing import InMemoryRoutingMemory, RoutedRecord, RoutingContext, decide
 from broker.tools.contract.examples import CASE_FACTS
-from broker.tracker.record import Routed
+from broker.tracker.record import Routed, parse_record
 from broker.transport.client import new_message
 
 TEST_POSTGRES_URL = os.environ.get(
@@ -144,7 +144,7 @@ class Desk:
         self.memory.remember(RoutedRecord.of(message, decision))
         record = DecisionRecord.of(message, decision, at)
         self.records[str(record.message_id)] = record.wire()
-        return Routed.of(record)
+        return parse_record(record.model_dump_json())  # the bytes, as the tracker reads them
 
 
 @contextmanager

@@ -93,18 +93,21 @@ def _extensions(ctx: Context, tx: Tx, a: Routed, answered: Routed | None) -> Non
 def _per_case(ctx: Context, tx: Tx, a: Routed) -> None:
     """Obligations owed per case (the transfer decision) that a referral, a recorded decision not to
     transfer, or handing the case away closes."""
+    referral = a.kind is Kind.POLICE_REFERRAL
+    how_away = closing.hands_duty_away(a)
+    if not referral and how_away is None:
+        return  # most records: no statement to build
     per_case = [r.id for r in ctx.policy.rules if r.closed_by_case_referral]
     scope = [
         obligations.c.case_id == a.case_id,
         obligations.c.rule.in_(per_case),
         obligations.c.state.in_(OPEN_STATES),
     ]
-    if a.kind is Kind.POLICE_REFERRAL:
+    if referral:
         decided = closing.referral_decided_at(a)
         for row in tx.conn.execute(select(obligations).where(and_(*scope))).all():
             how = f"a police_referral for the case, approved {local_time(decided)}"
             close(tx, row, a, how, closing.closed_at(decided, owed_of(row)))
-    how_away = closing.hands_duty_away(a)
     if how_away is not None:
         query = select(obligations).where(and_(*scope, obligations.c.owed_by == str(a.sender)))
         for row in tx.conn.execute(query).all():

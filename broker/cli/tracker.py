@@ -75,7 +75,7 @@ def _existing_store() -> Any:
 
 def cmd_track(args: argparse.Namespace, _: Settings) -> int:
     from broker import logs, metrics
-    from workers.tracker import Tracker
+    from broker.tracker.service import Tracker
 
     settings = TrackerSettings()
     logs.configure(args.log_level)

@@ -3,70 +3,188 @@
 It is built from the envelope and the decision only, never from personal data. A few kinds carry
 deadline facts in their body (an extension's days, a filing decision); those fields, and only
 those, are copied, since the tracker needs them and they name no person.
+
+`DecisionRecord` is the one definition of the layout: the router builds it (`DecisionRecord.of`,
+or `decision_record` for the JSON object it publishes) and the tracker parses the bytes straight
+into it. schemas/records.schema.json (RoutedRecord) describes the same JSON.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from broker.domain.address import AddressText
+from broker.domain.case import CaseFacts
 from broker.domain.messages import (
     AssistanceReply,
     ExtensionDecision,
     ExtensionRequest,
     FilingDecision,
+    Handling,
+    Kind,
     Message,
     PoliceReferral,
 )
-from broker.domain.routing import RoutingDecision
+from broker.domain.routing import RoutingDecision, Rule
 
 RECORD_VERSION = 1
 """Version of the record layout; consumers check it."""
 
+Time = Annotated[AwareDatetime, PlainSerializer(lambda when: when.isoformat(), return_type=str)]
+"""A time with its UTC offset, written as Python's isoformat (``+00:00``, not pydantic's ``Z``), as
+the records have always been written."""
+
+
+class _Part(BaseModel):
+    # Unknown keys are ignored, as the tracker always did: a reader of version 1 tolerates what a
+    # newer writer adds without bumping the version. Inputs are never echoed in errors.
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+
+class RecordDelivery(_Part):
+    to: AddressText
+    rule: Rule
+    reason: str
+
+
+class RecordNotice(_Part):
+    """A message the router sent because of this one (a linked-referral notice)."""
+
+    message_id: UUID
+    kind: Kind
+    to: tuple[AddressText, ...]
+
+
+class RecordReferral(_Part):
+    approved_at: Time
+    """When the bureau head approved the transfer (Decree 310 Art. 5: sent within 24 hours of it)."""
+
+
+class RecordAssistance(_Part):
+    complete: bool
+
+
+class RecordExtension(_Part):
+    """extension_request: the days asked; extension_decision: granted and the days granted."""
+
+    requested_working_days: int | None = None
+    granted: bool | None = None
+    extra_working_days: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_said(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class RecordFiling(_Part):
+    decision: Literal["filed", "not_filed"]
+
+
+OMITTED_WHEN_ABSENT = frozenset(
+    {"threshold", "linked_to", "notices", "referral", "assistance", "extension", "filing", "age_ms"}
+)
+"""Keys written only when they apply; the others are always written, null when empty."""
+
+
+class DecisionRecord(_Part):
+    """One routed message: its envelope's facts, where it went and why, and its deadline facts."""
+
+    event: Literal["routed"]
+    record_version: Literal[1]
+    message_id: UUID
+    kind: Kind
+    sender: AddressText
+    case_id: str = Field(min_length=1, max_length=64)
+    in_reply_to: UUID | None = None
+    forwards: UUID | None = None
+    sent_at: Time
+    routed_at: Time
+    handling: tuple[Handling, ...] = ()
+    deliveries: tuple[RecordDelivery, ...]
+    case: CaseFacts | None = None
+    threshold: dict[str, Any] | None = None
+    """police_referral: the router's own threshold assessment, without its explanation."""
+    linked_to: UUID | None = None
+    """police_referral: the earlier referral of the same company and facts it was joined to."""
+    notices: tuple[RecordNotice, ...] | None = None
+    referral: RecordReferral | None = None
+    assistance: RecordAssistance | None = None
+    extension: RecordExtension | None = None
+    filing: RecordFiling | None = None
+    age_ms: float | None = None
+    """Milliseconds from sent_at to routing, added by the router as it publishes."""
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if v is not None or k not in OMITTED_WHEN_ABSENT}
+
+    @classmethod
+    def of(cls, message: Message, decision: RoutingDecision, routed_at: datetime) -> DecisionRecord:
+        env = message.envelope
+        threshold = decision.threshold
+        return cls(
+            event="routed",
+            record_version=RECORD_VERSION,
+            message_id=env.message_id,
+            kind=env.kind,
+            sender=str(decision.sender),
+            case_id=env.case_id,
+            in_reply_to=env.in_reply_to,
+            forwards=env.forwards,
+            sent_at=env.sent_at,
+            routed_at=routed_at,
+            handling=tuple(env.handling),
+            deliveries=tuple(
+                RecordDelivery(to=str(d.recipient), rule=d.rule, reason=d.reason) for d in decision.deliveries
+            ),
+            case=env.case,
+            threshold=(
+                {k: v for k, v in threshold.items() if k != "explanation"} if threshold is not None else None
+            ),
+            linked_to=decision.linked_to,
+            notices=tuple(
+                RecordNotice(message_id=n.envelope.message_id, kind=n.envelope.kind, to=tuple(n.envelope.to))
+                for n in decision.notices
+            )
+            or None,
+            **_deadline_facts(message),
+        )
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object as published."""
+        return self.model_dump(mode="json")
+
+
+def _deadline_facts(message: Message) -> dict[str, Any]:
+    if isinstance(message, PoliceReferral):
+        return {"referral": RecordReferral(approved_at=message.body.approved_at)}
+    if isinstance(message, AssistanceReply):
+        return {"assistance": RecordAssistance(complete=message.body.complete)}
+    if isinstance(message, ExtensionRequest):
+        return {"extension": RecordExtension(requested_working_days=message.body.extra_working_days)}
+    if isinstance(message, ExtensionDecision):
+        granted = RecordExtension(
+            granted=message.body.granted, extra_working_days=message.body.extra_working_days
+        )
+        return {"extension": granted}
+    if isinstance(message, FilingDecision):
+        return {"filing": RecordFiling(decision=message.body.decision)}
+    return {}
+
 
 def decision_record(message: Message, decision: RoutingDecision, routed_at: datetime) -> dict[str, Any]:
-    env = message.envelope
-    record: dict[str, Any] = {
-        "event": "routed",
-        "record_version": RECORD_VERSION,
-        "message_id": str(env.message_id),
-        "kind": env.kind.value,
-        "sender": str(decision.sender),
-        "case_id": env.case_id,
-        "in_reply_to": str(env.in_reply_to) if env.in_reply_to else None,
-        "forwards": str(env.forwards) if env.forwards else None,
-        "sent_at": env.sent_at.isoformat(),
-        "routed_at": routed_at.isoformat(),
-        "handling": [h.value for h in env.handling],
-        "deliveries": [
-            {"to": str(d.recipient), "rule": d.rule.value, "reason": d.reason} for d in decision.deliveries
-        ],
-        "case": env.case.model_dump(mode="json") if env.case is not None else None,
-    }
-    if decision.threshold is not None:
-        record["threshold"] = {k: v for k, v in decision.threshold.items() if k != "explanation"}
-    if decision.linked_to is not None:
-        record["linked_to"] = str(decision.linked_to)
-    if decision.notices:
-        record["notices"] = [
-            {
-                "message_id": str(n.envelope.message_id),
-                "kind": n.envelope.kind.value,
-                "to": list(n.envelope.to),
-            }
-            for n in decision.notices
-        ]
-    if isinstance(message, PoliceReferral):
-        record["referral"] = {"approved_at": message.body.approved_at.isoformat()}
-    if isinstance(message, AssistanceReply):
-        record["assistance"] = {"complete": message.body.complete}
-    if isinstance(message, ExtensionRequest):
-        record["extension"] = {"requested_working_days": message.body.extra_working_days}
-    elif isinstance(message, ExtensionDecision):
-        record["extension"] = {
-            "granted": message.body.granted,
-            "extra_working_days": message.body.extra_working_days,
-        }
-    elif isinstance(message, FilingDecision):
-        record["filing"] = {"decision": message.body.decision}
-    return record
+    """The record as the JSON object the router publishes (it adds ``age_ms`` as it does)."""
+    return DecisionRecord.of(message, decision, routed_at).wire()

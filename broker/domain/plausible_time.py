@@ -31,9 +31,7 @@ def _span(span: timedelta) -> str:
     return f"{int(span.total_seconds() // 60)} minutes"
 
 
-def implausible(
-    at: datetime, now: datetime, max_age: timedelta, skew: timedelta = CLOCK_SKEW
-) -> str | None:
+def implausible(at: datetime, now: datetime, max_age: timedelta, skew: timedelta = CLOCK_SKEW) -> str | None:
     """Why `at` is outside [now - max_age, now + skew], or None when it is inside."""
     if at > now + skew:
         return f"is more than {_span(skew)} ahead of the broker's clock"

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
-from broker.domain.decision_record import decision_record
+from broker.domain.decision_record import DecisionRecord
 from broker.domain.factory import new_message
 from broker.domain.jurisdictions import default_registry
 from broker.domain.kinds import REQUIRES_CASE
@@ -81,7 +81,7 @@ BODIES: dict[Kind, dict[str, Any]] = {
 
 class Desk:
     """Routes messages with the real routing rules and returns their decision records, routed at the
-    time given, as the tracker receives them."""
+    time given, as the tracker reads them; ``records`` holds each as the JSON object published."""
 
     def __init__(self, participants: tuple[str, ...] = PARTICIPANTS) -> None:
         self.memory = InMemoryRoutingMemory()
@@ -136,9 +136,9 @@ class Desk:
     def route(self, message: Message, at: datetime) -> Routed:
         decision = decide(message, self.ctx)
         self.memory.remember(RoutedRecord.of(message, decision))
-        record = decision_record(message, decision, at)
-        self.records[record["message_id"]] = record
-        return parse_record(record)
+        record = DecisionRecord.of(message, decision, at)
+        self.records[str(record.message_id)] = record.wire()
+        return parse_record(record.model_dump_json())  # the bytes, as the tracker reads them
 
 
 @contextmanager

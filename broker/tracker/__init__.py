@@ -8,18 +8,17 @@ sent as ``system:000000``, and keeps an append-only history of every message's l
     clock.py      Clock protocol: the system clock, and a manual one for tests
     calendar.py   working days on China's official calendar, with operator-loaded years
     statutory.py  the holidays the law fixes, for a year whose notice is not loaded (provisional)
-    record.py     the decision record, parsed and checked
-    rules.py      the one deadline rule table (pure)
+    record.py     the decision record (broker/domain/decision_record.py), parsed and checked
+    rules.py      the one deadline rule table: which obligations a routed message opens (pure)
+    closing.py    what closes an open obligation and when, extensions, which notices chase it (pure)
     notices.py    who receives a reminder, an escalation or an overdue notice, and its message
-    schema.py     tables; migrations/ holds their Alembic history
-    db.py         engines, retried transactions, migrations, stored times
-    model.py      obligations, notices, audit events, figures
-    store.py      the tracker's state: ingest, close, extend, claim notices, load the calendar
-    views.py      operator views: trace, overdue, stats
+    service.py    the worker: one broker session, ingest in batches, scan and send notices
     settings.py   environment variables
-    commands.py   `referral-broker track | trace | overdue | stats | holidays | tracker-bench`
-    bench.py      the benchmark
-    testing.py    decision records from the real routing rules, throw-away databases
+
+Elsewhere: broker/store/tracker/ persists the state (store.py the facade; ingest.py, answers.py,
+chasing.py, holidays.py the steps; views.py the operator views; schema.py and migrations/),
+broker/cli/tracker.py the commands, broker/tools/records.py and broker/tools/bench/tracker.py the
+test records and the benchmark, workers/tracker.py the process entry point.
 
 README.md in this folder is the operator's and reviewer's guide.
 """

@@ -19,12 +19,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from broker.domain.address import Address, Party
+from broker.domain.address import SYSTEM_ADDRESS, Address, Party
+from broker.domain.factory import new_message
 from broker.domain.jurisdictions import Registry
 from broker.domain.messages import Kind, Message
-from broker.transport.client import new_message
 
-SYSTEM_ADDRESS = "system:000000"
 PROVISIONAL_NOTE = (
     "PROVISIONAL due time: counted on the statutory holidays only, the State Council's holiday notice "
     "for the year is not loaded; it moves when the notice is."
@@ -82,7 +81,7 @@ def notice_message(
     }
     return new_message(
         Kind.DEADLINE_NOTICE,
-        SYSTEM_ADDRESS,
+        str(SYSTEM_ADDRESS),
         [str(to)],
         case_id,
         body,

@@ -1,25 +1,30 @@
 """The routing decision record (broker/domain/decision_record.py) as the tracker reads it.
 
-Only what deadlines need is kept: ids, kind, parties, times, deliveries and the few deadline facts
-the router copies (an extension's days, a filing decision). Case facts are read once, to assess the
-criminal threshold, and are not kept.
+The bytes are parsed straight into the typed `DecisionRecord`; `Routed` keeps only what deadlines
+need: ids, kind, parties, times, deliveries and the few deadline facts the router copies (an
+extension's days, a filing decision). Case facts are read once, to assess the criminal threshold,
+and are not kept.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from broker.domain.address import Address, AddressError
+from broker.domain.address import Address
 from broker.domain.case import CaseFacts
-from broker.domain.decision_record import RECORD_VERSION
+from broker.domain.decision_record import RECORD_VERSION, DecisionRecord
 from broker.domain.messages import Kind
 from broker.domain.routing import Rule
+
+_address = lru_cache(maxsize=4096)(Address.parse)
+"""The record's model has checked each address already; the few thousand participants' parsed forms
+are kept rather than parsed again for every record."""
 
 
 class RecordError(ValueError):
@@ -61,72 +66,70 @@ class Routed:
     def delivered_by(self, *rules: Rule) -> tuple[Address, ...]:
         return tuple(d.to for d in self.deliveries if d.rule in rules)
 
+    @classmethod
+    def of(cls, record: DecisionRecord) -> Routed:
+        """What the tracker keeps of a checked record. Raises RecordError when an extension_request
+        does not say how many days it asks for (the due time it moves would be unknown)."""
+        extension = record.extension
+        return cls(
+            message_id=str(record.message_id),
+            kind=record.kind,
+            sender=_address(record.sender),
+            case_id=record.case_id,
+            in_reply_to=_text(record.in_reply_to),
+            forwards=_text(record.forwards),
+            sent_at=record.sent_at,
+            routed_at=record.routed_at,
+            deliveries=tuple(Delivery(_address(d.to), d.rule) for d in record.deliveries),
+            case=record.case,
+            extension_days=_days(record),
+            extension_granted=extension.granted if extension is not None else None,
+            filing=record.filing.decision if record.filing is not None else None,
+            complete=record.assistance.complete if record.assistance is not None else None,
+            approved_at=record.referral.approved_at if record.referral is not None else None,
+            linked_to=_text(record.linked_to),
+        )
+
 
 def parse_record(raw: bytes | str | dict[str, Any]) -> Routed:
-    """Parse and check one record. Raises RecordError saying what is wrong (never echoing values)."""
+    """Parse and check one record. Raises RecordError naming the field and the reason, never
+    echoing a value."""
     try:
-        data = json.loads(raw) if isinstance(raw, bytes | str) else raw
-    except (ValueError, UnicodeDecodeError):
-        raise RecordError("not JSON") from None
-    if not isinstance(data, dict):
-        raise RecordError("not a JSON object")
-    if data.get("event") != "routed":
-        raise RecordError("event: not a 'routed' record")
-    if data.get("record_version") != RECORD_VERSION:
-        raise RecordError(f"record_version: this tracker reads version {RECORD_VERSION}")
-    try:
-        kind = Kind(data["kind"])
-        deliveries = tuple(
-            Delivery(Address.parse(d["to"]), Rule(d["rule"])) for d in _list(data.get("deliveries"))
-        )
-        extension = data.get("extension") or {}
-        assistance = data.get("assistance") or {}
-        referral = data.get("referral") or {}
-        case = data.get("case")
-        return Routed(
-            message_id=str(UUID(data["message_id"])),
-            kind=kind,
-            sender=Address.parse(data["sender"]),
-            case_id=_text(data["case_id"], 64),
-            in_reply_to=str(UUID(data["in_reply_to"])) if data.get("in_reply_to") else None,
-            forwards=str(UUID(data["forwards"])) if data.get("forwards") else None,
-            sent_at=_aware(data["sent_at"]),
-            routed_at=_aware(data["routed_at"]),
-            deliveries=deliveries,
-            case=CaseFacts.model_validate(case) if case is not None else None,
-            extension_days=_days(extension, kind),
-            extension_granted=bool(extension["granted"]) if "granted" in extension else None,
-            filing=(data.get("filing") or {}).get("decision"),
-            complete=bool(assistance["complete"]) if "complete" in assistance else None,
-            approved_at=_aware(referral["approved_at"]) if "approved_at" in referral else None,
-            linked_to=str(UUID(data["linked_to"])) if data.get("linked_to") else None,
-        )
-    except (KeyError, TypeError, ValueError, AddressError, ValidationError) as exc:
-        raise RecordError(f"malformed record ({type(exc).__name__})") from None
+        if isinstance(raw, dict):
+            record = DecisionRecord.model_validate(raw)
+        else:
+            record = DecisionRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RecordError(_reason(exc)) from None
+    return Routed.of(record)
 
 
-def _list(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise TypeError("deliveries")
-    return value
+def _reason(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = {str(e["loc"][0]) if e["loc"] else "": e for e in reversed(errors)}
+    if "event" in first:
+        return "event: not a 'routed' record"
+    if "record_version" in first:
+        return f"record_version: this tracker reads version {RECORD_VERSION}"
+    error = errors[0]
+    if error["type"] == "json_invalid":
+        return "not JSON"
+    if not error["loc"]:
+        return "not a JSON object"
+    where = ".".join(str(part) for part in error["loc"])
+    return f"malformed record: {where}: {error['msg']}"
 
 
-def _text(value: Any, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ValueError("text")
-    return value
+def _text(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
 
 
-def _aware(value: Any) -> datetime:
-    when = datetime.fromisoformat(value)
-    if when.tzinfo is None:
-        raise ValueError("naive time")
-    return when
-
-
-def _days(extension: dict[str, Any], kind: Kind) -> int | None:
-    if kind is Kind.EXTENSION_REQUEST:
-        return int(extension["requested_working_days"])
-    if kind is Kind.EXTENSION_DECISION:
-        return int(extension.get("extra_working_days", 0))
+def _days(record: DecisionRecord) -> int | None:
+    extension = record.extension
+    if record.kind is Kind.EXTENSION_REQUEST:
+        if extension is None or extension.requested_working_days is None:
+            raise RecordError("extension.requested_working_days: an extension_request names its days")
+        return extension.requested_working_days
+    if record.kind is Kind.EXTENSION_DECISION:
+        return extension.extra_working_days or 0 if extension is not None else 0
     return None

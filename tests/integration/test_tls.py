@@ -27,6 +27,7 @@ from broker.participants import SYSTEM, Participants
 from broker.settings import Settings, TlsSettings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
+from broker.tracker.service import Tracker
 from broker.transport import topology
 from broker.transport.client import BrokerUnavailable, NotAuthorised, ParticipantClient
 from broker.transport.management import Management, ManagementError, scratch_vhost
@@ -40,7 +41,6 @@ from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
 from tests.support.traffic import receive
 from tests.support.waiting import wait_for
 from workers.router import Router
-from workers.tracker import Tracker
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -174,8 +174,8 @@ def test_the_tracker_reads_the_routers_decisions_over_tls(
     router: Router,
     tmp_path: Path,
 ) -> None:
-    """The tracker's consumer (kombu) and its notice publisher (the client library) take RB_TLS_CA_FILE
-    from the environment, as in the compose stack."""
+    """The tracker's one connection (consumer and notice publisher) takes RB_TLS_CA_FILE from the
+    environment, as in the compose stack."""
     settings, participants, passwords = deployment
     county_user = participants.username(Address.parse(COUNTY))
     certificate = pki.client(county_user)

@@ -7,16 +7,17 @@ import threading
 
 from broker.store.tracker.store import TrackerStore
 from broker.tracker.clock import ManualClock
+from broker.tracker.service import ConfirmedNotices, Tracker
+from broker.transport.confirms import ConfirmedPublisher
 from tests.support.deployment import Deployment
 from tests.support.waiting import wait_for
-from workers.tracker import ClientPublisher, Tracker
 
 
-class RecordingPublisher(ClientPublisher):
+class RecordingPublisher(ConfirmedNotices):
     """The real publisher, remembering every message id it got a confirm for."""
 
-    def __init__(self, url: str, log: list[str]) -> None:
-        super().__init__(url)
+    def __init__(self, confirms: ConfirmedPublisher, user: str, log: list[str]) -> None:
+        super().__init__(confirms, user)
         self.log = log
 
     def publish(self, payload: bytes, message_id: str) -> None:
@@ -46,7 +47,7 @@ class Running:
             url,
             self.store,
             clock,
-            publisher(url, published),
+            lambda confirms, user: publisher(confirms, user, published),
             scan_interval_s=0.05,
             prefetch=16,
             lease_s=lease_s,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Row
@@ -12,6 +11,7 @@ from sqlalchemy import Row
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.store.tracker.db import dt, jsonable, local_time
+from broker.tracker.closing import State as State  # where callers have always found it
 from broker.tracker.notices import Notice
 from broker.tracker.record import Routed
 
@@ -22,20 +22,6 @@ PROVISIONAL = "PROVISIONAL"
 def due_text(due_at: datetime, provisional: bool) -> str:
     """A due time for people, Beijing time, marked when the year's holiday notice may still move it."""
     return f"{local_time(due_at)} {PROVISIONAL}" if provisional else local_time(due_at)
-
-
-class State(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    """Closed by the due time."""
-    LATE = "late"
-    """Closed after the due time (lateness_s says by how much)."""
-    LAPSED = "lapsed"
-    """An optional window (never chased) that passed unused."""
-
-
-OPEN_STATES = (State.OPEN.value, State.LAPSED.value)
-"""States an answer can still close (a window used after it lapsed is recorded as late)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 
 1. Acknowledgements ingested per second: assistance requests are ingested, then a receipt_ack for
    each, in the worker's batches (100 records a transaction) and one record a transaction. Records
-   come from the real routing rules (testing.Desk); RabbitMQ is not involved.
+   come from the real routing rules (broker/tools/records.py Desk); RabbitMQ is not involved.
 2. One overdue scan with 1,000,000 open obligations: the rows are bulk-inserted directly, 1,000 of
    them due for a notice now and the rest due later. Timed: the scanner's indexed query, a full claim
    (recording 500 notices with their messages), a scan with nothing due, and the operator's

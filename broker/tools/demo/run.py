@@ -138,9 +138,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
     cast = default_cast(registry)
     calendar = WorkCalendar()
     clock = ScaledClock(options.start, options.compression)
-    plans = plan_campaign(
-        options.cases, cast, options.start, options.open_days, calendar, options.seed
-    )
+    plans = plan_campaign(options.cases, cast, options.start, options.open_days, calendar, options.seed)
     real_s = clock.real_seconds(options.end - options.start)
     say(
         f"referral-broker demo: {options.cases} cases of the 2019 campaign over {options.days} simulated "

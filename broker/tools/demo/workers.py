@@ -13,9 +13,9 @@ from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
 from broker.tools.demo.clock import ScaledClock
 from broker.tracker.rules import Policy
+from broker.tracker.service import Tracker
 from broker.transport.provision import ROUTER_USER
 from workers.router import Router
-from workers.tracker import Tracker
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""The tracker's service without a broker: records ingested and settled, notices sent once, a refused
+notice sent again after its lease. A real SQLite store; the broker's side (the delivered records,
+the confirmed publisher) is a fake behind the service's own protocols."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from broker.domain.messages import Kind
+from broker.store.tracker.store import TrackerStore
+from broker.tools.records import Desk
+from broker.tracker.calendar import BEIJING
+from broker.tracker.clock import ManualClock
+from broker.tracker.record import Routed
+from broker.tracker.service import NoticeNotConfirmed, Tracker
+
+AT = datetime(2024, 9, 2, 10, tzinfo=BEIJING)
+
+
+@dataclass
+class Record:
+    """A delivered record and how it was settled."""
+
+    body: bytes
+    settled: str = ""
+
+    def ack(self) -> None:
+        assert not self.settled
+        self.settled = "acked"
+
+    def reject(self, requeue: bool = False) -> None:
+        assert not self.settled and not requeue
+        self.settled = "dead-lettered"
+
+
+@dataclass
+class Notices:
+    """Confirms what it is given, or refuses the next `refuse` publishes."""
+
+    refuse: int = 0
+    confirmed: list[str] = field(default_factory=list)
+
+    def publish(self, payload: bytes, message_id: str) -> None:
+        json.loads(payload)  # the exact bytes of a message
+        if self.refuse:
+            self.refuse -= 1
+            raise NoticeNotConfirmed(message_id)
+        self.confirmed.append(message_id)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[TrackerStore]:
+    store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    yield store
+    store.close()
+
+
+def tracker(store: TrackerStore, clock: ManualClock, lease_s: float = 60.0) -> Tracker:
+    return Tracker("amqp://system-000000:x@127.0.0.1:5672/unused", store, clock, lease_s=lease_s)
+
+
+def delivered(desk: Desk, *routed: Routed) -> list[Record]:
+    return [Record(json.dumps(desk.records[r.message_id]).encode()) for r in routed]
+
+
+def test_records_are_acked_once_ingested_and_one_that_is_not_a_record_is_dead_lettered(
+    store: TrackerStore,
+) -> None:
+    desk = Desk()
+    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:330600"], AT)
+    ack = desk.reply(request, Kind.RECEIPT_ACK, "bureau:330600", AT + timedelta(hours=1))
+    records = [*delivered(desk, request, ack), Record(b'{"event": "routed", "secret": 1}')]
+    t = tracker(store, ManualClock(AT))
+    t.ingest(records)
+    assert [r.settled for r in records] == ["acked", "acked", "dead-lettered"]
+    assert (t.counters.ingested, t.counters.rejected, t.counters.obligations, t.counters.closed) == (
+        2,
+        1,
+        2,
+        1,
+    )
+    assert "secret" not in str(store.trace(request.message_id))
+
+
+def test_a_redelivered_record_is_acked_and_counted_as_a_duplicate(store: TrackerStore) -> None:
+    desk = Desk()
+    notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
+    t = tracker(store, ManualClock(AT))
+    t.ingest(delivered(desk, notice))
+    again = delivered(desk, notice)
+    t.ingest(again)
+    assert again[0].settled == "acked" and (t.counters.ingested, t.counters.duplicates) == (1, 1)
+    assert len(store.obligations(notice.message_id)) == 1
+
+
+def test_each_notice_is_sent_once_and_a_refused_one_again_after_its_lease(store: TrackerStore) -> None:
+    desk = Desk()
+    notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
+    clock = ManualClock(AT)
+    t = tracker(store, clock, lease_s=0.2)
+    t.ingest(delivered(desk, notice))
+    (receipt,) = store.obligations(notice.message_id)
+    clock.set(receipt.reminder_at + timedelta(seconds=1))
+    refusing = Notices(refuse=1)
+    assert t.scan_once(refusing) == 0 and refusing.confirmed == []
+    assert t.scan_once(refusing) == 0  # claimed: not sent again before the lease lapses
+    time.sleep(0.3)
+    assert t.scan_once(refusing) == 1 and t.scan_once(refusing) == 0
+    (reminder,) = refusing.confirmed
+    assert [n[5] for n in store.sent_notices() if n[4] == "sent"] == [reminder]
+    clock.set(receipt.due_at + timedelta(seconds=1))
+    assert t.scan_once(refusing) == 2  # escalation and overdue
+    assert t.counters.notices == 3

@@ -51,6 +51,7 @@ from broker.domain.validation import ContractError, parse_message
 from broker.logs import REDACTED, _scrub
 from broker.participants import SYSTEM, Participants
 from broker.store.memory import Seen, SqlRoutingMemory, State
+from broker.store.outage import ride_out_database
 from broker.transport import topology
 from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
@@ -61,7 +62,6 @@ from broker.transport.reconnect import (
     is_authentication_error,
     is_infrastructure_error,
     keep_running,
-    ride_out_database,
 )
 from broker.transport.tls import kombu_options
 

@@ -28,9 +28,9 @@ def _operators_file(args: argparse.Namespace) -> str:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.cli.tracker import existing_engine
     from broker.console.accounts import Accounts
     from broker.console.app import Console, serve
+    from broker.store.tracker.existing import existing_engine
 
     accounts = Accounts(_operators_file(args))
     if not len(accounts):

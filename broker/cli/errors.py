@@ -70,10 +70,10 @@ def explain(error: BaseException, settings: Settings) -> str | None:
 
 
 def _local(error: BaseException, settings: Settings) -> str | None:
-    from broker.cli.tracker import TrackerDatabaseError
     from broker.credentials import CredentialsError
     from broker.domain.address import AddressError
     from broker.participants import ParticipantsError
+    from broker.store.tracker.existing import TrackerDatabaseError
     from broker.transport.management import ManagementError
     from broker.transport.quarantine import OperatorError
 

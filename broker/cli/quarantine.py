@@ -17,8 +17,8 @@ from broker.settings import Settings
 
 
 def _trail(settings: Settings, required: bool) -> Any:
-    from broker.cli.tracker import TrackerDatabaseError, existing_engine
     from broker.store.operator_audit import OperatorTrail, operator
+    from broker.store.tracker.existing import TrackerDatabaseError, existing_engine
 
     try:
         engine = existing_engine(announce=False)

@@ -1,18 +1,10 @@
 """Helpers for tests and the benchmark: decision records made by the real routing rules, at chosen
-times, and throw-away databases (a SQLite file, or a PostgreSQL schema dropped afterwards)."""
+times (throw-away databases are in broker/store/scratch.py)."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
-
-from sqlalchemy import create_engine, text
 
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
@@ -25,11 +17,6 @@ from broker.domain.referrals import referral_body
 from broker.domain.routing import InMemoryRoutingMemory, RoutedRecord, RoutingContext, decide
 from broker.tools.contract.examples import CASE_FACTS
 from broker.tracker.record import Routed, parse_record
-
-TEST_POSTGRES_URL = os.environ.get(
-    "RB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-"""RB_TEST_POSTGRES_URL: the PostgreSQL database tests create their schemas in."""
 
 PARTICIPANTS = (
     "bureau:000000",
@@ -139,35 +126,3 @@ class Desk:
         record = DecisionRecord.of(message, decision, at)
         self.records[str(record.message_id)] = record.wire()
         return parse_record(record.model_dump_json())  # the bytes, as the tracker reads them
-
-
-@contextmanager
-def temporary_database(kind: Literal["sqlite", "postgres"], directory: Path) -> Iterator[str]:
-    """A database URL for one test: a SQLite file under ``directory``, or a fresh PostgreSQL schema
-    (dropped afterwards) that the URL selects with search_path."""
-    tag = uuid.uuid4().hex[:12]
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / f'tracker-{tag}.sqlite3'}"
-        return
-    schema = f"tracker_test_{tag}"
-    admin = create_engine(TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        separator = "&" if "?" in TEST_POSTGRES_URL else "?"
-        yield f"{TEST_POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = create_engine(TEST_POSTGRES_URL, connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False

@@ -27,19 +27,14 @@ from typing import Protocol
 import structlog
 
 from broker import metrics
+from broker.store.outage import is_database_outage, ride_out_database
 from broker.store.tracker.model import ClaimedNotice
 from broker.store.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import RecordError, Routed, parse_record
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.reconnect import (
-    INFRASTRUCTURE_ERRORS,
-    is_database_outage,
-    is_infrastructure_error,
-    keep_running,
-    ride_out_database,
-)
+from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
 from broker.transport.session import Session, login_user, session
 
 log = structlog.get_logger("referral_broker.tracker")

@@ -1,7 +1,7 @@
 """Keep a worker's session running: reconnect with exponential backoff (tenacity) when the broker
 goes away, starting the backoff afresh only after a session that stayed up (STABLE_S), so a second
 outage is retried as quickly as the first but a session that keeps failing is not restarted in a
-storm; and ride out a database outage inside the session, holding the input it has."""
+storm. Riding out a database outage inside the session is broker/store/outage.py's."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import TypeVar
 import amqp.exceptions
 import structlog
 from kombu import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
+
+from broker.store.outage import DATABASE_ERRORS, attempt_state
 
 log = structlog.get_logger("referral_broker.reconnect")
 
@@ -24,7 +25,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     *Connection().connection_errors,
     *Connection().channel_errors,
     OSError,  # includes ConnectionError, so ConfirmTimeout too
-    OperationalError,
+    *DATABASE_ERRORS,
 )
 """Errors of the broker or the database, after which a worker reconnects and retries; any other
 error while handling a message is a bug, handled by the worker (quarantine or dead-letter)."""
@@ -74,7 +75,7 @@ def keep_running(
         if len(up_since) > 1 or (up_since and time.monotonic() - up_since[0] >= STABLE_S):
             failures = 0
         failures += 1
-        wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S)(_attempt(failures))
+        wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S)(attempt_state(failures))
         return wait
 
     for attempt in Retrying(
@@ -93,13 +94,6 @@ def _interruptible_sleep(stopping: threading.Event, seconds: float) -> None:
     stopping.wait(seconds)  # a stop during the wait starts the last attempt at once, which returns
 
 
-def _attempt(number: int) -> RetryCallState:
-    """A retry state for tenacity's wait strategies, numbered by this outage's failures."""
-    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
-    state.attempt_number = number
-    return state
-
-
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     log.warning(
@@ -108,51 +102,3 @@ def _log_retry(state: RetryCallState) -> None:
         wait_s=round(state.upcoming_sleep, 2),
         error=repr(error)[:200],
     )
-
-
-def is_database_outage(error: BaseException) -> bool:
-    """A database that is away (stopped, restarting, unreachable, connection cut), as opposed to a
-    statement it refused (a missing table, a constraint), which waiting would not cure."""
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
-
-
-DATABASE_MAX_WAIT_S = 1.0
-"""Longest wait between two tries of a database that is away: a try costs one connection attempt,
-so input waits at most this long after the database is back."""
-
-
-def ride_out_database(
-    operation: Callable[[], T],
-    stopping: threading.Event,
-    keepalive: Callable[[float], None],
-    what: str,
-) -> T:
-    """Run `operation` until it succeeds, waiting with backoff while the database is away.
-
-    The caller keeps its broker session and its unacked input meanwhile (`keepalive(seconds)`
-    serves the connection, e.g. heartbeats, while waiting): returning the input to its queue would
-    count a delivery against the queue's limit for an outage that is not the message's fault.
-    Raises the database's error only when `stopping` is set."""
-    failures = 0
-    while True:
-        try:
-            return operation()
-        except DBAPIError as error:
-            if stopping.is_set() or not is_database_outage(error):
-                raise
-            failures += 1
-            wait: float = wait_exponential(multiplier=FIRST_WAIT_S, max=DATABASE_MAX_WAIT_S)(
-                _attempt(failures)
-            )
-            if failures == 1 or failures % 10 == 0:
-                log.warning(
-                    "database unavailable; holding input until it is back",
-                    during=what,
-                    attempt=failures,
-                    error=repr(error)[:200],
-                )
-            deadline = time.monotonic() + wait
-            while (left := deadline - time.monotonic()) > 0 and not stopping.is_set():
-                keepalive(min(left, 1.0))

@@ -26,10 +26,10 @@ from broker.domain.factory import new_message
 from broker.domain.messages import Kind, Message
 from broker.limits import UserLimits
 from broker.participants import Participants
+from broker.store.scratch import temporary_database
 from broker.store.tracker import db
 from broker.store.tracker.model import State
 from broker.tools.contract.examples import CASE_FACTS
-from broker.tools.records import temporary_database
 from broker.tracker.clock import ManualClock
 from broker.transport.provision import OPERATOR_USER, provision
 from tests.support.deployment import DEFAULT_PARTICIPANTS, TEST_LIMITS_CONNECTIONS, Deployment

@@ -29,7 +29,7 @@ from broker import logs
 from broker.cli.main import main
 from broker.domain.address import Address
 from broker.domain.messages import Kind
-from broker.tools.records import temporary_database
+from broker.store.scratch import temporary_database
 from broker.tracker.clock import ManualClock
 from broker.transport import topology
 from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from broker.domain.messages import Kind
 from broker.store.memory import SqlRoutingMemory
-from broker.tools.records import TEST_POSTGRES_URL, postgres_reachable
+from broker.store.scratch import TEST_POSTGRES_URL, postgres_reachable
 from broker.transport import topology
 from tests.support.deployment import Deployment
 from tests.support.messages import msg

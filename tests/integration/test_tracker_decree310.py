@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from broker.domain.messages import Kind
+from broker.store.scratch import postgres_reachable, temporary_database
 from broker.store.tracker.model import State
 from broker.store.tracker.store import TrackerStore
-from broker.tools.records import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
+from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING
 from broker.tracker.record import Routed
 

@@ -18,9 +18,9 @@ from kombu import Connection, Producer
 from prometheus_client import REGISTRY
 
 from broker.domain.messages import Kind, Message
+from broker.store.scratch import postgres_reachable, temporary_database
 from broker.store.tracker.model import State
 from broker.store.tracker.store import TrackerStore
-from broker.tools.records import postgres_reachable, temporary_database
 from broker.tracker.clock import ManualClock
 from broker.transport import topology
 from tests.support.deployment import Deployment

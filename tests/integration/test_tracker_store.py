@@ -19,10 +19,11 @@ from sqlalchemy.exc import DBAPIError
 from broker.domain.case import CaseFacts
 from broker.domain.messages import Kind
 from broker.domain.referrals import referral_body
+from broker.store.scratch import postgres_reachable, temporary_database
 from broker.store.tracker.model import State
 from broker.store.tracker.schema import VERSION_TABLE, metadata
 from broker.store.tracker.store import TrackerStore
-from broker.tools.records import OVER_THRESHOLD, Desk, postgres_reachable, temporary_database
+from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING, parse_holiday_file
 from broker.tracker.notices import Notice
 from broker.tracker.record import Routed

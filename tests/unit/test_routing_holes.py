@@ -28,8 +28,8 @@ from broker.domain.routing import (
     decide,
 )
 from broker.store.memory import SqlRoutingMemory, deliveries, routed
+from broker.store.scratch import postgres_reachable, temporary_database
 from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
-from broker.tools.records import postgres_reachable, temporary_database
 from tests.support.messages import msg
 from tests.support.routing import PARTICIPANTS, World, refused, routes
 

@@ -31,9 +31,10 @@ from sqlalchemy import text
 
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind
+from broker.store.scratch import postgres_reachable, temporary_database
 from broker.store.tracker.schema import obligations
 from broker.store.tracker.store import TrackerStore
-from broker.tools.records import Desk, postgres_reachable, temporary_database
+from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
 from broker.tracker.record import Routed
 from broker.tracker.rules import Policy

@@ -24,6 +24,7 @@ from kombu import Connection
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.participants import SYSTEM, Participants
+from broker.router.service import Router
 from broker.settings import Settings, TlsSettings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
@@ -39,7 +40,6 @@ from tests.support import rabbitmq_nodes
 from tests.support.certificates import CertificateAuthority
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
 from tests.unit.test_routing import msg
-from workers.router import Router
 from workers.tracker import Tracker
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]

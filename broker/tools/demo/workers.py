@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from broker.participants import SYSTEM, Participants
+from broker.router.service import Router
 from broker.settings import Settings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
 from broker.tools.demo.clock import ScaledClock
 from broker.tracker.rules import Policy
 from broker.transport.provision import ROUTER_USER
-from workers.router import Router
 from workers.tracker import Tracker
 
 

@@ -181,16 +181,10 @@ def quarantine_outputs(
     """The input, unchanged, on the quarantine exchange with x-quarantine-* headers saying why; the
     refusal notice to its authenticated publisher (`user_id`, as RabbitMQ validated it); the
     decision record."""
-    reason = _scrub(outcome.reason[:MAX_HEADER_TEXT])
-    field_ = _scrub(outcome.field[:MAX_HEADER_TEXT])
-    props = delivery.properties
-    message_id = message_id_of(delivery)
-    # what an operator needs to find it (domain/quarantine_ids.py): never a value that failed its check
-    body_digest = quarantine_ids.digest(delivery.body)
-    facts = quarantine_ids.envelope_facts(delivery.body)
     sender = participants.address_of(user_id) if user_id else None
-    at = now.isoformat()
-    out = Outputs()
+    record = _quarantine_record(delivery, user_id, sender, outcome, now)
+    props = delivery.properties
+    out = Outputs(record=record)
     out.messages.append(
         Output(
             (index, "quarantine"),
@@ -201,18 +195,34 @@ def quarantine_outputs(
                 "content_type": _text(props.get("content_type")) or "application/octet-stream",
                 "content_encoding": _text(props.get("content_encoding")) or "binary",
                 "delivery_mode": 2,
-                "message_id": message_id,
+                "message_id": message_id_of(delivery),
                 "application_headers": {
                     "x-quarantine-stage": outcome.stage,
-                    "x-quarantine-field": field_,
-                    "x-quarantine-reason": reason,
+                    "x-quarantine-field": record["field"],
+                    "x-quarantine-reason": record["reason"],
                     "x-original-user-id": user_id or "",
-                    "x-quarantine-digest": body_digest,
-                    "x-quarantined-at": at,
+                    "x-quarantine-digest": quarantine_ids.digest(delivery.body),
+                    "x-quarantined-at": record["quarantined_at"],
                 },
             },
         )
     )
+    if sender is not None and sender != SYSTEM:
+        out.messages.append(_refusal_output(index, sender, record, participants, to, now))
+        out.refusal = True
+    out.messages.append(record_output(index, "quarantined", record, to))
+    return out
+
+
+def _quarantine_record(
+    delivery: Inbound, user_id: str | None, sender: Address | None, outcome: Quarantine, now: datetime
+) -> dict[str, Any]:
+    """What an operator needs to find a quarantined input (domain/quarantine_ids.py): never a value
+    that failed its check."""
+    message_id = message_id_of(delivery)
+    body_digest = quarantine_ids.digest(delivery.body)
+    facts = quarantine_ids.envelope_facts(delivery.body)
+    authenticated = str(sender) if sender else None
     record: dict[str, Any] = {
         "event": "quarantined",
         "message_id": facts.message_id or message_id,
@@ -220,22 +230,17 @@ def quarantine_outputs(
         "user_id": user_id or None,
         "kind": facts.kind,
         # the authenticated sender; the envelope's claim only beside it, when it differs
-        "sender": str(sender) if sender else None,
-        "claimed_sender": facts.sender if facts.sender != (str(sender) if sender else None) else None,
+        "sender": authenticated,
+        "claimed_sender": facts.sender if facts.sender != authenticated else None,
         "case_id": facts.case_id,
         "stage": outcome.stage,
-        "field": field_,
-        "reason": reason,
-        "quarantined_at": at,
+        "field": _scrub(outcome.field[:MAX_HEADER_TEXT]),
+        "reason": _scrub(outcome.reason[:MAX_HEADER_TEXT]),
+        "quarantined_at": now.isoformat(),
     }
     for unread in [k for k in ("kind", "sender", "claimed_sender", "case_id") if record[k] is None]:
         del record[unread]  # the routing key says `invalid.unknown` for what could not be read
-    if sender is not None and sender != SYSTEM:
-        out.messages.append(_refusal_output(index, sender, record, participants, to, now))
-        out.refusal = True
-    out.record = record
-    out.messages.append(record_output(index, "quarantined", record, to))
-    return out
+    return record
 
 
 def _refusal_output(

@@ -146,13 +146,17 @@ class Pipeline:
             else self._assess_guarded(c, seen.get(c.message.envelope.message_id), memory)
             for c in checked
         ]
+        return self.record_decisions(outcomes)
+
+    def record_decisions(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Record the new decisions in the outbox before anything is published. A decision another
+        router replica recorded between our read and our write is its to route: a duplicate here."""
         new = [
             (RoutedRecord.of(o.message, o.decision), o.digest)
             for o in outcomes
             if isinstance(o, Route) and o.new
         ]
         recorded = self.guard(lambda: self.memory.begin(new), "recording decisions")
-        # a decision another router replica recorded between our read and our write: it routes it
         return [
             Duplicate(str(o.decision.message_id))
             if isinstance(o, Route) and o.new and o.decision.message_id not in recorded

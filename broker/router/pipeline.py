@@ -37,8 +37,8 @@ from broker.router.outputs import (
     send,
     user_id_of,
 )
-from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, unguarded
-from broker.router.settle import Action, Confirms, read_confirms, settle, settle_alone
+from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, Token, unguarded
+from broker.router.settle import Action, Confirms, Settlement, read_confirms, settle, settle_alone
 
 D = TypeVar("D", bound=Inbound)
 
@@ -68,39 +68,14 @@ class Pipeline:
         self.counters.received += len(batch)
         outcomes = self.decide_batch(batch)
         records = self.publish(batch, outcomes, publisher)
-        confirms = read_confirms(outcomes, publisher.wait())
-        for index in confirms.missed_refusals:
-            log.warning(
-                "refusal notice not taken by the sender's inbox",
-                quarantine_id=records[index]["quarantine_id"],
-            )
-        self.guard(lambda: self.memory.confirmed(confirms.done, confirms.finished), "recording confirms")
+        confirms = self.book_confirms(outcomes, records, publisher.wait())
         elapsed = time.perf_counter() - started
         metrics.ROUTER_BATCH_SECONDS.observe(elapsed)
         parked = self.park(batch, confirms, publisher)
         settlement = settle(len(batch), confirms, parked, holding)
-        if settlement.ack_all:
-            max(batch, key=lambda d: d.delivery_tag).ack(multiple=True)
-        held: list[D] = []
-        for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
-            refused = index in confirms.failed
-            if refused:
-                self.counters.retried += 1
-                log.warning(
-                    "output refused by the broker (inbox full?), retrying later",
-                    message_id=message_id_of(delivery),
-                    parked=index in parked,
-                )
-            action = settlement.actions.get(index)
-            if action is Action.HOLD:
-                held.append(delivery)
-            elif action is Action.ACK:
-                delivery.ack()
-            if not refused:
-                count_and_log(
-                    self.counters, outcome, records.get(index), round(elapsed * 1000, 2), len(batch)
-                )
-        return held
+        return self.carry_out(
+            settlement, batch, outcomes, records, confirms, parked, round(elapsed * 1000, 2)
+        )
 
     # ---- the steps, one input at a time ----
 
@@ -201,6 +176,51 @@ class Pipeline:
         send(publisher, park_outputs([batch[i] for i in confirms.failed], self.to))
         nacked = {index for index, _ in publisher.wait()}
         return {batch_index for i, batch_index in enumerate(confirms.failed) if i not in nacked}
+
+    def book_confirms(
+        self, outcomes: list[Outcome], records: dict[int, dict[str, Any]], nacked: set[Token]
+    ) -> Confirms:
+        """Read the broker's confirms and book them in the outbox."""
+        confirms = read_confirms(outcomes, nacked)
+        for index in confirms.missed_refusals:
+            log.warning(
+                "refusal notice not taken by the sender's inbox",
+                quarantine_id=records[index]["quarantine_id"],
+            )
+        self.guard(lambda: self.memory.confirmed(confirms.done, confirms.finished), "recording confirms")
+        return confirms
+
+    def carry_out(
+        self,
+        settlement: Settlement,
+        batch: Sequence[D],
+        outcomes: list[Outcome],
+        records: dict[int, dict[str, Any]],
+        confirms: Confirms,
+        parked: set[int],
+        batch_ms: float,
+    ) -> list[D]:
+        """Ack as settled, then count and log each input; returns the inputs to hold."""
+        if settlement.ack_all:
+            max(batch, key=lambda d: d.delivery_tag).ack(multiple=True)
+        held: list[D] = []
+        for index, (delivery, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+            refused = index in confirms.failed
+            if refused:
+                self.counters.retried += 1
+                log.warning(
+                    "output refused by the broker (inbox full?), retrying later",
+                    message_id=message_id_of(delivery),
+                    parked=index in parked,
+                )
+            action = settlement.actions.get(index)
+            if action is Action.HOLD:
+                held.append(delivery)
+            elif action is Action.ACK:
+                delivery.ack()
+            if not refused:
+                count_and_log(self.counters, outcome, records.get(index), batch_ms, len(batch))
+        return held
 
     def quarantine_alone(self, delivery: Inbound, publisher: Publisher, error: BaseException) -> None:
         """The input that made a batch of one fail: quarantine it (or, if even that fails,

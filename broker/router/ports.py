@@ -95,10 +95,13 @@ class RouterMemory(Outbox, RoutingIndex, Protocol):
     """One store serving both (broker/store/memory.SqlRoutingMemory)."""
 
 
-Guard = Callable[[Callable[[], Any], str], Any]
-"""Runs one memory operation (`what` names it for the log); the service's guard waits out a
-database that is away while keeping the broker session."""
+class Guard(Protocol):
+    """Runs one memory operation (`what` names it for the log); the service's guard waits out a
+    database that is away while keeping the broker session."""
+
+    def __call__(self, operation: Callable[[], T], what: str) -> T: ...
 
 
-def unguarded(operation: Callable[[], T], _what: str) -> T:
+def unguarded(operation: Callable[[], T], what: str) -> T:
+    del what  # only a guard that logs needs it
     return operation()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.plausible_time import CLOCK_SKEW
@@ -117,5 +117,5 @@ class Router:
     def handle_alone(self, delivery: Delivery, publisher: ConfirmedPublisher, error: BaseException) -> None:
         self.pipeline.quarantine_alone(delivery, publisher, error)
 
-    def _database(self, operation: Callable[[], T], what: str) -> Any:
+    def _database(self, operation: Callable[[], T], what: str) -> T:
         return ride_out_database(operation, self.consumer.stopping, self.consumer.keepalive, what)

@@ -36,7 +36,6 @@ from tests.unit.test_routing import msg
 SENDER, SUPERIOR = "bureau:330681", "bureau:330600"
 PEOPLE = Participants.of(PARTICIPANTS)
 TO = Destinations(deliver="deliver", quarantine="quarantine", routing_log="log", retry_queue="retry")
-NOW = datetime.now(UTC)
 
 
 # ---- in-memory fakes of the ports ----
@@ -259,19 +258,21 @@ POLICY = Policy(default_registry(), PEOPLE.addresses, True, timedelta(minutes=5)
 
 
 def test_a_new_route_goes_to_every_recipient() -> None:
-    outcome = route(checked(escalation()), Attempt(), InMemoryRoutingMemory(), POLICY, NOW)
+    outcome = route(checked(escalation()), Attempt(), InMemoryRoutingMemory(), POLICY, datetime.now(UTC))
     assert isinstance(outcome, Route) and outcome.new
     assert outcome.pending == frozenset({Address.parse(SUPERIOR)})
 
 
 def test_a_resumed_route_goes_only_to_the_recipients_still_pending() -> None:
-    outcome = route(checked(escalation()), Attempt(resume=frozenset()), InMemoryRoutingMemory(), POLICY, NOW)
+    outcome = route(
+        checked(escalation()), Attempt(resume=frozenset()), InMemoryRoutingMemory(), POLICY, datetime.now(UTC)
+    )
     assert isinstance(outcome, Route) and not outcome.new and outcome.pending == frozenset()
 
 
 def test_a_refused_route_is_quarantined_at_routing() -> None:
     wrong = msg(Kind.ESCALATION, SENDER, ["bureau:330000"])
-    refused = route(checked(wrong), Attempt(), InMemoryRoutingMemory(), POLICY, NOW)
+    refused = route(checked(wrong), Attempt(), InMemoryRoutingMemory(), POLICY, datetime.now(UTC))
     assert isinstance(refused, Quarantine) and (refused.stage, refused.field) == ("routing", "envelope.to")
 
 
@@ -279,7 +280,10 @@ def test_a_refused_route_is_quarantined_at_routing() -> None:
 
 
 def test_confirms_mark_what_was_delivered_and_what_failed() -> None:
-    a, b = (route(checked(escalation()), Attempt(), InMemoryRoutingMemory(), POLICY, NOW) for _ in range(2))
+    a, b = (
+        route(checked(escalation()), Attempt(), InMemoryRoutingMemory(), POLICY, datetime.now(UTC))
+        for _ in range(2)
+    )
     assert isinstance(a, Route) and isinstance(b, Route)
     confirms = read_confirms([a, b, Quarantine("contract", "$", "r")], {(1, SUPERIOR), (2, REFUSAL_TOKEN)})
     assert confirms.failed == (1,)

@@ -78,9 +78,9 @@ def _user_and_path(value: str) -> tuple[str, str]:
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     from broker import logs, metrics
+    from broker.router.service import Router
     from broker.store.memory import SqlRoutingMemory
     from broker.transport.reconnect import is_authentication_error
-    from workers.router import Router
 
     logs.configure(args.log_level)
     router = Router(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +35,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from broker.domain.address import Address
 from broker.domain.messages import Handling, Kind
 from broker.domain.routing import RECEIVES_CASE, RoutedRecord, Rule
+from broker.router.ports import Seen, State
 from broker.store.database import engine_for
+
+__all__ = ["RETENTION_DAYS", "Seen", "SqlRoutingMemory", "State"]
 
 RETENTION_DAYS = 400
 """How long routed message ids are remembered: longer than any reply or transfer chain runs
@@ -84,23 +85,9 @@ its own, not a column, so a database written before it is extended by create_all
 routed before it match by case id only."""
 
 
-class State(StrEnum):
-    ROUTING = "routing"
-    """Recorded before publishing; a crash here leaves unconfirmed deliveries to publish again."""
-    ROUTED = "routed"
-    """Every delivery confirmed by the broker."""
-
-
-@dataclass(frozen=True)
-class Seen:
-    state: State
-    digest: str
-    pending: frozenset[Address]
-    """Deliveries not yet confirmed."""
-
-
 class SqlRoutingMemory:
-    """RoutingMemory backed by SQL, shared by every router replica that uses the same database."""
+    """The router's outbox and routing index (broker/router/ports.py) backed by SQL, shared by every
+    router replica that uses the same database."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = engine_for(url)

@@ -16,7 +16,13 @@ from typing import Any
 
 import structlog
 
-from broker.transport.frames import TRANSPORT_FAULT_HEADER, Fault, parse_faults, tolerant_frame_handler
+from broker.transport.frames import (
+    PROBLEMS,
+    TRANSPORT_FAULT_HEADER,
+    Fault,
+    parse_faults,
+    tolerant_frame_handler,
+)
 
 log = structlog.get_logger("referral_broker.inbound")
 
@@ -53,6 +59,12 @@ class Delivery:
     def transport_faults(self) -> list[Fault] | None:
         """What the frame handler had to drop from this delivery, or None when it arrived whole."""
         return parse_faults(self.headers.get(TRANSPORT_FAULT_HEADER))
+
+    @property
+    def transport_problems(self) -> list[tuple[str, str]] | None:
+        """The transport faults in words (name, what was wrong), which hold none of the values."""
+        faults = self.transport_faults
+        return [(name, PROBLEMS[problem]) for name, problem in faults] if faults else None
 
     def ack(self, multiple: bool = False) -> None:
         self.channel.basic_ack(self.delivery_tag, multiple=multiple)

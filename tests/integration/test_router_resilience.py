@@ -15,6 +15,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.domain.messages import Kind
+from broker.router.outcomes import Route
+from broker.router.outputs import Outputs
+from broker.router.pipeline import Pipeline
+from broker.router.service import Router
 from broker.store.memory import SqlRoutingMemory
 from broker.store.scratch import TEST_POSTGRES_URL, postgres_reachable
 from broker.transport import topology
@@ -22,7 +26,6 @@ from tests.support.deployment import Deployment
 from tests.support.messages import msg
 from tests.support.queues import drain, drain_ids, queue_depth
 from tests.support.waiting import wait_for
-from workers.router import Route, Router
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -39,15 +42,27 @@ def _copies(dep: Deployment) -> Counter[str]:
     return Counter(drain_ids(dep.router_url, dep.inbox(RECIPIENT), idle_s=1.0))
 
 
-class BuggyRouter(Router):
-    """A router with a bug that one particular input triggers while its copies are published."""
+class BuggyPipeline(Pipeline):
+    """A pipeline with a bug that one particular input triggers while its copies are published."""
 
     poison: str = ""
 
-    def _publish_route(self, publisher: Any, index: int, route: Route, user_id: str, now: Any) -> Any:
-        if str(route.message.envelope.message_id) == self.poison:
+    def route_outputs(self, index: int, outcome: Route, user_id: str, now: Any) -> Outputs:
+        if str(outcome.message.envelope.message_id) == self.poison:
             raise RuntimeError("a bug this input triggers")
-        return super()._publish_route(publisher, index, route, user_id, now)
+        return super().route_outputs(index, outcome, user_id, now)
+
+
+class BuggyRouter(Router):
+    pipeline_class = BuggyPipeline
+
+    @property
+    def poison(self) -> str:
+        return self.pipeline.poison  # type: ignore[attr-defined, no-any-return]
+
+    @poison.setter
+    def poison(self, message_id: str) -> None:
+        self.pipeline.poison = message_id  # type: ignore[attr-defined]
 
 
 def test_a_bug_one_input_triggers_costs_that_input_only(provisioned: Deployment) -> None:

@@ -24,6 +24,7 @@ from kombu import Connection
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.participants import SYSTEM, Participants
+from broker.router.service import Router
 from broker.settings import Settings, TlsSettings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
@@ -40,7 +41,6 @@ from tests.support.messages import msg
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
 from tests.support.traffic import receive
 from tests.support.waiting import wait_for
-from workers.router import Router
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -36,12 +36,17 @@ from broker.domain.case import CASE_ID_PATTERN
 from broker.domain.routing import RoutedRecord
 from broker.domain.validation import MAX_MESSAGE_BYTES, ContractError, parse_message
 from broker.participants import Participants
+from broker.router.authenticate import check
+from broker.router.batch_memory import BatchMemory
+from broker.router.counting import count_and_log
+from broker.router.outcomes import Checked, Duplicate, Quarantine, Route
+from broker.router.outputs import send
+from broker.router.service import Router
 from broker.store.memory import SqlRoutingMemory
 from broker.transport import topology
 from tests.support.deployment import DEFAULT_PARTICIPANTS, Deployment
 from tests.support.queues import drain
 from tests.support.waiting import wait_for
-from workers.router import BatchMemory, Checked, Duplicate, Quarantine, Route, Router
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     path.stem: json.loads(path.read_text(encoding="utf-8"))
@@ -319,25 +324,29 @@ def header_frame_size(message: amqp.Message) -> int:
 
 
 def route_one(router: Router, raw: bytes, user: str | None) -> tuple[Any, FakePublisher]:
-    """What Router._handle_batch does with one input, up to (not including) the broker."""
+    """What the router's pipeline does with one input, up to (not including) the broker."""
     publisher = FakePublisher()
-    checked = router.check(raw, user)
+    pipeline = router.pipeline
+    checked = check(raw, user, router.participants)
     outcome: Any = checked
     if isinstance(checked, Checked):
-        outcome = router.assess(checked, None, BatchMemory(router.memory))
+        outcome = pipeline.assess(checked, None, BatchMemory(router.memory))
     record = None
     if isinstance(outcome, Route):
-        record = router._publish_route(publisher, 0, outcome, user or "", datetime.now(UTC))
+        outputs = pipeline.route_outputs(0, outcome, user or "", datetime.now(UTC))
     elif isinstance(outcome, Quarantine):
         delivery = types.SimpleNamespace(properties={"message_id": "m-1"}, body=raw)
-        record = router._publish_quarantine(publisher, 0, delivery, user, outcome)  # type: ignore[arg-type]
-    router._count_and_log(outcome, record, 1.0, 1)
+        outputs = pipeline.quarantine_outputs(0, delivery, user, outcome)
+    if isinstance(outcome, Route | Quarantine):
+        send(publisher, outputs.messages)  # type: ignore[arg-type]
+        record = outputs.record
+    count_and_log(router.counters, outcome, record, 1.0, 1)
     return outcome, publisher
 
 
 @pytest.fixture(scope="module")
 def router() -> Iterator[Router]:
-    """A router that is never connected: check() and assess() do no broker I/O. Logs go to a sink.
+    """A router that is never connected: its pipeline's steps do no broker I/O. Logs go to a sink.
 
     Its memory holds the valid examples as routed, so that replies, forwards and the like (and
     their mutations) find the messages they answer and get as far as routing."""
@@ -346,10 +355,12 @@ def router() -> Iterator[Router]:
     routed: set[str] = set()
     for _ in range(3):  # answers of answers need their originals first
         for name, data in EXAMPLES.items():
-            checked = router.check(json.dumps(data).encode(), username(data["envelope"]["sender"]))
+            checked = check(
+                json.dumps(data).encode(), username(data["envelope"]["sender"]), router.participants
+            )
             if name in routed or not isinstance(checked, Checked):
                 continue
-            outcome = router.assess(checked, None, BatchMemory(router.memory))
+            outcome = router.pipeline.assess(checked, None, BatchMemory(router.memory))
             if isinstance(outcome, Route):
                 router.memory.begin([(RoutedRecord.of(outcome.message, outcome.decision), outcome.digest)])
                 routed.add(name)
@@ -394,7 +405,7 @@ def test_router_quarantines_or_routes_every_hostile_message(
     raw, sender = message
     if user == "sender":
         user = username(sender)
-    checked = router.check(raw, user)
+    checked = check(raw, user, router.participants)
     assert isinstance(checked, Checked | Quarantine)
     outcome, publisher = route_one(router, raw, user)
     assert isinstance(outcome, Route | Quarantine | Duplicate)
@@ -446,7 +457,7 @@ def test_long_unknown_field_fits_the_quarantine_headers(
     router: Router, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # scrubbing is stubbed out here: its slowness on such text is the next test's bug
-    monkeypatch.setattr("workers.router._scrub", lambda text: text)
+    monkeypatch.setattr("broker.router.outputs._scrub", lambda text: text)
     monkeypatch.setattr("broker.logs._scrub", lambda value: value)
     raw = _long_unknown_field(100_000)
     assert len(raw) < MAX_MESSAGE_BYTES

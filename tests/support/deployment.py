@@ -50,8 +50,8 @@ class Deployment:
         return self.settings.amqp_url_for(user, self.passwords[user])
 
     def start_router(self, database_url: str = "sqlite://", clock_skew: Any = None) -> None:
+        from broker.router.service import Router
         from broker.store.memory import SqlRoutingMemory
-        from workers.router import Router
 
         memory = SqlRoutingMemory(database_url)
         skew = {"clock_skew": clock_skew} if clock_skew is not None else {}

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from broker.participants import SYSTEM, Participants
+from broker.router.service import Router
 from broker.settings import Settings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
@@ -15,7 +16,6 @@ from broker.tools.demo.clock import ScaledClock
 from broker.tracker.rules import Policy
 from broker.tracker.service import Tracker
 from broker.transport.provision import ROUTER_USER
-from workers.router import Router
 
 
 @dataclass

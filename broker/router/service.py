@@ -1,0 +1,122 @@
+"""The router as a running service: the consumer loop of broker/transport/consumer.py feeding the
+pipeline of broker/router/pipeline.py, with the store's memory behind the pipeline's protocols.
+
+Guarantees (README "Reliability"):
+- an input is acked only after the broker confirmed every output it caused (copies, quarantine,
+  decision record);
+- decisions are recorded before publishing, so a redelivered message is not routed twice;
+- anything that cannot be routed goes to rb.quarantine with x-quarantine-* headers saying why;
+- lost connections (broker or database) are retried with backoff; unacked input returns by itself;
+- SIGTERM finishes the batch in hand, hands back the rest (unacked) and exits.
+
+Messages are handled in batches of whatever has arrived (up to the prefetch): one database read,
+one write before publishing, streamed confirms, one write after.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from broker.domain.jurisdictions import Registry, default_registry
+from broker.domain.plausible_time import CLOCK_SKEW
+from broker.participants import Participants
+from broker.router.counting import Counters, log
+from broker.router.decide import Policy
+from broker.router.outputs import Destinations
+from broker.router.pipeline import Pipeline
+from broker.router.ports import RouterMemory
+from broker.store.outage import ride_out_database
+from broker.transport import topology
+from broker.transport.confirms import ConfirmedPublisher
+from broker.transport.consumer import BatchConsumer
+from broker.transport.inbound import Delivery
+from broker.transport.reconnect import is_infrastructure_error
+
+T = TypeVar("T")
+
+HOLD_S = 1.0
+"""How long an input whose copy the broker refused waits before the refused copies are retried."""
+
+DEFAULT_PREFETCH = 256
+"""Unacked deliveries the router holds, and the largest batch; all return to the queue if it dies."""
+
+ISOLATION_DELIVERIES = 2 * DEFAULT_PREFETCH
+"""After a batch failed with an error that was neither the broker's nor the database's (a bug some
+input triggers), the router hands the batch back and takes deliveries one at a time until this many
+have been handled: the input that caused it then fails alone and is quarantined alone (stage
+`internal`), and its innocent neighbours were redelivered once, never up to the delivery limit."""
+
+DESTINATIONS = Destinations(
+    deliver=topology.DELIVER_EXCHANGE,
+    quarantine=topology.QUARANTINE,
+    routing_log=topology.ROUTING_LOG,
+    retry_queue=topology.RETRY_QUEUE,
+)
+
+
+class Router:
+    pipeline_class: type[Pipeline] = Pipeline
+    """What handles each batch; a test may put a subclass here."""
+
+    def __init__(
+        self,
+        amqp_url: str,
+        participants: Participants,
+        memory: RouterMemory,
+        registry: Registry | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+        copy_referrals_to_procuratorate: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock_skew: timedelta = CLOCK_SKEW,
+    ) -> None:
+        self.participants = participants
+        self.memory = memory
+        self.counters = Counters()
+        self.consumer = BatchConsumer(
+            amqp_url, topology.ROUTER_QUEUE, self, prefetch, HOLD_S, ISOLATION_DELIVERIES, log=log
+        )
+        self.pipeline = self.pipeline_class(
+            participants,
+            memory,
+            Policy(
+                registry or default_registry(),
+                participants.addresses,
+                copy_referrals_to_procuratorate,
+                clock_skew,
+            ),
+            DESTINATIONS,
+            self.counters,
+            clock,  # the demo passes a compressed clock
+            guard=self._database,
+            is_infrastructure=is_infrastructure_error,
+        )
+
+    def run(self) -> None:
+        self.consumer.run()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    # ---- the consumer's handler ----
+
+    def on_session(self) -> None:
+        self.counters.sessions += 1
+        log.info("connected", queue=topology.ROUTER_QUEUE, participants=len(self.participants))
+
+    def handle_batch(
+        self, batch: list[Delivery], publisher: ConfirmedPublisher, holding: bool
+    ) -> list[Delivery]:
+        return self.pipeline.handle_batch(batch, publisher, holding)
+
+    def handle_alone(self, delivery: Delivery, publisher: ConfirmedPublisher, error: BaseException) -> None:
+        self.pipeline.quarantine_alone(delivery, publisher, error)
+
+    def _database(self, operation: Callable[[], T], what: str) -> T:
+        return ride_out_database(operation, self.consumer.stopping, self.consumer.keepalive, what)

@@ -31,7 +31,7 @@ from broker.router.pipeline import Pipeline
 from broker.router.ports import Seen, State, Token
 from broker.router.settle import Action, Confirms, read_confirms, settle, settle_alone
 from broker.tools.records import PARTICIPANTS
-from tests.unit.test_routing import msg
+from tests.support.messages import msg
 
 SENDER, SUPERIOR = "bureau:330681", "bureau:330600"
 PEOPLE = Participants.of(PARTICIPANTS)

@@ -33,7 +33,7 @@ DEFAULT_HOST = os.environ.get("RB_METRICS_HOST") or "127.0.0.1"
 sets 0.0.0.0, where the compose network is the boundary and the port is not published)."""
 
 QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
-"""The router's quarantine stages (workers/router.py Quarantine.stage)."""
+"""The router's quarantine stages (broker/router/outcomes.py Quarantine.stage)."""
 TRACKER_NOTICE_TYPES = ("reminder", "escalation", "overdue")
 
 ROUTER_MESSAGES = Counter(

@@ -57,7 +57,7 @@ def test_the_schema_refuses_a_record_with_a_field_it_does_not_define() -> None:
 
 
 def test_a_quarantined_record_as_the_router_writes_it_satisfies_the_schema() -> None:
-    # the keys and their order as workers/router.py _publish_quarantine and _publish_refusal write them
+    # the keys and their order as broker/router/outputs.py writes the quarantine and refusal records
     record = {
         "event": "quarantined",
         "message_id": "5eed0000-0000-4000-8000-000000000001",

@@ -1,7 +1,7 @@
 """Schemas of what the broker itself writes for participants and operators to read.
 
 The decision record on rb.routing-log (broker/domain/decision_record.py, and the `quarantined`
-record of workers/router.py), the headers of a quarantined copy and of a delivered copy. They are
+record of broker/router/outputs.py), the headers of a quarantined copy and of a delivered copy. They are
 written by hand from that code (it builds dicts, not models); tests validate records the code
 builds against them. Definitions use ``#/$defs/`` references, like contract_schema's.
 """
@@ -19,7 +19,7 @@ from broker.domain.threshold_values import Level
 Schema = dict[str, Any]
 
 QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
-"""x-quarantine-stage values the router writes (workers/router.py)."""
+"""x-quarantine-stage values the router writes (broker/router/outputs.py)."""
 
 _TEXT = {"type": "string", "maxLength": 500}
 _TIME = {"type": "string", "format": "date-time"}

@@ -67,30 +67,6 @@ from broker.domain.jurisdiction_values import (
     retired_codes,
 )
 
-__all__ = [
-    "DATA_PACKAGE",
-    "DIVISIONS_FILE",
-    "DIVISION_COLUMNS",
-    "MUNICIPALITIES",
-    "NATIONAL",
-    "NATIONAL_NAME",
-    "NON_MAINLAND",
-    "RETIRED_COLUMNS",
-    "RETIRED_FILE",
-    "XPCC",
-    "XPCC_CITIES",
-    "XPCC_NAME",
-    "Division",
-    "JurisdictionError",
-    "Level",
-    "MalformedDivisionCodeError",
-    "RetiredDivision",
-    "RetiredDivisionError",
-    "SuccessorBasis",
-    "UnknownDivisionError",
-    "check_code_shape",
-]
-
 
 class Registry:
     """The divisions in force, the retired codes, and hierarchy queries over them.

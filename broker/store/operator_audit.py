@@ -1,8 +1,9 @@
 """Operator actions in the tracker's audit trail (table tracker_audit), where `trace ID` finds them.
 
 The trail is the tracker's append-only table: one row per event, keyed by message id and case id.
-Operators' rows have events `quarantined` (the router's verdict, written the first time an operator
-command sees the message, with the stage, field and reason), `operator_shown`, `operator_body_shown`,
+Operators' rows have events `quarantined` (the router's verdict, with the stage, field and reason:
+written by the tracker from the router's quarantine record, or by the first operator command that
+sees the message if it comes first; never twice), `operator_shown`, `operator_body_shown`,
 `operator_replayed` and `operator_discarded` (`dead_lettered` for rb.dead-letter), and from the
 operator console `operator_login`, `operator_login_refused`, `operator_logout`, `operator_viewed`
 (a case page) and `operator_denied` (a case outside the operator's province); `actor` names

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts
@@ -89,6 +89,55 @@ class Routed:
             approved_at=record.referral.approved_at if record.referral is not None else None,
             linked_to=_text(record.linked_to),
         )
+
+
+class QuarantineRecord(BaseModel):
+    """The router's record of a message it quarantined (broker/router/outputs.py): the names an
+    operator finds it by and why it was refused, never a value that failed its check."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event: Literal["quarantined"]
+    quarantine_id: str = Field(min_length=1, max_length=36)
+    case_id: str | None = Field(None, max_length=64)
+    sender: str | None = Field(None, max_length=64)
+    stage: str = Field(max_length=40)
+    field: str = Field(max_length=500)
+    reason: str = Field(max_length=500)
+    quarantined_at: datetime
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A message the router quarantined, as the tracker records it in the audit trail, so `trace`
+    shows it before any operator command has looked at the quarantine."""
+
+    message_id: str
+    """The quarantine id: the envelope's message id when it could be read (domain/quarantine_ids.py)."""
+    case_id: str
+    sender: str | None
+    detail: str
+    quarantined_at: datetime
+
+
+Record = Routed | Quarantined
+
+
+def parse_event(raw: bytes | str) -> Record:
+    """A routed or a quarantined record, by its `event`. Raises RecordError as parse_record does."""
+    try:
+        quarantined = QuarantineRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["loc"] == ("event",) for e in exc.errors(include_input=False)):
+            return parse_record(raw)  # not a quarantine record: a routed one, or nothing known
+        raise RecordError(_reason(exc)) from None
+    return Quarantined(
+        message_id=quarantined.quarantine_id,
+        case_id=quarantined.case_id or "",
+        sender=quarantined.sender,
+        detail=f"{quarantined.stage} {quarantined.field}: {quarantined.reason}",
+        quarantined_at=quarantined.quarantined_at,
+    )
 
 
 def parse_record(raw: bytes | str | dict[str, Any]) -> Routed:

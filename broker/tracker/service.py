@@ -31,7 +31,7 @@ from broker.store.outage import is_database_outage, ride_out_database
 from broker.store.tracker.model import ClaimedNotice
 from broker.store.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.tracker.clock import Clock, SystemClock
-from broker.tracker.record import RecordError, Routed, parse_record
+from broker.tracker.record import Record, RecordError, parse_event
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
@@ -187,17 +187,17 @@ class Tracker:
         assert self._session is not None
         self._session.serve(seconds)
 
-    def _ingest_held(self, records: list[Routed]) -> None:
+    def _ingest_held(self, records: list[Record]) -> None:
         """Ingest, holding the records unacked while the database is away (see ride_out_database)."""
         ride_out_database(lambda: self._ingest(records), self.stopping, self._keepalive, "ingesting records")
 
-    def _parsed(self, deliveries: list[Input]) -> list[tuple[Input, Routed]]:
+    def _parsed(self, deliveries: list[Input]) -> list[tuple[Input, Record]]:
         """The records parsed; one that is not a record is dead-lettered."""
-        batch: list[tuple[Input, Routed]] = []
+        batch: list[tuple[Input, Record]] = []
         for delivery in deliveries:
             self.counters.received += 1
             try:
-                batch.append((delivery, parse_record(delivery.body)))
+                batch.append((delivery, parse_event(delivery.body)))
             except RecordError as exc:
                 self.counters.rejected += 1
                 log.error("record rejected to the dead-letter queue", reason=str(exc))
@@ -222,7 +222,7 @@ class Tracker:
         for delivery, _ in batch:
             delivery.ack()
 
-    def _ingest_alone(self, delivery: Input, record: Routed) -> None:
+    def _ingest_alone(self, delivery: Input, record: Record) -> None:
         try:
             self._ingest_held([record])
         except INFRASTRUCTURE_ERRORS:
@@ -234,7 +234,7 @@ class Tracker:
         else:
             delivery.ack()
 
-    def _ingest(self, records: list[Routed]) -> None:
+    def _ingest(self, records: list[Record]) -> None:
         result = self.store.ingest(records, self.clock.now())
         self.counters.ingested += result.ingested
         self.counters.duplicates += result.duplicates

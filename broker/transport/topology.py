@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import amqp.exceptions
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 
 from broker.domain.address import Address
 
@@ -196,7 +196,15 @@ def core_entities() -> list[Exchange | Queue]:
         quarantine,
         _queue(QUARANTINE, quarantine, args=holding(QUARANTINE_MAX_MESSAGES, QUARANTINE_MAX_BYTES)),
         log,
-        _queue(TRACKER_QUEUE, log, routing_key="routed.#", args=QueueArguments(max_length=TRACKER_BACKLOG)),
+        # the routed records (deadlines) and the quarantined ones (the audit trail, so `trace` shows
+        # a refused message before any operator command has looked at the quarantine)
+        Queue(
+            TRACKER_QUEUE,
+            bindings=[binding(log, routing_key="routed.#"), binding(log, routing_key="quarantined.#")],
+            durable=True,
+            auto_delete=False,
+            queue_arguments=QueueArguments(max_length=TRACKER_BACKLOG).as_arguments(),
+        ),
     ]
 
 

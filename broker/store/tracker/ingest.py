@@ -14,10 +14,10 @@ from broker.store.tracker import answers
 from broker.store.tracker.context import Context
 from broker.store.tracker.db import Tx, ts
 from broker.store.tracker.model import IngestResult, due_text, routed_from_row
-from broker.store.tracker.schema import messages, obligations
+from broker.store.tracker.schema import audit, messages, obligations
 from broker.tracker import closing
 from broker.tracker.closing import State
-from broker.tracker.record import Routed
+from broker.tracker.record import Quarantined, Record, Routed
 from broker.tracker.rules import NewObligation
 
 # built once per dialect: building it per record costs more than running it
@@ -29,9 +29,13 @@ _INSERT_MESSAGE = {
 }
 
 
-def ingest(ctx: Context, tx: Tx, records: Sequence[Routed]) -> IngestResult:
+def ingest(ctx: Context, tx: Tx, records: Sequence[Record]) -> IngestResult:
     for record in records:
-        tx.counts["ingested" if _ingest_one(ctx, tx, record) else "duplicates"] += 1
+        if isinstance(record, Quarantined):
+            new = _note_quarantined(tx, record)
+        else:
+            new = _ingest_one(ctx, tx, record)
+        tx.counts["ingested" if new else "duplicates"] += 1
     return IngestResult(**{k: tx.counts[k] for k in ("ingested", "duplicates", "obligations", "closed")})
 
 
@@ -160,3 +164,27 @@ def _earlier_related(conn: Connection, message_id: str) -> list[Routed]:
     )
     rows = conn.execute(query.order_by(messages.c.routed_at, messages.c.message_id)).all()
     return [routed_from_row(row) for row in rows]
+
+
+def _note_quarantined(tx: Tx, q: Quarantined) -> bool:
+    """The router's verdict in the audit trail, once: a redelivered record, or the row an operator
+    command wrote first on seeing the message in the quarantine (operator_audit.py), is not
+    written again."""
+    known = tx.conn.execute(
+        select(audit.c.id).where(and_(audit.c.message_id == q.message_id, audit.c.event == "quarantined"))
+    ).first()
+    if known is not None:
+        return False
+    tx.conn.execute(
+        insert(audit).values(
+            at=ts(q.quarantined_at),
+            message_id=q.message_id,
+            by_message=None,
+            case_id=q.case_id,
+            obligation_id=None,
+            event="quarantined",
+            actor=q.sender,
+            detail=q.detail,
+        )
+    )
+    return True

@@ -31,7 +31,7 @@ from broker.store.tracker.db import transaction
 from broker.store.tracker.model import AuditEvent, ClaimedNotice, IngestResult, Obligation, PartyStats
 from broker.store.tracker.schema import calendar_years
 from broker.tracker.calendar import OfficialDay, WorkCalendar
-from broker.tracker.record import Routed
+from broker.tracker.record import Record
 from broker.tracker.rules import Policy
 
 DEFAULT_LEASE_S = 60.0
@@ -70,8 +70,9 @@ class TrackerStore:
     def migrate(self) -> None:
         db.migrate(self.engine)
 
-    def ingest(self, records: Sequence[Routed], now: datetime) -> IngestResult:
-        """Record routed messages, open their obligations, close what they answer. One transaction."""
+    def ingest(self, records: Sequence[Record], now: datetime) -> IngestResult:
+        """Record routed messages, open their obligations, close what they answer, and note the
+        quarantined ones in the audit trail. One transaction."""
         return transaction(
             self.engine, lambda tx: ingest.ingest(self.context, tx, records), now, serializable=True
         )

@@ -27,9 +27,11 @@ def engine_for(url: str, busy_timeout_ms: int = 5000) -> Engine:
 
         def pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
+            # the wait first: switching to WAL takes a lock, and a second process opening the same
+            # new file at that moment would otherwise fail at once with "database is locked"
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
 
         event.listen(engine, "connect", pragmas)

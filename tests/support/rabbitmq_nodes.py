@@ -253,10 +253,14 @@ class RabbitNode:
             if self._shell is None or self._shell.poll() is not None:
                 raise NodeError(f"{self.name} exited while starting:\n{self.log_tail()}")
             if self._read_pid() is not None:
-                done = self.rabbitmqctl("await_startup", "--timeout", "10", check=False, timeout=30)
-                if done.returncode == 0:
-                    self._beam = self._read_pid()
-                    return
+                try:
+                    done = self.rabbitmqctl("await_startup", "--timeout", "10", check=False, timeout=30)
+                except subprocess.TimeoutExpired:
+                    pass  # rabbitmqctl itself starts slowly on a busy machine: ask again until the deadline
+                else:
+                    if done.returncode == 0:
+                        self._beam = self._read_pid()
+                        return
             if time.monotonic() > deadline:
                 raise NodeError(f"{self.name} did not start within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.5)

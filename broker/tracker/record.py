@@ -91,6 +91,13 @@ class Routed:
         )
 
 
+class RefusalNoticeRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    message_id: str = Field(max_length=36)
+    to: str = Field(max_length=64)
+
+
 class QuarantineRecord(BaseModel):
     """The router's record of a message it quarantined (broker/router/outputs.py): the names an
     operator finds it by and why it was refused, never a value that failed its check."""
@@ -105,6 +112,8 @@ class QuarantineRecord(BaseModel):
     field: str = Field(max_length=500)
     reason: str = Field(max_length=500)
     quarantined_at: datetime
+    refusal_notice: RefusalNoticeRecord | None = None
+    """The delivery_refused notice the router sent its authenticated publisher, when it did."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ class Quarantined:
     sender: str | None
     detail: str
     quarantined_at: datetime
+    notice_id: str | None = None
+    """The delivery_refused notice sent to the publisher (`trace` finds the verdict by its id too)."""
 
 
 Record = Routed | Quarantined
@@ -131,12 +142,17 @@ def parse_event(raw: bytes | str) -> Record:
         if any(e["loc"] == ("event",) for e in exc.errors(include_input=False)):
             return parse_record(raw)  # not a quarantine record: a routed one, or nothing known
         raise RecordError(_reason(exc)) from None
+    detail = f"{quarantined.stage} {quarantined.field}: {quarantined.reason}"
+    notice = quarantined.refusal_notice
+    if notice is not None:
+        detail += f"; delivery_refused {notice.message_id} sent to {notice.to}"
     return Quarantined(
         message_id=quarantined.quarantine_id,
         case_id=quarantined.case_id or "",
         sender=quarantined.sender,
-        detail=f"{quarantined.stage} {quarantined.field}: {quarantined.reason}",
+        detail=detail,
         quarantined_at=quarantined.quarantined_at,
+        notice_id=notice.message_id if notice is not None else None,
     )
 
 

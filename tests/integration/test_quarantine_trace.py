@@ -42,6 +42,10 @@ def test_a_quarantined_message_is_in_trace_before_any_operator_looks(
         assert len(verdicts()) == 1
         assert verdicts()[0].startswith("routing envelope.to:")
         assert "bureau:330603" in verdicts()[0]
+        # the refusal notice the sender got is part of the story, and its id finds it too
+        assert "delivery_refused" in verdicts()[0] and "sent to bureau:330681" in verdicts()[0]
+        notice_id = verdicts()[0].split("delivery_refused ")[1].split(" ")[0]
+        assert [e.event for e in trace(running.store.engine, notice_id)] == ["quarantined"]
         by_case = trace(running.store.engine, CASE)
         assert [e.event for e in by_case] == ["quarantined"] and by_case[0].actor == "bureau:330681"
     finally:

@@ -47,6 +47,15 @@ def test_a_quarantine_record_is_read_as_the_verdict_and_a_routed_one_as_before()
     assert isinstance(event, Quarantined)
     assert event.message_id == MESSAGE and event.case_id == "ZJZJ-2019-42"
     assert event.detail == "routing envelope.to: bureau:330603 is not a provisioned participant (addressee)"
+    told = parse_event(
+        quarantine_record(
+            refusal_notice={"message_id": "5d9c2f1e-0a7b-5c3d-8e4f-1a2b3c4d5e6f", "to": "bureau:330681"}
+        )
+    )
+    assert isinstance(told, Quarantined) and told.notice_id == "5d9c2f1e-0a7b-5c3d-8e4f-1a2b3c4d5e6f"
+    assert told.detail.endswith(
+        "; delivery_refused 5d9c2f1e-0a7b-5c3d-8e4f-1a2b3c4d5e6f sent to bureau:330681"
+    )
     desk = Desk()
     notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
     assert isinstance(parse_event(json.dumps(desk.records[notice.message_id]).encode()), Routed)

@@ -179,7 +179,7 @@ def _note_quarantined(tx: Tx, q: Quarantined) -> bool:
         insert(audit).values(
             at=ts(q.quarantined_at),
             message_id=q.message_id,
-            by_message=None,
+            by_message=q.notice_id,
             case_id=q.case_id,
             obligation_id=None,
             event="quarantined",

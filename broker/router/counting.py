@@ -40,6 +40,12 @@ def count_and_log(
         metrics.ROUTER_MESSAGES.labels("duplicate", "any").inc()
         log.info("duplicate", message_id=outcome.message_id)
         return
+    # the line before the counters: whoever waits for a count sees the line already written
+    if record is not None:
+        fields = {
+            k: v for k, v in record.items() if k not in ("event", "case", "record_version") and v is not None
+        }
+        log.info(record["event"], latency_ms=batch_ms, batch=batch, **fields)
     if isinstance(outcome, Quarantine):
         counters.quarantined += 1
         metrics.ROUTER_MESSAGES.labels("quarantined", "unknown").inc()
@@ -54,11 +60,6 @@ def count_and_log(
         for d in outcome.decision.deliveries:
             counters.by_rule[d.rule.value] = counters.by_rule.get(d.rule.value, 0) + 1
             metrics.ROUTER_DELIVERIES.labels(d.rule.value).inc()
-    if record is not None:
-        fields = {
-            k: v for k, v in record.items() if k not in ("event", "case", "record_version") and v is not None
-        }
-        log.info(record["event"], latency_ms=batch_ms, batch=batch, **fields)
 
 
 def count_dead_lettered(counters: Counters) -> None:

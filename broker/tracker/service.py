@@ -35,7 +35,8 @@ from broker.tracker.record import Record, RecordError, parse_event
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
-from broker.transport.session import Session, login_user, session
+from broker.transport.session import Session, session
+from broker.transport.tls import login_user
 
 log = structlog.get_logger("referral_broker.tracker")
 

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pika
 import pika.exceptions
@@ -37,7 +36,7 @@ from broker.domain.address import Address
 from broker.domain.factory import new_message as new_message
 from broker.domain.messages import Kind, Message
 from broker.domain.validation import validate_message
-from broker.settings import SettingsError, TlsSettings, broker_addresses
+from broker.settings import TlsSettings, broker_addresses
 from broker.transport import tls as tls_options
 from broker.transport import topology
 
@@ -163,7 +162,7 @@ class ParticipantClient:
         self._inbox = inbox
         tls = TlsSettings() if tls is None else tls
         self.parameters = connection_parameters(url, tls)
-        self.username = _username(url, tls)
+        self.username = tls_options.login_user(url, tls)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout_s = connect_timeout_s
         self._connection: pika.BlockingConnection | None = None
@@ -347,21 +346,6 @@ class ParticipantClient:
         self._seen[message_id] = None
         if len(self._seen) > SEEN_WINDOW:
             self._seen.popitem(last=False)
-
-
-def _username(url: str, tls: TlsSettings) -> str:
-    """The user every publish names in user_id. With certificate login RabbitMQ takes the user
-    from the certificate's CN, so the address must still name it for user_id to match."""
-    address = broker_addresses(url, "url")[0]
-    parts = urlsplit(address)
-    if not parts.username:
-        if tls.login_external(address):
-            raise SettingsError(
-                "url: certificate login needs the certificate's user name in the address "
-                "(amqps://bureau-330681@host:5671/vhost), for the user_id every publish carries"
-            )
-        return "guest"  # pika's default user, as before
-    return unquote(parts.username)
 
 
 class _HandlerFailed(Exception):

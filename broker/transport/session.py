@@ -12,15 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from kombu import Connection
 
-from broker.settings import SettingsError, TlsSettings, broker_addresses, failover_url
+from broker.settings import failover_url
 from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume, serve
-from broker.transport.tls import kombu_options
+from broker.transport.tls import kombu_options, login_user
 
 HEARTBEAT_S = 30
 
@@ -57,19 +56,3 @@ def session(
         publisher = ConfirmedPublisher(conn, conn.channel(), watch)
         consume(consume_channel, queue, on_delivery)
         yield Session(conn, publisher, user)
-
-
-def login_user(amqp_url: str, tls: TlsSettings | None = None) -> str:
-    """The user a connection to `amqp_url` logs in as. With certificate login RabbitMQ takes the
-    user from the certificate's CN, so the address must still name it for user_id to match."""
-    tls = TlsSettings() if tls is None else tls
-    address = broker_addresses(amqp_url, "url")[0]
-    parts = urlsplit(address)
-    if parts.username:
-        return unquote(parts.username)
-    if tls.login_external(address):
-        raise SettingsError(
-            "url: certificate login needs the certificate's user name in the address "
-            "(amqps://system-000000@host:5671/vhost), for the user_id every publish carries"
-        )
-    return "guest"  # the client library's default user

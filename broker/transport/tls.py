@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ssl
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pika
 import pika.credentials
 
-from broker.settings import TlsSettings, broker_addresses
+from broker.settings import SettingsError, TlsSettings, broker_addresses
 
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
 """Older versions are broken; RabbitMQ's own guide offers 1.2 and 1.3 only."""
@@ -95,3 +95,20 @@ def verification_failure(error: BaseException) -> str | None:
         elif isinstance(item, list | tuple):
             pending += list(item)
     return None
+
+
+def login_user(url: str, tls: TlsSettings | None = None) -> str:
+    """The user a connection to `url` logs in as, which every publish names in user_id. With
+    certificate login RabbitMQ takes the user from the certificate's CN, so the address must still
+    name it for user_id to match."""
+    tls = TlsSettings() if tls is None else tls
+    address = broker_addresses(url, "url")[0]
+    parts = urlsplit(address)
+    if parts.username:
+        return unquote(parts.username)
+    if tls.login_external(address):
+        raise SettingsError(
+            "url: certificate login needs the certificate's user name in the address "
+            "(amqps://USER@host:5671/vhost, e.g. bureau-330681), for the user_id every publish carries"
+        )
+    return "guest"  # the default user of pika and kombu

@@ -72,3 +72,14 @@ def deployment(provisioned: Deployment) -> Iterator[Deployment]:
     """A provisioned broker with the router running in a thread."""
     provisioned.start_router()
     yield provisioned
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common 022, under which a file created without a mode is readable by everyone (the
+    tests of private files use it: `pytest.mark.usefixtures("usual_umask")`)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)

@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from broker import credentials
 from broker.credentials import CredentialsError
+from tests.support.files import mode
 
-
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    """The common 022, under which a file created without a mode is readable by everyone."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def test_a_secret_file_readable_by_others_is_refused_in_one_line(tmp_path: Path) -> None:

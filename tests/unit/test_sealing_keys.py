@@ -5,9 +5,6 @@ rotation and revocation through the CLI, every refusal one line without a traceb
 from __future__ import annotations
 
 import json
-import os
-import stat
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,22 +16,12 @@ from broker.credentials import write_private
 from broker.sealing import SealingError, directory, keys
 from broker.sealing.suites import INTERNATIONAL, NATIONAL, SUITES
 from broker.sealing.vectors import world
+from tests.support.files import mode
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    """The common 022, under which a file created without a mode is readable by everyone."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))

@@ -135,13 +135,18 @@ Record = Routed | Quarantined
 
 
 def parse_event(raw: bytes | str) -> Record:
-    """A routed or a quarantined record, by its `event`. Raises RecordError as parse_record does."""
+    """A routed or a quarantined record, by its `event`. Raises RecordError as parse_record does.
+    Read as a routed record first, the tracker's usual input, so that one is parsed once."""
+    try:
+        return Routed.of(DecisionRecord.model_validate_json(raw))
+    except ValidationError as exc:
+        if not _about_event(exc):
+            raise RecordError(_reason(exc)) from None
+        not_routed = _reason(exc)
     try:
         quarantined = QuarantineRecord.model_validate_json(raw)
     except ValidationError as exc:
-        if any(e["loc"] == ("event",) for e in exc.errors(include_input=False)):
-            return parse_record(raw)  # not a quarantine record: a routed one, or nothing known
-        raise RecordError(_reason(exc)) from None
+        raise RecordError(not_routed if _about_event(exc) else _reason(exc)) from None
     detail = f"{quarantined.stage} {quarantined.field}: {quarantined.reason}"
     notice = quarantined.refusal_notice
     if notice is not None:
@@ -154,6 +159,10 @@ def parse_event(raw: bytes | str) -> Record:
         quarantined_at=quarantined.quarantined_at,
         notice_id=notice.message_id if notice is not None else None,
     )
+
+
+def _about_event(exc: ValidationError) -> bool:
+    return any(e["loc"] == ("event",) for e in exc.errors(include_input=False))
 
 
 def parse_record(raw: bytes | str | dict[str, Any]) -> Routed:

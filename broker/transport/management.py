@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ import httpx
 
 from broker.settings import Settings
 from broker.transport.tls import client_context
+
+_READ_RETRY_WAITS_S = (0.1, 0.3, 1.0)
+"""Waits before asking again after a read answered with a server error (see Management._call)."""
 
 
 class ManagementError(RuntimeError):
@@ -41,6 +45,13 @@ class Management:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         response = self._send(method, path, body)
+        for wait_s in _READ_RETRY_WAITS_S:
+            # A listing races the users and vhosts other clients delete meanwhile: RabbitMQ answers
+            # 500 when an entry vanishes while it is read. A read asks again; a write never does.
+            if method != "GET" or response.status_code < 500:
+                break
+            time.sleep(wait_s)
+            response = self._send(method, path, body)
         if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
             raise ManagementError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
         return response.json() if response.content else None

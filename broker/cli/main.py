@@ -88,7 +88,6 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         _participants(args, settings),
         SqlRoutingMemory(settings.database_url),
         prefetch=args.prefetch,
-        copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
     )
     router.install_signal_handlers()
     metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
@@ -244,11 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=256,
         help="unacked messages held at once, and the largest batch (default 256)",
-    )
-    p.add_argument(
-        "--no-procuratorate-copy",
-        action="store_true",
-        help="do not copy police referrals to the procuratorate",
     )
     p.add_argument("--log-level", default="INFO")
     p.add_argument(

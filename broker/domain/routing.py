@@ -185,8 +185,10 @@ def _police_referral(
         reason = f"criminal referral from {sender} to same-level police"
         out = [Delivery(police, Rule.POLICE_REFERRAL, reason)]
     procuratorate = Address(Party.PROCURATORATE, sender.code)
-    if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants:
-        # Required, so no_onward_dissemination does not suppress it: supervision is not dissemination.
+    if procuratorate in ctx.participants:
+        # Required (2006 opinions on the timely transfer of suspected crimes; Decree 310 Art. 14), so
+        # nothing switches it off: no setting, no command-line option, and no handling code
+        # (no_onward_dissemination) suppresses it, since supervision is not dissemination.
         if review.disagreement is None:
             reason = "supervision copy of a police referral"
             out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, reason))

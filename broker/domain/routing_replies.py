@@ -88,10 +88,7 @@ def answered(message: Message, sender: Address, ctx: RoutingContext) -> tuple[Ro
 
 def decision_copies(message: Message, original: RoutedRecord, ctx: RoutingContext) -> list[Delivery]:
     kind = message.envelope.kind
-    if (
-        kind not in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION)
-        or not ctx.copy_referrals_to_procuratorate
-    ):
+    if kind not in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION):
         return []
     # Decree 310 Art. 8 (2020): the filing decision is copied to the procuratorate (抄送人民检察院);
     # the reconsideration decision too, so it can supervise (Art. 9).

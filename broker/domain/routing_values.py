@@ -214,10 +214,6 @@ class RoutingContext:
     registry: Registry
     participants: frozenset[Address]
     memory: RoutingMemory
-    copy_referrals_to_procuratorate: bool = True
-    """Send a supervision copy of each police referral to the procuratorate at the same level. The
-    copy is required (2006 opinions on timely transfer of suspected crimes, procuratorial supervision;
-    Decree 310 Art. 14): only test desks turn it off, and no handling code suppresses it."""
     now: datetime | None = None
     """The router's clock, which sent_at and a referral's approved_at must lie near
     (broker/domain/plausible_time.py). None (replays of recorded traffic, test desks) skips those

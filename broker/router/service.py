@@ -68,7 +68,6 @@ class Router:
         memory: RouterMemory,
         registry: Registry | None = None,
         prefetch: int = DEFAULT_PREFETCH,
-        copy_referrals_to_procuratorate: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
@@ -84,7 +83,6 @@ class Router:
             Policy(
                 registry or default_registry(),
                 participants.addresses,
-                copy_referrals_to_procuratorate,
                 clock_skew,
             ),
             DESTINATIONS,

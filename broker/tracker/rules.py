@@ -44,6 +44,7 @@ from broker.domain.messages import Kind
 from broker.domain.routing import Rule
 from broker.domain.threshold import assess
 from broker.tracker.calendar import Unit, WorkCalendar
+from broker.tracker.notices import Supervisor
 from broker.tracker.record import Routed
 
 OBLIGATION_NAMESPACE = uuid.UUID("5b1f3c9e-2d4a-4e8b-9a51-7c0e6f1d2b34")
@@ -139,6 +140,8 @@ class DeadlineRule:
     due time by the days it names; an extension_decision changes nothing."""
     chased: bool = True
     """False for an optional window: tracked and traced, never reminded, escalated or counted overdue."""
+    escalated_to: Supervisor = Supervisor.SUPERIOR_BUREAU
+    """Who a late obligation's escalation goes to (notices.py): the procuratorate for the police."""
     enabled: bool = True
 
     @property
@@ -204,9 +207,11 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         owed_to=OwedTo.SENDER,
         amount=1,
         unit=Unit.WORKING_DAYS,
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 7: the police sign the receipt of a transfer; an office "
         "not competent passes it within 24 hours to the competent one and tells the bureau. 1 working day "
-        "is broker policy. Any answer counts as receipt.",
+        "is broker policy. Any answer counts as receipt. Late: escalated to the procuratorate's 立案监督 "
+        "(Art. 9, Art. 17), not to a market bureau.",
     ),
     DeadlineRule(
         id="filing_decision",
@@ -217,9 +222,11 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.FILING_DECISION}),
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 8: the police decide whether to file (立案) within 3 "
         "days of accepting the transfer, notify the bureau in writing and copy the procuratorate (the "
-        "router sends it the copy).",
+        "router sends it the copy). Late: escalated to the procuratorate's 立案监督 (Art. 9, Art. 17), not "
+        "to a market bureau.",
     ),
     DeadlineRule(
         id="reconsideration_window",
@@ -258,8 +265,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.RECONSIDERATION_DECISION}),
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 9: the police decide on a bureau's request for "
-        "reconsideration within 3 days of receiving it and notify the bureau in writing.",
+        "reconsideration within 3 days of receiving it and notify the bureau in writing. Late: escalated "
+        "to the procuratorate's 立案监督 (Art. 9: the police accept it), not to a market bureau.",
     ),
     DeadlineRule(
         id="supervision_suggestion_window",

@@ -15,6 +15,7 @@ from broker.store.tracker.model import State
 from broker.store.tracker.store import TrackerStore
 from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING
+from broker.tracker.notices import Notice
 from broker.tracker.record import Routed
 
 DECLINED = {"decided_by": "head", "decided_at": "2024-09-03T09:00:00+08:00", "reasons": "not criminal"}
@@ -74,3 +75,30 @@ def test_a_bureau_handing_its_case_away_hands_the_duty_with_it(store: TrackerSto
     ingest(store, notice, escalation)
     assert decisions(store, notice) == {"bureau:330681": State.CLOSED}
     assert decisions(store, escalation) == {"bureau:330600": State.OPEN}
+
+
+def claim_all(store: TrackerStore, now: datetime) -> set[tuple[str, Notice, str]]:
+    claimed = store.claim_notices(now, "t1")
+    for c in claimed:
+        assert store.mark_sent(c, "t1", now)
+    return {(c.obligation_id, c.notice, c.recipient) for c in claimed}
+
+
+def test_a_late_filing_decision_escalates_to_the_procuratorate_and_the_bureau_is_told(
+    store: TrackerStore,
+) -> None:
+    # Decree 310 Art. 8 (3 days), Art. 9 and Art. 17: late police answer to the procuratorate's 立案监督
+    desk = Desk()
+    referral = desk.send(
+        Kind.POLICE_REFERRAL, "bureau:330681", [], cst(2024, 9, 2, 10), "P-1", facts=OVER_THRESHOLD
+    )
+    receipt = desk.reply(referral, Kind.POLICE_RECEIPT, "police:330681", cst(2024, 9, 2, 11))
+    ingest(store, referral, receipt)
+    filing = {o.rule: o for o in store.obligations(referral.message_id)}["filing_decision"]
+    due = {n for n in claim_all(store, filing.due_at) if n[0] == filing.id}
+    assert due == {
+        (filing.id, Notice.ESCALATION, "procuratorate:330681"),
+        (filing.id, Notice.OVERDUE, "bureau:330681"),
+    }
+    trail = [e for e in store.trace(referral.message_id) if e.event == "escalation_sent"]
+    assert [e.actor for e in trail] == ["procuratorate:330681"]

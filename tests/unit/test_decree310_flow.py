@@ -9,10 +9,12 @@ from datetime import datetime
 import pytest
 
 from broker.domain.address import Address
+from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind
 from broker.domain.routing import COPY_RULES, RoutingRefused, Rule
 from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING, WorkCalendar
+from broker.tracker.notices import Notice, Supervisor, recipient
 from broker.tracker.record import Routed
 from broker.tracker.rules import NewObligation, Policy
 
@@ -235,3 +237,23 @@ def test_a_transferred_case_and_a_case_the_police_return_are_checked_within_15_w
     back = desk.reply(referral, Kind.FILE_RETURN, "police:330681", cst(2024, 9, 3), {"returned_items": []})
     returned = owed(back)["filing_check", "bureau:330681"]
     assert returned.owed_to == Address.parse("police:330681") and "Art. 13" in returned.basis
+
+
+# ---- late police: the procuratorate's 立案监督, not the superior market bureau ----
+
+
+def test_late_police_escalate_to_the_procuratorate_at_their_level_and_the_bureau_is_told() -> None:
+    # Decree 310 Art. 9 (the police accept the procuratorate's 立案监督) and Art. 17 (police that do not
+    # accept a transfer or decide late: "除由人民检察院依法实施立案监督外").
+    registry = default_registry()
+    police, bureau = Address.parse("police:330681"), Address.parse("bureau:330681")
+    for rule_id in ("police_receipt", "filing_decision", "reconsideration_decision"):
+        rule = POLICY.rule(rule_id)
+        assert rule.escalated_to is Supervisor.PROCURATORATE, rule_id
+        assert "立案监督" in rule.basis, rule_id
+        to = recipient(Notice.ESCALATION, police, bureau, registry, rule.escalated_to)
+        assert to == Address.parse("procuratorate:330681"), rule_id
+        assert recipient(Notice.OVERDUE, police, bureau, registry, rule.escalated_to) == bureau
+    # what a bureau owes still goes up the market hierarchy
+    assert POLICY.rule("exhibits_handover").escalated_to is Supervisor.SUPERIOR_BUREAU
+    assert POLICY.rule("transfer_decision").escalated_to is Supervisor.SUPERIOR_BUREAU

@@ -290,12 +290,12 @@ def test_obligation_ids_are_stable_so_a_record_seen_twice_yields_the_same_obliga
 
 def test_notice_recipients() -> None:
     registry = default_registry()
-    county, city, police = (Address.parse(a) for a in ("bureau:330681", "bureau:330600", "police:330681"))
+    county, city, telecom = (Address.parse(a) for a in ("bureau:330681", "bureau:330600", "telecom:330681"))
     assert recipient(Notice.REMINDER, city, county, registry) == city
     assert recipient(Notice.OVERDUE, city, county, registry) == county
     assert recipient(Notice.ESCALATION, city, county, registry) == Address.parse("bureau:330000")
     # an office's escalation goes to the superior of the bureau it owes
-    assert recipient(Notice.ESCALATION, police, county, registry) == city
+    assert recipient(Notice.ESCALATION, telecom, county, registry) == city
     assert recipient(Notice.ESCALATION, Address.parse("bureau:000000"), city, registry) is None
     municipal = Address.parse("bureau:110105")
     assert recipient(Notice.ESCALATION, municipal, county, registry) == Address.parse("bureau:110000")

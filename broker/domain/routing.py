@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from broker.domain.address import SYSTEM_ADDRESS, Address, Party
+from broker.domain.disputes import designator, dispute_reason, held_by_transfer
 from broker.domain.jurisdictions import NATIONAL
 from broker.domain.kinds import ANSWERS, COPY_HOLDER_MAY_SEND, FROM_SYSTEM, GENERATED_ONLY
 from broker.domain.messages import Handling, Kind, Message, Scope
@@ -271,21 +272,11 @@ def _transfer(message: Message, sender: Address, ctx: RoutingContext) -> list[De
     target = targets[0]
     env = message.envelope
     assert env.case is not None  # the contract requires case facts on a transfer
-    if ctx.memory.holds_by_transfer(env.case_id, sender):
-        held = f"case {env.case_id}"
-    elif ctx.memory.holds_subject_by_transfer(case_subjects(env.case), sender):
-        held = "a case about the same company and violation"
-    else:
+    held = held_by_transfer(ctx.memory, env.case_id, case_subjects(env.case), sender)
+    if held is None:
         return _to_one(sender, target, ctx, Rule.TRANSFER)
-    common = bureau_of(ctx.registry.common_superior(sender.code, target.code))
-    return [
-        Delivery(
-            common,
-            Rule.NO_RETRANSFER,
-            f"{sender} received {held} by transfer and may not transfer it on; "
-            f"the common superior {common} designates jurisdiction (SAMR procedure rules, Art. 14)",
-        )
-    ]
+    common = designator(held.received, sender, ctx.memory, ctx.registry)
+    return [Delivery(common, Rule.NO_RETRANSFER, dispute_reason(held, sender, common, ctx.memory))]
 
 
 def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:

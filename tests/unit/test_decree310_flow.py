@@ -182,7 +182,8 @@ def test_a_refused_retransfer_also_obliges_the_common_superior_to_designate() ->
     desk = Desk()
     desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-9")
     again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-9")
-    assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330000"}
+    # the common superior of the transferor (330681) and the transferee (330602), both of Shaoxing
+    assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330600"}
 
 
 # ---- records the 2019 campaign counted: 约谈 and 联合执法 ----

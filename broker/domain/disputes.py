@@ -1,7 +1,14 @@
-"""Jurisdiction disputes over a transferred case (SAMR administrative penalty procedure rules, Art. 14:
-a bureau that receives a case by transfer and disputes its jurisdiction reports to the common
-superior, which designates, and may not transfer it on itself): who holds the case by transfer,
-who handed it over, and which superior designates. Pure: the router's memory is the one input."""
+"""Jurisdiction disputes over a transferred case (SAMR administrative penalty procedure rules, Art. 14
+as recalled: a bureau that receives a case by transfer and disputes its jurisdiction reports to the
+common superior, which designates, and may not transfer it on itself): who holds the case by
+transfer, who handed it over, and which superior designates. Pure: the router's memory is the one
+input.
+
+No stored text of the SAMR rules' jurisdiction articles was found, so the article number is our
+recollection; the rule itself (受移送的…对管辖权有异议的，应当报请共同上一级…指定管辖，不得再自行移送)
+is confirmed by a stored text of the rules they replaced (the SAIC administrative penalty procedure
+rules, Art. 11) and by the Administrative Penalty Law's own rule (对管辖发生争议的，报请共同的上一级
+行政机关指定管辖; a stored text of the 1996 law, Art. 21)."""
 
 from __future__ import annotations
 
@@ -64,7 +71,7 @@ def dispute_reason(held: Held, holder: Address, common: Address, memory: Routing
         who = f"{common}, the common superior of it and {transferor(held.received, memory)}, designates"
     return (
         f"{holder} received {held.how} by transfer and may not transfer it on; {who} (SAMR procedure "
-        "rules, Art. 14)"
+        "rules on jurisdiction, Art. 14 as recalled)"
     )
 
 

@@ -128,8 +128,9 @@ def record_report(message: Message, sender: Address, ctx: RoutingContext) -> lis
 
 
 def jurisdiction_request(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
-    """SAMR procedure rules (designation of jurisdiction; article not checked against a stored text):
-    to the common superior of the two bureaus, which designates (jurisdiction_designation)."""
+    """SAMR procedure rules (designation of jurisdiction on a dispute or on request; Art. 13 and 16 as
+    recalled, no stored text of them was found): to the common superior of the two bureaus, which
+    designates (jurisdiction_designation)."""
     require_bureau(sender, Kind.JURISDICTION_REQUEST)
     targets = targets_of(message)
     if len(targets) != 1 or not targets[0].is_bureau or targets[0] == sender:

@@ -47,6 +47,14 @@ from broker.tracker.calendar import Unit, WorkCalendar
 from broker.tracker.notices import Supervisor
 from broker.tracker.record import Routed
 
+SAMR_RULES = (
+    "SAMR administrative penalty procedure rules (市场监督管理行政处罚程序规定, 2018, rev. 2021/2022)"
+)
+ARTICLE_UNCONFIRMED = "article number not confirmed: no stored text of it was found"
+ARTICLES_UNCONFIRMED = "not confirmed: no stored text of them was found"
+"""How a basis says that no stored legal text confirmed the article it cites: the figure is then our
+reading and, like every period here, configurable (OVERRIDABLE: amount, unit)."""
+
 OBLIGATION_NAMESPACE = uuid.UUID("5b1f3c9e-2d4a-4e8b-9a51-7c0e6f1d2b34")
 """Obligation ids are uuid5 of the rule and its key, so the same record always yields the same ids."""
 
@@ -179,11 +187,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         closed_by=frozenset({Kind.ASSISTANCE_REPLY, Kind.COMPLETION_ACK}),
         extendable=True,
         extended_by_notice=True,
-        basis="SAMR administrative penalty procedure rules (市场监督管理行政处罚程序规定), assisted "
-        "investigation (协助调查; Art. 17 as we recall, not checked against a stored text): complete within "
-        "15 working days of receiving the request; needing longer, tell the requester (告知) before expiry: "
-        "the extension_request is that notice and moves the due time. Closed by a complete assistance_reply "
-        "or a completion_ack.",
+        basis=f"{SAMR_RULES}, assisted investigation (协助调查; {ARTICLE_UNCONFIRMED}): complete within 15 "
+        "working days of receiving the request; needing longer, tell the requester (告知) before expiry: the "
+        "extension_request is that notice and moves the due time. Period and notice as a stored summary of "
+        "the rules states them. Closed by a complete assistance_reply or a completion_ack.",
     ),
     DeadlineRule(
         id="transfer_dispatch",
@@ -293,9 +300,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=7,
         unit=Unit.WORKING_DAYS,
         closed_by=frozenset({Kind.JURISDICTION_DESIGNATION}),
-        basis="SAMR administrative penalty procedure rules (管辖; articles not checked against a stored "
-        "text): bureaus that dispute jurisdiction have 7 working days to agree, then report to the common "
-        "superior, which designates within 7 working days of receiving the report.",
+        basis=f"{SAMR_RULES}, jurisdiction (管辖; Art. 13, 14 and 16 as recalled, {ARTICLES_UNCONFIRMED}): "
+        "bureaus that dispute jurisdiction have 7 working days to agree, then report to their common "
+        "superior; a bureau that received a case by transfer and disputes it reports to it and does not "
+        "transfer it on; the superior designates within 7 working days of the report.",
     ),
     DeadlineRule(
         id="filing_check",
@@ -306,10 +314,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=15,
         unit=Unit.WORKING_DAYS,
         closed_by=frozenset({Kind.COMPLETION_ACK}),
-        basis="SAMR administrative penalty procedure rules (2021; Art. 18 as we recall, not checked against "
-        "a stored text): check a transferred case within 15 working days of receipt and decide whether to "
-        "file (立案), 15 more with the head's approval (not tracked). Also a case the police pass back "
-        "(Decree 310 Art. 13; Administrative Penalty Law 2021 Art. 27). Closed by the bureau's "
+        basis=f"{SAMR_RULES}, Art. 18 (confirmed against a stored text of it): check a clue or a case "
+        "another department transferred within 15 working days of receiving the material and decide whether to "
+        "file (立案); 15 more with the head's approval (not tracked). Also a case the police pass back "
+        "(Administrative Penalty Law 2021 Art. 27, confirmed; Decree 310 Art. 13). Closed by the bureau's "
         "completion_ack.",
     ),
     DeadlineRule(

@@ -316,9 +316,9 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         closed_by=frozenset({Kind.COMPLETION_ACK}),
         basis=f"{SAMR_RULES}, Art. 18 (confirmed against a stored text of it): check a clue or a case "
         "another department transferred within 15 working days of receiving the material and decide "
-        "whether to file (立案); 15 more with the head's approval (not tracked). Also a case the police pass back "
-        "(Administrative Penalty Law 2021 Art. 27, confirmed; Decree 310 Art. 13). Closed by the bureau's "
-        "completion_ack.",
+        "whether to file (立案); 15 more with the head's approval (not tracked). Also a case the police "
+        "pass back (Administrative Penalty Law 2021 Art. 27, confirmed; Decree 310 Art. 13). Closed by "
+        "the bureau's completion_ack.",
     ),
     DeadlineRule(
         id="coordination_reply",

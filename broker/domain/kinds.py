@@ -40,6 +40,7 @@ class Kind(StrEnum):
     ADMINISTRATIVE_INTERVIEW = "administrative_interview"
     JOINT_ACTION = "joint_action"
     DELIVERY_REFUSED = "delivery_refused"
+    SUPERVISION_REPORT = "supervision_report"
 
 
 CaseFactsRule = Literal["required", "optional", "forbidden"]
@@ -119,6 +120,7 @@ KINDS: dict[Kind, KindFacts] = {
     Kind.DEADLINE_NOTICE: KindFacts(origin=Origin.SYSTEM, acknowledged=False),
     Kind.REFERRAL_LINKED: _FROM_BROKER,
     Kind.DELIVERY_REFUSED: _FROM_BROKER,
+    Kind.SUPERVISION_REPORT: _reply(Kind.DIRECTIVE),
 }
 """What is true of each kind. The body and its rules are in messages.py (one model per kind)."""
 

@@ -149,6 +149,15 @@ class DirectiveBody(Body):
     instructions: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+class SupervisionReportBody(Body):
+    results: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="What the supervised case came to (督办结果): the decision, penalty or transfer, and "
+        "when it was made.",
+    )
+
+
 class CaseTransferBody(Body):
     reason: str = Field(
         min_length=1, max_length=MAX_TEXT, description="Why the receiving bureau is competent."
@@ -390,6 +399,14 @@ class Directive(Message):
     body: DirectiveBody
 
 
+class SupervisionReport(Message):
+    """督办结果报告: the supervised bureau reports the results of a case its superior supervised (a
+    directive of type directive), answering the directive; it closes the supervision_report obligation."""
+
+    KIND = Kind.SUPERVISION_REPORT
+    body: SupervisionReportBody
+
+
 class CaseTransfer(Message):
     """案件移送: hands a case to the competent bureau."""
 
@@ -604,6 +621,7 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         DeadlineNotice,
         ReferralLinked,
         DeliveryRefused,
+        SupervisionReport,
     )
 }
 """Every kind of contract version 2.0 and its model."""

@@ -55,6 +55,12 @@ ARTICLES_UNCONFIRMED = "not confirmed: no stored text of them was found"
 """How a basis says that no stored legal text confirmed the article it cites: the figure is then our
 reading and, like every period here, configurable (OVERRIDABLE: amount, unit)."""
 
+SUPERVISION_REPORT_DAYS = 90
+"""Default period for a 督办's results report (rule supervision_report). Broker policy: no stored legal
+text gives one, so it borrows the SAMR procedure rules' 90 days from filing to a decision; a
+deployment sets its own (RB_TRACKER_RULES: {"rules": {"supervision_report": {"amount": N}}}) or the
+period its supervising bureaus write in their 督办 notices."""
+
 OBLIGATION_NAMESPACE = uuid.UUID("5b1f3c9e-2d4a-4e8b-9a51-7c0e6f1d2b34")
 """Obligation ids are uuid5 of the rule and its key, so the same record always yields the same ids."""
 
@@ -112,6 +118,8 @@ class Condition(StrEnum):
     NOT_FILED = "not_filed"
     THRESHOLD_REACHED = "threshold_reached"
     """Case facts reach the criminal threshold, the sender is a bureau and it is not a forward."""
+    SUPERVISED = "supervised"
+    """A 督办: a directive of type directive about a case (it carries the case facts)."""
 
 
 @dataclass(frozen=True)
@@ -333,6 +341,21 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "days.",
     ),
     DeadlineRule(
+        id="supervision_report",
+        what="supervision_report",
+        kinds=frozenset({Kind.DIRECTIVE}),
+        condition=Condition.SUPERVISED,
+        owed_by=Owes.ADDRESSEES,
+        owed_to=OwedTo.SENDER,
+        amount=SUPERVISION_REPORT_DAYS,
+        unit=Unit.CALENDAR_DAYS,
+        closed_by=frozenset({Kind.SUPERVISION_REPORT}),
+        basis="督办: a superior bureau's supervision of a major case puts each supervised bureau on a clock "
+        "to report the results (a supervision_report answering the directive). No stored legal text giving "
+        "the period was found: 90 days, the SAMR procedure rules' period from filing to decision (as a "
+        "stored summary states it; article unconfirmed), is broker policy, configurable.",
+    ),
+    DeadlineRule(
         id="transfer_decision",
         what="transfer_decision",
         kinds=_case_bearing_except_referral(),
@@ -490,6 +513,8 @@ def _condition(condition: Condition, record: Routed) -> bool:
         return record.filing == "filed"
     if condition is Condition.NOT_FILED:
         return record.filing == "not_filed"
+    if condition is Condition.SUPERVISED:
+        return record.directive_type == "directive" and record.case is not None
     return record.case is not None and record.sender.is_bureau and assess(record.case).reached
 
 

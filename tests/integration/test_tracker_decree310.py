@@ -4,7 +4,7 @@ bureau handing its case away hands the duty with it (issue 15)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,3 +102,41 @@ def test_a_late_filing_decision_escalates_to_the_procuratorate_and_the_bureau_is
     }
     trail = [e for e in store.trace(referral.message_id) if e.event == "escalation_sent"]
     assert [e.actor for e in trail] == ["procuratorate:330681"]
+
+
+def test_a_supervised_case_is_tracked_listed_overdue_escalated_and_closed_by_its_results(
+    store: TrackerStore,
+) -> None:
+    # 督办 (issue 15): the supervised bureau owes the supervising bureau a supervision_report
+    desk = Desk()
+    supervise = {"directive_type": "directive", "instructions": "督办: report the results."}
+    directive = desk.send(
+        Kind.DIRECTIVE,
+        "bureau:330000",
+        ["bureau:330681"],
+        cst(2024, 9, 2, 10),
+        "S-1",
+        supervise,
+        OVER_THRESHOLD,
+    )
+    ack = desk.reply(directive, Kind.RECEIPT_ACK, "bureau:330681", cst(2024, 9, 2, 11))
+    ingest(store, directive, ack)
+    report = {o.rule: o for o in store.obligations(directive.message_id)}["supervision_report"]
+    assert (report.owed_by, report.owed_to, report.state) == ("bureau:330681", "bureau:330000", State.OPEN)
+    assert report.id in [o.id for o in store.overdue(report.due_at, "bureau:330681")]
+    due = {n for n in claim_all(store, report.due_at) if n[0] == report.id}
+    assert due == {
+        (report.id, Notice.ESCALATION, "bureau:330600"),  # the supervised county's superior
+        (report.id, Notice.OVERDUE, "bureau:330000"),
+    }
+    results = desk.reply(
+        directive,
+        Kind.SUPERVISION_REPORT,
+        "bureau:330681",
+        report.due_at + timedelta(hours=1),
+        {"results": "Fined ¥50,000."},
+    )
+    ingest(store, results)
+    closed = {o.rule: o for o in store.obligations(directive.message_id)}["supervision_report"]
+    assert closed.state is State.LATE
+    assert report.id not in [o.id for o in store.overdue(report.due_at)]

@@ -266,4 +266,11 @@ def example_messages() -> list[Message]:
             {"reason": "The bank records show the sales; we suggest 立案监督."},
             answers=25,
         ),
+        _message(
+            30,
+            Kind.SUPERVISION_REPORT,
+            zhuji,
+            {"results": "Fined ¥50,000 and the bought lists confiscated on 2019-07-02; no sale found."},
+            answers=7,
+        ),
     ]

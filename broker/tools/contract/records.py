@@ -61,6 +61,7 @@ def record_definitions() -> dict[str, Schema]:
             "assistance": {"$ref": "#/$defs/RecordAssistance"},
             "extension": {"$ref": "#/$defs/RecordExtension"},
             "filing": {"$ref": "#/$defs/RecordFiling"},
+            "directive": {"$ref": "#/$defs/RecordDirective"},
             "age_ms": {"type": "number", "description": "Milliseconds from sent_at to routing."},
         },
         "required": [
@@ -245,6 +246,14 @@ def record_definitions() -> dict[str, Schema]:
             "properties": {"decision": {"$ref": "#/$defs/FilingOutcome"}},
             "required": ["decision"],
         },
+        "RecordDirective": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "directive: 督办 (directive: the addressees owe a results report) or 指导 "
+            "(guidance).",
+            "properties": {"directive_type": {"$ref": "#/$defs/RecordDirectiveType"}},
+            "required": ["directive_type"],
+        },
         # the same definitions as the message schemas', so the two documents share one Kind
         "Kind": _envelope_defs["Kind"],
         "Handling": _envelope_defs["Handling"],
@@ -252,5 +261,10 @@ def record_definitions() -> dict[str, Schema]:
         "ThresholdLevel": {"title": "ThresholdLevel", "enum": [lv.value for lv in Level], "type": "string"},
         "QuarantineStage": {"title": "QuarantineStage", "enum": list(QUARANTINE_STAGES), "type": "string"},
         "FilingOutcome": {"title": "FilingOutcome", "enum": ["filed", "not_filed"], "type": "string"},
+        "RecordDirectiveType": {
+            "title": "RecordDirectiveType",
+            "enum": ["directive", "guidance"],
+            "type": "string",
+        },
         "Uuid": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
     }

@@ -46,6 +46,12 @@ ROUTER_QUARANTINED = Counter(
     "Inputs quarantined, by stage (contract, authentication, routing, duplicate, internal).",
     ["stage"],
 )
+ROUTER_QUARANTINE_SHARE = Counter(
+    "rb_router_quarantine_share",
+    "Refused inputs of senders past their quarantine share (broker/router/shares.py), by what was "
+    "kept: entry (without the body), fold (the entry opening a folding period), folded (counted only).",
+    ["kept"],
+)
 ROUTER_DELIVERIES = Counter("rb_router_deliveries", "Copies delivered to inboxes, by routing rule.", ["rule"])
 ROUTER_BATCH_SECONDS = Histogram(
     "rb_router_batch_seconds",
@@ -74,6 +80,8 @@ def _initialise() -> None:
     for stage in QUARANTINE_STAGES:
         ROUTER_QUARANTINED.labels(stage)
     ROUTER_MESSAGES.labels("quarantined", "unknown")
+    for kept in ("entry", "fold", "folded"):
+        ROUTER_QUARANTINE_SHARE.labels(kept)
     ROUTER_MESSAGES.labels("duplicate", "any")
     ROUTER_MESSAGES.labels("dead_lettered", "unknown")
     for kind in Kind:
@@ -92,6 +100,7 @@ _initialise()
 ROUTER: tuple[MetricWrapperBase, ...] = (
     ROUTER_MESSAGES,
     ROUTER_QUARANTINED,
+    ROUTER_QUARANTINE_SHARE,
     ROUTER_DELIVERIES,
     ROUTER_BATCH_SECONDS,
     ROUTER_AGE_SECONDS,

@@ -69,6 +69,16 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _user_and_path(value: str) -> tuple[str, str]:
     user, sep, path = value.partition("=")
     if not sep or not user or not path:
@@ -79,6 +89,7 @@ def _user_and_path(value: str) -> tuple[str, str]:
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     from broker import logs, metrics
     from broker.router.service import Router
+    from broker.router.shares import ShareLimits
     from broker.store.memory import SqlRoutingMemory
     from broker.transport.reconnect import is_authentication_error
 
@@ -89,6 +100,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         SqlRoutingMemory(settings.database_url),
         prefetch=args.prefetch,
         copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
+        quarantine_share=ShareLimits.per_hour(args.quarantine_share),
     )
     router.install_signal_handlers()
     metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
@@ -251,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not copy police referrals to the procuratorate",
     )
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--quarantine-share",
+        type=_positive_int,
+        default=5000,
+        metavar="N",
+        help="refused inputs per sender and hour kept whole in the quarantine (default 5000); up to "
+        "10×N more keep their entry without the body, and past that they are counted, not kept",
+    )
     p.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)"
     )

@@ -25,14 +25,14 @@ from prometheus_client import (
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-from broker.domain.messages import Kind
+from broker.domain.messages import Kind, RefusalStage
 from broker.domain.routing import Rule
 
 DEFAULT_HOST = os.environ.get("RB_METRICS_HOST") or "127.0.0.1"
 """RB_METRICS_HOST: where a metrics port binds; this machine only unless told (the container image
 sets 0.0.0.0, where the compose network is the boundary and the port is not published)."""
 
-QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
+QUARANTINE_STAGES = tuple(stage.value for stage in RefusalStage)
 """The router's quarantine stages (broker/router/outcomes.py Quarantine.stage)."""
 TRACKER_NOTICE_TYPES = ("reminder", "escalation", "overdue")
 
@@ -43,7 +43,7 @@ ROUTER_MESSAGES = Counter(
 )
 ROUTER_QUARANTINED = Counter(
     "rb_router_quarantined",
-    "Inputs quarantined, by stage (contract, authentication, routing, duplicate, internal).",
+    "Inputs quarantined, by stage (transport, rate, contract, authentication, routing, duplicate, internal).",
     ["stage"],
 )
 ROUTER_QUARANTINE_SHARE = Counter(

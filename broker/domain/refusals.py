@@ -38,6 +38,10 @@ WHAT_TO_DO: dict[RefusalStage, str] = {
     RefusalStage.DUPLICATE: (
         "use a new message_id for a different message; repeats of the same bytes are fine"
     ),
+    RefusalStage.RATE: (
+        "slow down: publish this message again (the same bytes) once your client sends at most the "
+        "rate named in the reason; check it for a resend loop"
+    ),
     RefusalStage.INTERNAL: (
         "nothing to fix on your side: the broker failed on this message and its operators were told; "
         "they can replay it once the fault is fixed"

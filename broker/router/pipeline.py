@@ -38,6 +38,7 @@ from broker.router.outputs import (
     user_id_of,
 )
 from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, Token, unguarded
+from broker.router.rates import SenderRates
 from broker.router.settle import Action, Confirms, Settlement, read_confirms, settle, settle_alone
 from broker.router.shares import KEEP_WHOLE, Admission, Keep, QuarantineShares
 
@@ -63,6 +64,8 @@ class Pipeline:
     input comes back unacked) instead of costing one input."""
     shares: QuarantineShares = field(default_factory=QuarantineShares)
     """How much of each sender's refused input is kept (broker/router/shares.py)."""
+    rates: SenderRates = field(default_factory=SenderRates)
+    """Each sender's publish rate (broker/router/rates.py)."""
 
     def handle_batch(self, batch: Sequence[D], publisher: Publisher, holding: bool) -> list[D]:
         """Route a batch and settle it; returns the inputs to hold and retry later. `holding`: some
@@ -86,6 +89,8 @@ class Pipeline:
         refused = transport_check(delivery)
         if refused is not None:
             return refused
+        if not self.rates.take(user_id_of(delivery)):
+            return Quarantine("rate", "$", self.rates.refusal())
         try:
             return check(delivery.body, user_id_of(delivery), self.participants)
         except Exception as exc:  # a bug must cost one message (quarantined), never the worker

@@ -13,6 +13,7 @@ import pytest
 from broker.domain.address import Address
 from broker.domain.messages import Kind
 from broker.domain.refusals import BODY_NOT_KEPT, FOLDING
+from broker.router.rates import SenderRates
 from broker.router.shares import ShareLimits
 from broker.transport import topology
 from broker.transport.quarantine import OperatorError, holding_queue
@@ -87,3 +88,21 @@ def test_an_entry_without_its_body_cannot_be_replayed(provisioned: Deployment) -
         (entry,) = queue.held()  # held unacked until the channel closes
         with pytest.raises(OperatorError, match="body was not kept"):
             queue.replay(entry)
+
+
+def test_a_sender_over_its_rate_is_refused_and_told_and_the_others_go_on(provisioned: Deployment) -> None:
+    dep = provisioned
+    dep.start_router(sender_rates=SenderRates(rate=0.01, burst=3))
+    sent = [send(dep, msg(Kind.CASE_NOTICE, FLOODER, [RECIPIENT])) for _ in range(5)]
+    other = send(dep, msg(Kind.CASE_NOTICE, HONEST, [RECIPIENT]))
+    assert wait_for(lambda: dep.router.counters.routed == 4 and dep.router.counters.quarantined == 2)
+    routed = {m.envelope.message_id for m, _ in receive(dep.client(RECIPIENT), 4)}
+    assert routed == {m.envelope.message_id for m in [*sent[:3], other]}  # in the order sent
+    held = drain(dep.settings, topology.QUARANTINE, expect=2)
+    assert [h.headers["x-quarantine-stage"] for h in held] == ["rate", "rate"]
+    held_ids = [json.loads(h.body)["envelope"]["message_id"] for h in held]
+    assert held_ids == [str(m.envelope.message_id) for m in sent[3:]]  # the bodies kept, to resend
+    notices = [m for m, _ in receive(dep.client(FLOODER), 2)]
+    assert {m.envelope.kind for m in notices} == {Kind.DELIVERY_REFUSED}
+    body = json.loads(notices[0].model_dump_json())["body"]
+    assert body["stage"] == "rate" and "publish this message again" in body["what_to_do"]

@@ -50,7 +50,11 @@ class Deployment:
         return self.settings.amqp_url_for(user, self.passwords[user])
 
     def start_router(
-        self, database_url: str = "sqlite://", clock_skew: Any = None, quarantine_share: Any = None
+        self,
+        database_url: str = "sqlite://",
+        clock_skew: Any = None,
+        quarantine_share: Any = None,
+        sender_rates: Any = None,
     ) -> None:
         from broker.router.service import Router
         from broker.store.memory import SqlRoutingMemory
@@ -63,6 +67,7 @@ class Deployment:
             memory,
             prefetch=32,
             quarantine_share=quarantine_share,
+            sender_rates=sender_rates,
             **skew,
         )
         self.thread = threading.Thread(target=self.router.run, daemon=True)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from broker.domain.decision_record import RECORD_VERSION
-from broker.domain.messages import Envelope
+from broker.domain.messages import Envelope, RefusalStage
 from broker.domain.routing import Rule
 from broker.domain.strict import UUID_PATTERN
 from broker.domain.threshold_values import Level
 
 Schema = dict[str, Any]
 
-QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
+QUARANTINE_STAGES = tuple(stage.value for stage in RefusalStage)
 """x-quarantine-stage values the router writes (broker/router/outputs.py)."""
 
 _TEXT = {"type": "string", "maxLength": 500}

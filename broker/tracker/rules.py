@@ -6,7 +6,8 @@ Who owes what (the parties come from the decision record's deliveries):
 - *Addressees* owe: every recipient that must act on a message, i.e. a named addressee
   (vertical.addressed, intra_province.addressed, interdepartmental.addressed, transfer.competent),
   the superior of an escalation, the subordinates of a directive, the police office of a referral,
-  the common superior of a refused re-transfer (transfer.no_retransfer), a provincial hub that
+  the common superior of a refused re-transfer (transfer.no_retransfer: of the transferor and the
+  transferee, broker/domain/disputes.py), a provincial hub that
   received a cross-province message for its province (regional.hub_inbound) and the bureau the hub
   forwarded it to (regional.forward). Copies owe nothing: regional.hub_outbound_copy,
   police.supervision_copy, reply.regional_origin, and deadline notices.
@@ -22,6 +23,9 @@ Who owes what (the parties come from the decision record's deliveries):
   case transfer (or the hub's forward of it), an escalation or an addressed directive. A bureau that
   hands a case away (transfer, escalation) hands the duty with it (store.py closes its obligation).
   It closes with a police_referral or a transfer_declined record (不予移送) for the case.
+- A 督办 (a directive of type directive about a case) obliges each supervised bureau to report the
+  results to the supervising bureau (supervision_report); guidance (指导) obliges nothing but receipt.
+- Late police answer to the procuratorate at their level (escalated_to, notices.py), not to a bureau.
 
 Defaults (DOMAIN.md "Deadlines"); each says whether it is law or our policy. A period does not count
 its first day and ends at the end of its last day, Beijing time (calendar.py).

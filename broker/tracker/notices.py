@@ -10,9 +10,12 @@
     superior: its escalation is skipped and the audit trail says so;
   - the procuratorate at the police office's own level for what the police owe on a transferred case
     (receipt, filing decision, reconsideration decision): the police answer to the procuratorate's
-    立案监督, not to a market bureau (Decree 310 Art. 9, last sentence: 公安机关应当接受人民检察院依法
-    进行的立案监督; Art. 17 on police that do not accept a transfer or decide late, "除由人民检察院依法
-    实施立案监督外"; the SPP's 2001 provisions on transferred cases, item 10);
+    立案监督, not to a market bureau. Confirmed by stored texts: Decree 310 Art. 9 (the bureau may
+    suggest 立案监督 to the procuratorate) and the procuratorate's rules on cases that administrative
+    bodies transfer, item 10 (人民检察院应当依法对公安机关办理行政执法机关移送涉嫌犯罪案件进行立案监督).
+    As recalled, with no stored text found: Art. 9's last sentence (the police accept that
+    supervision) and Art. 17 (police that refuse a transfer or decide late are supervised by the
+    procuratorate, 除由人民检察院依法实施立案监督外, and answer to their government);
 - overdue: once the due time passed, to the one it is owed to: for a late police office, the
   referring bureau is told so (its notice's basis names the procuratorate's supervision).
 

@@ -187,9 +187,10 @@ def _police_referral(
         out = [Delivery(police, Rule.POLICE_REFERRAL, reason)]
     procuratorate = Address(Party.PROCURATORATE, sender.code)
     if procuratorate in ctx.participants:
-        # Required (2006 opinions on the timely transfer of suspected crimes; Decree 310 Art. 14), so
-        # nothing switches it off: no setting, no command-line option, and no handling code
-        # (no_onward_dissemination) suppresses it, since supervision is not dissemination.
+        # Required (the 2006 opinions on the timely transfer of suspected crimes, 高检会〔2006〕2号, item 1:
+        # a transfer goes to the same-level police 并抄送同级人民检察院, confirmed by a stored text;
+        # Decree 310 Art. 14), so nothing switches it off: no setting, no command-line option, and no
+        # handling code (no_onward_dissemination) suppresses it, since supervision is not dissemination.
         if review.disagreement is None:
             reason = "supervision copy of a police referral"
             out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, reason))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
@@ -495,6 +496,81 @@ class SupervisionSuggestion(Message):
     body: SupervisionSuggestionBody
 
 
+class AssessmentRequestBody(StrictModel):
+    """Nothing: the case facts are in the envelope, and the broker needs no person or evidence to
+    assess them, so none is sent."""
+
+
+class AssessmentRequest(Message):
+    """A participant asks the broker for the threshold evaluator's assessment of its case facts,
+    without referring anything: the router answers with an assessment_result to the publisher alone.
+    A bureau in another language learns the level and clauses a police_referral must state."""
+
+    KIND = Kind.ASSESSMENT_REQUEST
+    body: AssessmentRequestBody
+
+
+ThresholdLevel = Literal["not_reached", "serious", "especially_serious"]
+"""broker.domain.threshold_values.Level, as JSON."""
+
+
+def _figure(value: Any) -> Any:
+    if isinstance(value, bool | int | str) or (isinstance(value, float) and value.is_integer()):
+        return value
+    raise PydanticCustomError(
+        "figure_type", 'not a figure: a whole JSON number, true or false, or text ("49/50", "5000.00")'
+    )
+
+
+Figure = Annotated[WireBool | WireInt | str, BeforeValidator(_figure)]
+"""A figure as JSON: a count, a flag, yuan as a decimal string ("5000.00"), a ratio ("49/50")."""
+
+
+class AssessedClause(StrictModel):
+    """A clause the facts meet, with the figures that met it (ClauseMet.to_dict)."""
+
+    clause: str = Field(max_length=40, description="art5.N (para. 1 item N), art5.p2.N, art6.N.")
+    title: str = Field(max_length=500)
+    level: Literal["serious", "especially_serious"]
+    figures: dict[str, Figure] = Field(default_factory=dict, max_length=50)
+
+
+class AssessedComparison(StrictModel):
+    """One quantitative test, met or not, with the thresholds applied (Comparison.to_dict)."""
+
+    clause: str = Field(max_length=40)
+    measure: str = Field(max_length=500)
+    value: Figure
+    threshold: Figure
+    especially_serious_threshold: Figure
+    level: ThresholdLevel
+
+
+class AssessmentResultBody(StrictModel):
+    """The evaluator's assessment of the request's case facts (Assessment.to_dict): what a police
+    referral's body states as threshold_version (= rules_version), level, clauses and explanation."""
+
+    reached: WireBool
+    level: ThresholdLevel
+    rules_version: str = Field(max_length=100)
+    rules_citation: str = Field(max_length=500)
+    insider: WireBool = Field(description="Insider halving (Art. 5 item 8) applied.")
+    article: Literal["art5", "art6"] = Field(description="The article whose test was applied.")
+    clauses: list[AssessedClause] = Field(max_length=50)
+    comparisons: list[AssessedComparison] = Field(max_length=50)
+    explanation: str = Field(
+        max_length=MAX_TEXT,
+        description="The assessment in prose, made of the figures above (nothing else the request said).",
+    )
+
+
+class AssessmentResult(Message):
+    """From the broker (system:000000) to the publisher of an assessment_request, answering it."""
+
+    KIND = Kind.ASSESSMENT_RESULT
+    body: AssessmentResultBody
+
+
 class ReceiptAck(Message):
     """签收: the addressee confirms receipt."""
 
@@ -599,6 +675,8 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         TransferDeclined,
         ReconsiderationDecision,
         SupervisionSuggestion,
+        AssessmentRequest,
+        AssessmentResult,
         ReceiptAck,
         CompletionAck,
         DeadlineNotice,

@@ -264,6 +264,32 @@ def asyncapi_document() -> dict[str, Any]:
                     "messages": _op_refs("inbound", reply_names),
                 },
             },
+            "requestAssessment": {
+                "action": "send",
+                "title": "Ask for a threshold assessment",
+                "summary": "A participant asks the broker to assess case facts, without referring them.",
+                "description": "Publish an assessment_request (envelope.case = the facts, `to` empty, "
+                "body {}) like any message. The router answers at once, from system:000000, with an "
+                "assessment_result in the publisher's own inbox only (envelope.in_reply_to and the AMQP "
+                "correlation_id = the request's message_id): the evaluator's level, clauses with their "
+                "figures and the explanation, which a police_referral's body states as level, clauses, "
+                "threshold_version (= rules_version) and explanation. Nobody else receives anything and "
+                "nobody owes an answer; invalid facts get a delivery_refused naming the field.",
+                "channel": {"$ref": "#/channels/inbound"},
+                "messages": _op_refs("inbound", [_camel(Kind.ASSESSMENT_REQUEST)]),
+                "bindings": {
+                    "amqp": {
+                        "userId": "<party>-<code>, the participant's own RabbitMQ user (e.g. bureau-330681)",
+                        "deliveryMode": 2,
+                        "mandatory": True,
+                        "bindingVersion": AMQP,
+                    }
+                },
+                "reply": {
+                    "channel": {"$ref": "#/channels/inbox"},
+                    "messages": _op_refs("inbox", [f"{_camel(Kind.ASSESSMENT_RESULT)}Delivered"]),
+                },
+            },
             "watchQuarantine": {
                 "action": "receive",
                 "title": "Watch the quarantine",

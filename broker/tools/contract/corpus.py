@@ -24,6 +24,10 @@ from broker.tools.contract.examples import example_messages
 Data = dict[str, Any]
 OTHER_ID = "5eed0000-0000-4000-8000-00000000ffff"
 
+_VALID_AS_NOTICE = frozenset({Kind.CASE_NOTICE, Kind.ASSESSMENT_REQUEST})
+"""Kinds whose example would also be a valid case_notice (case facts, a body a notice takes): their
+kind_mismatch variant names receipt_ack instead, which needs in_reply_to."""
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -110,7 +114,7 @@ def kind_variants(kind: Kind, example: Data) -> list[Variant]:
             "the envelope names another kind: the message is read as that kind and fails its rules",
             _changed(
                 example,
-                _set("envelope.kind", "case_notice" if kind is not Kind.CASE_NOTICE else "receipt_ack"),
+                _set("envelope.kind", "receipt_ack" if kind in _VALID_AS_NOTICE else "case_notice"),
             ),
         ),
     ]
@@ -703,6 +707,62 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             "body.designated",
             "a retired bureau",
             _set("body.designated", "bureau:330682"),
+        ),
+        (
+            Kind.ASSESSMENT_REQUEST,
+            "body_summary",
+            False,
+            "body.summary",
+            "the request carries nothing in its body",
+            _set("body.summary", "x"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "not_reached",
+            True,
+            None,
+            "facts under the threshold: no clause",
+            lambda d: d["body"].update(reached=False, level="not_reached", clauses=[]),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "level_unknown",
+            False,
+            "body.level",
+            "not a level",
+            _set("body.level", "grave"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "article_unknown",
+            False,
+            "body.article",
+            "not an article of the interpretation",
+            _set("body.article", "art7"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "clause_not_reached",
+            False,
+            "body.clauses.0.level",
+            "a clause met is serious or especially serious",
+            _set("body.clauses.0.level", "not_reached"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "figure_object",
+            False,
+            "body.clauses.0.figures.threshold",
+            "a figure is a count, a flag or text, not an object",
+            _set("body.clauses.0.figures.threshold", {"value": 1}),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "figure_fraction",
+            False,
+            "body.clauses.0.figures.threshold",
+            'a figure that is not a whole number is written as text ("49/50", "5000.00")',
+            _set("body.clauses.0.figures.threshold", 0.5),
         ),
         (
             Kind.REFERRAL_LINKED,

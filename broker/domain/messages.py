@@ -1,4 +1,5 @@
-"""The message contract, version 2.0: one envelope, one body model per message kind.
+"""The message contract, version 2.1: one envelope, one body model per message kind. 2.1 only added
+kinds and optional fields to 2.0, so these models read both; versions.py says what 2.0 lacks.
 
 The envelope carries what routing, deadlines and the criminal threshold need and never personal
 data; the body carries what may (names, phone numbers, ID numbers, addresses, evidence).
@@ -11,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from broker.domain.address import AddressText
@@ -20,10 +21,14 @@ from broker.domain.kinds import FORWARDABLE as FORWARDABLE  # re-exported: it wa
 from broker.domain.kinds import KINDS, CaseFactsRule
 from broker.domain.kinds import Kind as Kind  # re-exported: the kinds are part of the message contract
 from broker.domain.strict import StrictModel, WireBool, WireInt, WireTime, WireUuid
+from broker.domain.versions import READ_VERSIONS, body_fields_after, case_fields_after
 
-SCHEMA_VERSION = "2.0"
-"""The contract version this module describes; see README "Versioning" for how a new one is added.
-2.0 gave case_id a shape that cannot hold a phone, ID or card number (README, "Migrating from 1.0")."""
+SCHEMA_VERSION = "2.1"
+"""The contract version this module describes and the broker writes; see README "Versioning" for how a
+new one is added. 2.0 gave case_id a shape that cannot hold a phone, ID or card number (README,
+"Migrating from 1.0"); 2.1 added kinds and optional fields (README, "Changes in 2.1")."""
+
+assert READ_VERSIONS[-1] == SCHEMA_VERSION, "the version this module describes is the newest read"
 
 MAX_TEXT = 20_000
 """Longest free text accepted in a body field, in characters."""
@@ -52,7 +57,9 @@ class Envelope(StrictModel):
 
     message_id: WireUuid = Field(description="Unique id chosen by the sender; duplicates are dropped.")
     kind: Kind
-    schema_version: Literal["2.0"] = Field(description="Contract version of this message.")
+    schema_version: Literal["2.0", "2.1"] = Field(
+        description="Contract version of this message (each version's schemas fix it to theirs)."
+    )
     sender: AddressText
     to: list[AddressText] = Field(default_factory=list, max_length=50)
     scope: Scope = Scope.ADDRESSED
@@ -339,6 +346,22 @@ class Message(StrictModel):
         if env.forwards is not None and self.KIND not in FORWARDABLE:
             raise ValueError(f"envelope.forwards: a {self.KIND.value} cannot be forwarded")
         return self
+
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A message of an older version is written as that version: without the fields a later
+        one added (it cannot have used them, versions.py; they hold their defaults)."""
+        out: dict[str, Any] = handler(self)
+        version = self.envelope.schema_version
+        if version != SCHEMA_VERSION:
+            for part, fields in (
+                (out["envelope"].get("case"), case_fields_after(version)),
+                (out.get("body"), body_fields_after(version, self.KIND)),
+            ):
+                if isinstance(part, dict):
+                    for name in fields & set(part):
+                        del part[name]
+        return out
 
     @property
     def sent_at(self) -> datetime:
@@ -684,4 +707,4 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         DeliveryRefused,
     )
 }
-"""Every kind of contract version 2.0 and its model."""
+"""Every kind of contract version 2.1 and its model (versions.py: the kinds of 2.0)."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from broker.domain.messages import SCHEMA_VERSION
+from broker.domain.versions import READ_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
@@ -58,9 +59,8 @@ def test_ajv_strict_compiles_every_schema_and_agrees_with_the_corpus(tmp_path: P
     result = _run(["node", "check-schemas.mjs"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert (
-        report["compiled"] == report["schemas"] == len(list((SCHEMAS / f"v{SCHEMA_VERSION}").glob("*.json")))
-    )
+    assert report["compiled"] == report["schemas"] == len(list(SCHEMAS.glob("v*/*.schema.json")))
+    assert report["versions"] == [*READ_VERSIONS] and READ_VERSIONS[-1] == SCHEMA_VERSION
     assert report["examples"] == len(list((SCHEMAS / "examples").glob("*.json")))
     expected = {i["name"]: "beyond_schema" in i or i["expect"] == "valid" for i in _corpus()}
     disagreements = sorted(n for n, ok in expected.items() if report["corpus"].get(n) != ok)

@@ -30,6 +30,70 @@ PUBLISHED_2_0 = {
     "reconsideration_request", "receipt_ack", "completion_ack", "deadline_notice", "referral_linked",
 }  # fmt: skip
 """The kinds of contract 2.0 as it was published (its commit's messages.py)."""
+PUBLISHED_2_0_FIELDS: dict[str, set[str]] = {
+    "AckBody": {"evidence", "persons", "summary"},
+    "AssistanceReplyBody": {"complete", "evidence", "findings", "persons", "summary"},
+    "AssistanceRequestBody": {"evidence", "persons", "questions", "summary"},
+    "CaseFacts": {
+        "administrative_penalty_within_2_years",
+        "company_credit_code",
+        "illegal_income_cny",
+        "insider",
+        "location_data_used_for_crime",
+        "other_serious_circumstances",
+        "prior_criminal_penalty",
+        "records",
+        "sector",
+        "severe_harms",
+        "supplied_to_known_criminal",
+        "violations",
+    },
+    "CaseNoticeBody": {"evidence", "persons", "summary"},
+    "CaseTransferBody": {"evidence", "persons", "reason", "summary"},
+    "ClauseFinding": {"clause", "figures", "title"},
+    "CoordinationReplyBody": {"answer", "evidence", "persons", "summary"},
+    "CoordinationRequestBody": {"action", "evidence", "persons", "request", "summary"},
+    "DeadlineNoticeBody": {
+        "basis",
+        "due_at",
+        "notice",
+        "obligation",
+        "obligation_id",
+        "owed_by",
+        "owed_to",
+        "regarding",
+    },
+    "DirectiveBody": {"directive_type", "evidence", "instructions", "persons", "summary"},
+    "EscalationBody": {"evidence", "persons", "reason", "summary"},
+    "Evidence": {"description", "reference"},
+    "ExtensionDecisionBody": {"evidence", "extra_working_days", "granted", "persons", "summary"},
+    "ExtensionRequestBody": {"evidence", "extra_working_days", "persons", "reason", "summary"},
+    "FileReturnBody": {"evidence", "persons", "returned_items", "summary"},
+    "FilingDecisionBody": {"decision", "evidence", "persons", "reasons", "summary"},
+    "JurisdictionDesignationBody": {"designated", "evidence", "persons", "summary"},
+    "Person": {"address", "email", "id_number", "name", "phone", "role"},
+    "PoliceReceiptBody": {"evidence", "persons", "received_at", "summary"},
+    "PoliceReferralBody": {
+        "approved_at",
+        "approved_by",
+        "clauses",
+        "evidence",
+        "explanation",
+        "level",
+        "persons",
+        "summary",
+        "threshold_version",
+    },
+    "ReconsiderationRequestBody": {"evidence", "persons", "reason", "summary"},
+    "RecordCount": {"category", "held", "provided"},
+    "ReferralLinkedBody": {"bureaus", "linked", "police", "reason", "referral"},
+}
+"""The fields of every 2.0 definition as 2.0 was published (its schemas/v2.0/, commit of "Contract 2.0").
+A field a later version adds must be named in versions.ADDED_IN, or this fails."""
+ENVELOPE_2_0 = {
+    "message_id", "kind", "schema_version", "sender", "to", "scope", "case_id", "in_reply_to",
+    "causation_id", "forwards", "sent_at", "handling", "case",
+}  # fmt: skip
 ADDED_FACTS = ("own_lawful_business", "profit_from_use_cny", "other_especially_serious_circumstances")
 
 
@@ -128,3 +192,17 @@ def test_each_version_has_its_folder_of_schemas_with_its_kinds_only() -> None:
     assert "LegalBasis" not in old["$defs"]
     assert not set(ADDED_FACTS) & set(old["$defs"]["CaseFacts"]["properties"])
     assert old["$defs"]["PoliceReferralEnvelope"]["properties"]["schema_version"]["const"] == "2.0"
+
+
+def test_2_0_has_the_fields_it_was_published_with_and_no_other() -> None:
+    files = rendered(SCHEMAS)
+    for kind in kinds_of("2.0"):
+        schema = json.loads(files[SCHEMAS / "v2.0" / f"{kind.value}.schema.json"])
+        for name, definition in schema["$defs"].items():
+            if "properties" not in definition:
+                continue
+            fields = set(definition["properties"])
+            if name.endswith("Envelope"):
+                assert fields == ENVELOPE_2_0, (kind, name)
+            else:
+                assert fields == PUBLISHED_2_0_FIELDS[name], (kind, name)

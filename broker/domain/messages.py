@@ -644,6 +644,8 @@ class RefusalStage(StrEnum):
     ROUTING = "routing"
     DUPLICATE = "duplicate"
     INTERNAL = "internal"
+    RATE = "rate"
+    """The sender published faster than its rate (broker/router/rates.py)."""
 
 
 class DeliveryRefusedBody(StrictModel):

@@ -13,12 +13,13 @@ from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
 from broker.domain.messages import Kind, Message
-from broker.domain.refusals import refusal_notice
+from broker.domain.refusals import BODY_NOT_KEPT, FOLDING, refusal_notice
 from broker.domain.routing import RoutingDecision, Rule
 from broker.logs import REDACTED, _scrub
 from broker.participants import SYSTEM, Participants
 from broker.router.outcomes import Quarantine, Route
 from broker.router.ports import Inbound, Publisher, Token
+from broker.router.shares import KEEP_WHOLE, Admission, Keep
 
 MAX_HEADER_TEXT = 500
 """Longest text put in a quarantine header: headers share one frame (frame_max, 128 KiB)."""
@@ -184,18 +185,37 @@ def quarantine_outputs(
     participants: Participants,
     to: Destinations,
     now: datetime,
+    share: Admission = KEEP_WHOLE,
 ) -> Outputs:
     """The input, unchanged, on the quarantine exchange with x-quarantine-* headers saying why; the
     refusal notice to its authenticated publisher (`user_id`, as RabbitMQ validated it); the
-    decision record."""
+    decision record. `share`: what the sender's quarantine share lets the router keep
+    (broker/router/shares.py); the pipeline publishes nothing for a folded input."""
     sender = participants.address_of(user_id) if user_id else None
     record = _quarantine_record(delivery, user_id, sender, outcome, now)
+    headers: dict[str, Any] = {
+        "x-quarantine-stage": outcome.stage,
+        "x-quarantine-field": record["field"],
+        "x-quarantine-reason": record["reason"],
+        "x-original-user-id": user_id or "",
+        "x-quarantine-digest": quarantine_ids.digest(delivery.body),
+        "x-quarantined-at": record["quarantined_at"],
+    }
+    body, also = delivery.body, ""
+    if share.keep is not Keep.WHOLE:
+        body, also = b"", (FOLDING if share.keep is Keep.FOLD else BODY_NOT_KEPT)
+        headers |= {"x-quarantine-body": "withheld", "x-quarantine-size": len(delivery.body)}
+        record["body_kept"] = False
+    if share.keep is Keep.FOLD:
+        record["folding"] = True
+    if share.folded_before:
+        record["folded_before"] = share.folded_before
     props = delivery.properties
     out = Outputs(record=record)
     out.messages.append(
         Output(
             (index, "quarantine"),
-            delivery.body,
+            body,
             to.quarantine,
             "",
             {
@@ -203,19 +223,12 @@ def quarantine_outputs(
                 "content_encoding": _text(props.get("content_encoding")) or "binary",
                 "delivery_mode": 2,
                 "message_id": message_id_of(delivery),
-                "application_headers": {
-                    "x-quarantine-stage": outcome.stage,
-                    "x-quarantine-field": record["field"],
-                    "x-quarantine-reason": record["reason"],
-                    "x-original-user-id": user_id or "",
-                    "x-quarantine-digest": quarantine_ids.digest(delivery.body),
-                    "x-quarantined-at": record["quarantined_at"],
-                },
+                "application_headers": headers,
             },
         )
     )
     if sender is not None and sender != SYSTEM:
-        out.messages.append(_refusal_output(index, sender, record, participants, to, now))
+        out.messages.append(_refusal_output(index, sender, record, participants, to, now, also))
         out.refusal = True
     out.messages.append(record_output(index, "quarantined", record, to))
     return out
@@ -257,6 +270,7 @@ def _refusal_output(
     participants: Participants,
     to: Destinations,
     now: datetime,
+    also: str = "",
 ) -> Output:
     """Tell the authenticated publisher of a quarantined input why (broker/domain/refusals.py).
     Input with no validated user_id, or the broker's own, gets none: nobody to answer. Notes the
@@ -270,6 +284,7 @@ def _refusal_output(
         refused_message_id=record.get("message_id"),
         case_id=record.get("case_id"),
         sent_at=now,
+        also=also,
     )
     record["refusal_notice"] = {"message_id": str(notice.envelope.message_id), "to": str(publisher)}
     return Output(

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -197,7 +197,12 @@ def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
 
 
 def router_process(
-    router_url: str, user_prefix: str, participants_file: Path, database_file: Path, stderr: Any = None
+    router_url: str,
+    user_prefix: str,
+    participants_file: Path,
+    database_file: Path,
+    stderr: Any = None,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it)."""
     env = {
@@ -206,7 +211,7 @@ def router_process(
         "RB_DATABASE_URL": f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
     }
-    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING"]
+    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING", *extra]
     return subprocess.Popen(
         [sys.executable, "-m", "broker.cli", *command], env=env, stdout=subprocess.DEVNULL, stderr=stderr
     )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from broker.domain.address import SYSTEM_ADDRESS, Address, Party
+from broker.domain.assessments import answer_assessment
 from broker.domain.disputes import designator, dispute_reason, held_by_transfer
 from broker.domain.jurisdictions import NATIONAL
 from broker.domain.kinds import ANSWERS, COPY_HOLDER_MAY_SEND, FROM_SYSTEM, GENERATED_ONLY
@@ -72,6 +73,8 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         )
     if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE, ctx.clock_skew)):
         raise RoutingRefused("envelope.sent_at", off)
+    if kind is Kind.ASSESSMENT_REQUEST:
+        return answer_assessment(message, sender, ctx.now)  # the broker answers; nobody else gets it
     deliveries, extras = _deliveries(message, sender, ctx)
     unique = _unique(d for d in deliveries if d.recipient != sender)
     if not unique:

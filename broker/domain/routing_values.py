@@ -51,6 +51,8 @@ class Rule(StrEnum):
     SUPERVISION_SUGGESTION = "police.supervision_suggestion"
     """A bureau's suggestion of 立案监督 to the procuratorate at its level (Decree 310 Art. 9)."""
     DELIVERY_REFUSED = "broker.delivery_refused"
+    ASSESSMENT_RESULT = "broker.assessment_result"
+    """The broker's answer to an assessment_request, to its publisher only."""
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
@@ -89,7 +91,8 @@ class RoutingDecision:
     linked_to: UUID | None = None
     """For a duplicate police referral: the referral it was joined to."""
     notices: tuple[Message, ...] = ()
-    """Messages the broker itself sends because of this decision (referral_linked)."""
+    """Messages the broker itself sends because of this decision (referral_linked, and the
+    assessment_result that is an assessment_request's only output)."""
     subjects: frozenset[str] = frozenset()
     """For a jurisdiction designation, which carries no case facts: what the disputed case is about,
     so the designated bureau is remembered as holding it."""

@@ -12,7 +12,7 @@ from typing import Any
 from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import decision_record
-from broker.domain.messages import Message
+from broker.domain.messages import Kind, Message
 from broker.domain.refusals import BODY_NOT_KEPT, FOLDING, refusal_notice
 from broker.domain.routing import RoutingDecision, Rule
 from broker.logs import REDACTED, _scrub
@@ -142,11 +142,17 @@ def _json_properties(message_id: str) -> dict[str, Any]:
     }
 
 
+_NOTICE_RULES = {Kind.REFERRAL_LINKED: Rule.LINKED_NOTICE, Kind.ASSESSMENT_RESULT: Rule.ASSESSMENT_RESULT}
+"""The x-rule of each kind of message a decision makes the broker send."""
+
+
 def _notice_outputs(
     index: int, notice: Message, cause: RoutingDecision, participants: Participants, to: Destinations
 ) -> list[Output]:
-    """A message the broker itself sends (as system:000000, which the router may impersonate)."""
+    """A message the broker itself sends (as system:000000, which the router may impersonate); one
+    that answers (an assessment_result) carries what it answers as its correlation_id."""
     body = notice.model_dump_json(exclude_none=True).encode("utf-8")
+    in_reply_to = notice.envelope.in_reply_to
     return [
         Output(
             (index, f"notice:{recipient}"),
@@ -156,11 +162,12 @@ def _notice_outputs(
             {
                 **_json_properties(str(notice.envelope.message_id)),
                 "user_id": participants.username(SYSTEM),
+                "correlation_id": str(in_reply_to) if in_reply_to else None,
                 "application_headers": {
                     "x-sender": str(SYSTEM),
                     "x-kind": notice.envelope.kind.value,
                     "x-case-id": notice.envelope.case_id,
-                    "x-rule": Rule.LINKED_NOTICE.value,
+                    "x-rule": _NOTICE_RULES[notice.envelope.kind].value,
                     "x-recipient": recipient,
                     "x-caused-by": str(cause.message_id),
                 },

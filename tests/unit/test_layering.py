@@ -92,9 +92,7 @@ def test_nothing_imports_the_entry_points() -> None:
 
 
 def test_the_runtime_imports_no_tool_and_no_command_line() -> None:
-    runtime = [
-        p for p in _python_files("broker") if not _rel(p).startswith(("broker/tools/", "broker/cli/"))
-    ]
+    runtime = [p for p in _python_files("broker") if not _rel(p).startswith(("broker/tools/", "broker/cli/"))]
     wrong = [
         f"{_rel(path)}:{line} imports {module}"
         for path in runtime

@@ -149,3 +149,6 @@ def test_the_tracker_scans_on_the_consumer_loops_turns_on_schedule(store: Tracke
     assert t.counters.scans == 1  # records waiting
     turn(None, True)  # type: ignore[arg-type]
     assert t.counters.scans == 2
+    time.sleep(0.06 + 5 * 0.05)
+    turn(None, False)  # type: ignore[arg-type]
+    assert t.counters.scans == 3  # a steady stream of records holds it back five intervals at most

@@ -152,3 +152,10 @@ def test_the_tracker_scans_on_the_consumer_loops_turns_on_schedule(store: Tracke
     time.sleep(0.06 + 5 * 0.05)
     turn(None, False)  # type: ignore[arg-type]
     assert t.counters.scans == 3  # a steady stream of records holds it back five intervals at most
+
+
+def test_a_record_the_consumer_loop_isolated_a_bug_on_is_dead_lettered_alone(store: TrackerStore) -> None:
+    record = Record(b'{"event": "routed"}')
+    t = tracker(store, ManualClock(AT))
+    t.handle_alone(record, None, KeyError("secret"))  # type: ignore[arg-type]
+    assert record.settled == "dead-lettered" and t.counters.rejected == 1

@@ -16,7 +16,6 @@ scans on its turns (`on_turn`).
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import uuid
@@ -34,7 +33,7 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import Record, RecordError, parse_event
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.consumer import BatchConsumer
+from broker.transport.consumer import BatchConsumer, Worker
 from broker.transport.inbound import Delivery
 from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 from broker.transport.tls import login_user
@@ -123,7 +122,7 @@ class Counters:
     notices: int = 0
 
 
-class Tracker:
+class Tracker(Worker):
     def __init__(
         self,
         amqp_url: str,
@@ -169,17 +168,6 @@ class Tracker:
     @property
     def stopping(self) -> threading.Event:
         return self.consumer.stopping
-
-    def run(self) -> None:
-        """Consume and scan until stop() is called, reconnecting with backoff."""
-        self.consumer.run()
-
-    def stop(self) -> None:
-        self.consumer.stop()
-
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
 
     # ---- the consumer loop's handler ----
 

@@ -20,6 +20,7 @@ Two states of its own, besides the connection:
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import deque
@@ -191,3 +192,20 @@ class BatchConsumer:
         if due:
             self._held = [(at, d) for at, d in self._held if at > now]
             self._pending.extendleft(reversed(due))
+
+
+class Worker:
+    """A worker process around its consumer loop: run it, stop it, and stop it on SIGTERM or SIGINT
+    (the batch in hand is finished, the rest handed back unacked)."""
+
+    consumer: BatchConsumer
+
+    def run(self) -> None:
+        self.consumer.run()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())

@@ -15,7 +15,6 @@ one write before publishing, streamed confirms, one write after.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -33,7 +32,7 @@ from broker.router.shares import QuarantineShares, ShareLimits
 from broker.store.outage import ride_out_database
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.consumer import BatchConsumer
+from broker.transport.consumer import BatchConsumer, Worker
 from broker.transport.inbound import Delivery
 from broker.transport.reconnect import is_infrastructure_error
 
@@ -59,7 +58,7 @@ DESTINATIONS = Destinations(
 )
 
 
-class Router:
+class Router(Worker):
     pipeline_class: type[Pipeline] = Pipeline
     """What handles each batch; a test may put a subclass here."""
 
@@ -97,16 +96,6 @@ class Router:
             shares=QuarantineShares(quarantine_share or ShareLimits()),
             rates=sender_rates or SenderRates(),
         )
-
-    def run(self) -> None:
-        self.consumer.run()
-
-    def stop(self) -> None:
-        self.consumer.stop()
-
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
 
     # ---- the consumer's handler ----
 

@@ -8,19 +8,18 @@ Guarantees (broker/store/tracker/store.py says how):
   claimed and recorded in one transaction, published with a confirm, then marked sent;
 - lost connections are retried with backoff; SIGTERM finishes the batch in hand and exits.
 
-One connection (broker/transport/session.py) consumes the records and publishes the notices to
-rb.inbound as system:000000, so the router authenticates them and routes them like any message
-(rule tracker.deadline_notice).
+The workers' one consumer loop (broker/transport/consumer.py) consumes the records and, on the same
+connection, publishes the notices to rb.inbound as system:000000, so the router authenticates them
+and routes them like any message (rule tracker.deadline_notice). The tracker is its handler, and
+scans on its turns (`on_turn`).
 """
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,8 +33,9 @@ from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import Record, RecordError, parse_event
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
-from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error, keep_running
-from broker.transport.session import Session, session
+from broker.transport.consumer import BatchConsumer, Worker
+from broker.transport.inbound import Delivery
+from broker.transport.reconnect import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 from broker.transport.tls import login_user
 
 log = structlog.get_logger("referral_broker.tracker")
@@ -44,6 +44,22 @@ DEFAULT_PREFETCH = 256
 """Unacked records the tracker holds; all return to the queue if it dies."""
 DEFAULT_BATCH = 100
 """Records ingested in one transaction when a backlog is waiting."""
+ISOLATION_DELIVERIES = 2 * DEFAULT_PREFETCH
+"""Records taken one at a time after a batch failed with an error that is neither the broker's nor
+the database's (a bug some record triggers; a statement the database refused is retried record by
+record inside the batch): the record that causes it is then dead-lettered alone."""
+MAX_POLL_S = 0.2
+"""Longest wait for records between two turns, so a scan starts at most this late."""
+SCAN_CATCH_UP_INTERVALS = 5
+"""Scan intervals a scan waits for the consumer to catch up with the records before it runs
+anyway, under a steady stream of records."""
+
+
+def scan_due(now: float, next_scan: float, interval_s: float, caught_up: bool) -> bool:
+    """Whether to scan now (monotonic seconds). A scan waits until the consumer has caught up with
+    the records (an answer waiting in the queue must not be chased), but a steady stream of records
+    holds it back for SCAN_CATCH_UP_INTERVALS intervals at most."""
+    return now >= next_scan and (caught_up or now >= next_scan + SCAN_CATCH_UP_INTERVALS * interval_s)
 
 
 class Input(Protocol):
@@ -106,7 +122,7 @@ class Counters:
     notices: int = 0
 
 
-class Tracker:
+class Tracker(Worker):
     def __init__(
         self,
         amqp_url: str,
@@ -119,8 +135,9 @@ class Tracker:
         lease_s: float = DEFAULT_LEASE_S,
         name: str | None = None,
     ) -> None:
-        login_user(amqp_url)  # a URL notices could not be published with is refused now, not later
-        self.amqp_url = amqp_url  # one address or several, as RB_AMQP_URL
+        self.user = login_user(amqp_url)
+        """What every notice names in user_id; a URL notices could not be published with is refused
+        now, not later."""
         self.store = store
         self.clock = clock or SystemClock()
         self.make_publisher = publisher
@@ -132,67 +149,61 @@ class Tracker:
         """Who claims notices: unique per process, so a restarted tracker never mistakes its
         predecessor's claims for its own."""
         self.counters = Counters()
-        self.stopping = threading.Event()
-        self._pending: deque[Input] = deque()
         self._next_scan = 0.0
-        self._session: Session | None = None
-        self._publisher: NoticePublisher | None = None
+        self.consumer = BatchConsumer(
+            amqp_url,  # one address or several, as RB_AMQP_URL
+            topology.TRACKER_QUEUE,
+            self,
+            prefetch,
+            hold_s=0.0,  # never used: the tracker holds no record
+            isolation_deliveries=ISOLATION_DELIVERIES,
+            log=log,
+            batch=batch,
+            poll_s=min(MAX_POLL_S, scan_interval_s),
+            on_turn=self._maybe_scan,
+            # an error that is not the broker's or the database's (a scan's bug) ends the tracker
+            retryable=is_infrastructure_error,
+        )
 
-    def run(self) -> None:
-        """Consume and scan until stop() is called, reconnecting with backoff."""
-        keep_running(self._run_session, self.stopping, is_infrastructure_error)
+    @property
+    def stopping(self) -> threading.Event:
+        return self.consumer.stopping
 
-    def stop(self) -> None:
-        self.stopping.set()
+    # ---- the consumer loop's handler ----
 
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
+    def on_session(self) -> None:
+        log.info("connected", queue=topology.TRACKER_QUEUE, name=self.name)
 
-    def _run_session(self, connected: Callable[[], None]) -> None:
-        self._pending.clear()
-        with session(self.amqp_url, topology.TRACKER_QUEUE, self.prefetch, self._pending.append) as s:
-            connected()
-            self._session = s
-            self._publisher = self.make_publisher(s.publisher, s.user)
-            log.info("connected", queue=topology.TRACKER_QUEUE, name=self.name)
-            while not self.stopping.is_set():
-                idle = False
-                if self._pending:
-                    batch = min(self.batch, len(self._pending))
-                    self.ingest([self._pending.popleft() for _ in range(batch)])
-                    connected()  # a session that did work ends its outage's backoff
-                else:
-                    idle = not s.serve(min(0.2, self.scan_interval_s))
-                self._maybe_scan(idle)
-            log.info("stopped", handed_back=len(self._pending))
+    def handle_batch(
+        self, batch: list[Delivery], publisher: ConfirmedPublisher, holding: bool
+    ) -> list[Delivery]:
+        self.ingest(batch)
+        return []  # acked or dead-lettered: nothing is held
 
-    def _maybe_scan(self, idle: bool) -> None:
-        now = time.monotonic()
-        # Scan once caught up with the records (an answer waiting in the queue must not be chased),
-        # but never let a steady stream of records hold the scan back for long.
-        if now >= self._next_scan and (idle or now >= self._next_scan + 5 * self.scan_interval_s):
-            try:
-                assert self._publisher is not None
-                self.scan_once(self._publisher)
-            except Exception as error:
-                if not is_database_outage(error):
-                    raise
-                # claims not marked sent lapse after their lease and are sent by the next scan
-                log.warning(
-                    "scan stopped: database unavailable; next scan as scheduled", error=repr(error)[:200]
-                )
-            self._next_scan = time.monotonic() + self.scan_interval_s
+    def handle_alone(self, delivery: Delivery, publisher: ConfirmedPublisher, error: BaseException) -> None:
+        self.counters.rejected += 1
+        log.error("record rejected to the dead-letter queue", error=type(error).__name__)
+        delivery.reject(requeue=False)
 
-    def _keepalive(self, seconds: float) -> None:
-        assert self._session is not None
-        self._session.serve(seconds)
+    def _maybe_scan(self, confirms: ConfirmedPublisher, caught_up: bool) -> None:
+        if not scan_due(time.monotonic(), self._next_scan, self.scan_interval_s, caught_up):
+            return
+        try:
+            self.scan_once(self.make_publisher(confirms, self.user))
+        except Exception as error:
+            if not is_database_outage(error):
+                raise
+            # claims not marked sent lapse after their lease and are sent by the next scan
+            log.warning("scan stopped: database unavailable; next scan as scheduled", error=repr(error)[:200])
+        self._next_scan = time.monotonic() + self.scan_interval_s
 
     def _ingest_held(self, records: list[Record]) -> None:
         """Ingest, holding the records unacked while the database is away (see ride_out_database)."""
-        ride_out_database(lambda: self._ingest(records), self.stopping, self._keepalive, "ingesting records")
+        ride_out_database(
+            lambda: self._ingest(records), self.stopping, self.consumer.keepalive, "ingesting records"
+        )
 
-    def _parsed(self, deliveries: list[Input]) -> list[tuple[Input, Record]]:
+    def _parsed(self, deliveries: Sequence[Input]) -> list[tuple[Input, Record]]:
         """The records parsed; one that is not a record is dead-lettered."""
         batch: list[tuple[Input, Record]] = []
         for delivery in deliveries:
@@ -205,7 +216,7 @@ class Tracker:
                 delivery.reject(requeue=False)
         return batch
 
-    def ingest(self, deliveries: list[Input]) -> None:
+    def ingest(self, deliveries: Sequence[Input]) -> None:
         """Ingest a batch of records in one transaction and ack them once it committed; when the
         transaction fails, one by one, dead-lettering only the records that fail alone."""
         batch = self._parsed(deliveries)

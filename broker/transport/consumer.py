@@ -1,6 +1,13 @@
-"""One consumer loop for a worker that handles its input in batches (the router): connect, consume
-raw deliveries, hand them to a handler in batches of whatever has arrived (up to the prefetch), and
-keep running through the broker going away (reconnect.keep_running) and alarms (BlockedWatch).
+"""The one consumer loop of the workers (the router and the tracker), after kombu's
+`ConsumerMixin`: connect, consume raw deliveries, hand them to a handler in batches of whatever has
+arrived (up to `batch`), and keep running through the broker going away (reconnect.keep_running)
+and alarms (BlockedWatch). One connection consumes and publishes with confirms (a second channel),
+so a worker has one set of errors: a lost connection ends the session, its unacked input comes
+back, and the loop reconnects.
+
+The handler's hooks: `on_session` (a session is up), `handle_batch`, `handle_alone` (the lone
+delivery isolation ends on), and, given to the loop, `on_turn` (after every turn, with whether the
+turn found nothing to do: the tracker's deadline scans).
 
 Two states of its own, besides the connection:
 - held inputs: ones the handler could not settle yet (the broker refused their outputs), kept
@@ -8,11 +15,12 @@ Two states of its own, besides the connection:
 - isolation: after a batch failed with an error that is neither the broker's nor the database's (a
   bug some input triggers), the batch is handed back and deliveries are taken one at a time until
   `isolation_deliveries` have been handled, so the input that caused it fails alone (the handler
-  quarantines it) and its innocent neighbours are redelivered once, never up to the delivery limit.
+  settles it alone) and its innocent neighbours are redelivered once, never up to the delivery limit.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import deque
@@ -22,6 +30,7 @@ from typing import Any, Protocol
 import structlog
 from kombu import Connection
 
+from broker.settings import failover_url
 from broker.transport.blocking import BlockedWatch
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume, serve
@@ -43,6 +52,19 @@ class BatchHandler(Protocol):
         """Settle the lone delivery a batch of one failed on, so it cannot fail again."""
 
 
+Turn = Callable[[ConfirmedPublisher, bool], None]
+"""Called after every turn of the loop with the session's publisher and whether the turn found
+nothing to do (no input in hand and none came while serving the connection)."""
+
+HEARTBEAT_S = 30
+
+
+def unless_login_refused(error: BaseException) -> bool:
+    """The router's retry rule: every error that ends a session is retried, except a refused login
+    or vhost (an error some input causes is isolated inside the session and never ends it)."""
+    return not is_authentication_error(error)
+
+
 class BatchConsumer:
     def __init__(
         self,
@@ -53,11 +75,24 @@ class BatchConsumer:
         hold_s: float,
         isolation_deliveries: int,
         log: Any = None,
+        *,
+        batch: int | None = None,
+        poll_s: float = 0.5,
+        on_turn: Turn | None = None,
+        retryable: Callable[[BaseException], bool] = unless_login_refused,
     ) -> None:
+        """`amqp_url`: one address or several (RB_AMQP_URL), tried in order at each connect;
+        `batch`: the largest batch (the prefetch when not given); `poll_s`: the longest wait for
+        input between two turns; `retryable`: which errors that end a session are reconnected
+        after (any other is raised by run())."""
         self.amqp_url = amqp_url
         self.queue = queue
         self.handler = handler
         self.prefetch = prefetch
+        self.batch = batch or prefetch
+        self.poll_s = poll_s
+        self.on_turn = on_turn
+        self.retryable = retryable
         self.hold_s = hold_s
         self.isolation_deliveries = isolation_deliveries
         self.log = log or structlog.get_logger("referral_broker.consumer")
@@ -75,7 +110,7 @@ class BatchConsumer:
         """Consume until stop() is called, reconnecting with backoff when the broker goes away. No
         input ends it: an error that is not the broker's or the database's restarts the batch with
         the input isolated."""
-        keep_running(self._session, self.stopping, lambda error: not is_authentication_error(error))
+        keep_running(self._session, self.stopping, self.retryable)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -90,8 +125,8 @@ class BatchConsumer:
         self._held.clear()  # unacked on the old channel: the broker hands them back
         watch = BlockedWatch()  # an alarm is waited out on this connection, not reconnected around
         with Connection(
-            self.amqp_url,
-            heartbeat=30,
+            failover_url(self.amqp_url),
+            heartbeat=HEARTBEAT_S,
             transport_options=watch.transport_options(TRANSPORT_OPTIONS),
             **kombu_options(self.amqp_url),  # amqps: verified TLS, certificate or password login
         ) as conn:
@@ -108,12 +143,15 @@ class BatchConsumer:
             while not self.stopping.is_set():
                 self._release_held()
                 if self._pending:
-                    size = 1 if self._isolating else self.prefetch
+                    size = 1 if self._isolating else self.batch
                     batch = [self._pending.popleft() for _ in range(min(len(self._pending), size))]
                     self._handle_guarded(batch, publisher, consume_channel)
                     connected()  # a session that did work ends its outage's backoff
-                    continue
-                serve(conn, 0.1 if self._held else 0.5)
+                    caught_up = False
+                else:
+                    caught_up = not serve(conn, 0.1 if self._held else self.poll_s)
+                if self.on_turn is not None:
+                    self.on_turn(publisher, caught_up)
             self.log.info("stopped", handed_back=len(self._pending) + len(self._held))
 
     def _handle_guarded(self, batch: list[Delivery], publisher: ConfirmedPublisher, channel: Any) -> None:
@@ -154,3 +192,20 @@ class BatchConsumer:
         if due:
             self._held = [(at, d) for at, d in self._held if at > now]
             self._pending.extendleft(reversed(due))
+
+
+class Worker:
+    """A worker process around its consumer loop: run it, stop it, and stop it on SIGTERM or SIGINT
+    (the batch in hand is finished, the rest handed back unacked)."""
+
+    consumer: BatchConsumer
+
+    def run(self) -> None:
+        self.consumer.run()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())

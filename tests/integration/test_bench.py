@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from broker.settings import Settings
-from broker.tools.bench import node
+from broker.tools import nodes
 from broker.tools.bench.run import run
 
 pytestmark = pytest.mark.rabbitmq
@@ -41,7 +41,7 @@ def test_bench_reports_rates_cpu_latency_of_router_and_limit(broker_root: Settin
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not node.available(), reason="rabbitmq-server is not installed here")
+@pytest.mark.skipif(not nodes.available(), reason="rabbitmq-server is not installed here")
 def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
     command = ["bench", "--scale", "--sizes", "10,30", "--scale-messages", "200", "--json"]
     done = subprocess.run(

@@ -102,6 +102,18 @@ def test_the_runtime_imports_no_tool_and_no_command_line() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_the_package_imports_no_test_code() -> None:
+    """The tools too (the bench's RabbitMQ node is broker/tools/nodes.py, which the tests' nodes
+    build on, not the other way round)."""
+    wrong = [
+        f"{_rel(path)}:{line} imports {module}"
+        for path in _python_files("broker", "workers")
+        for line, module in _imports(path)
+        if _under(module, "tests")
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_domain_imports_only_the_domain() -> None:
     wrong = [
         f"{_rel(path)}:{line} imports {module}"

@@ -15,7 +15,7 @@ def _node(name: str, amqp_port: int = 20_001) -> RabbitNode:
 
 
 def test_the_shared_node_name_is_refused() -> None:
-    with pytest.raises(ValueError, match="not a node name of the tests' own"):
+    with pytest.raises(ValueError, match="not a node name of our own"):
         _node("rabbit@localhost")
 
 

@@ -19,7 +19,7 @@ from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
 from broker.tracker.clock import ManualClock
 from broker.tracker.record import Routed
-from broker.tracker.service import NoticeNotConfirmed, Tracker
+from broker.tracker.service import NoticeNotConfirmed, Tracker, scan_due
 
 AT = datetime(2024, 9, 2, 10, tzinfo=BEIJING)
 
@@ -118,3 +118,44 @@ def test_each_notice_is_sent_once_and_a_refused_one_again_after_its_lease(store:
     clock.set(receipt.due_at + timedelta(seconds=1))
     assert t.scan_once(refusing) == 2  # escalation and overdue
     assert t.counters.notices == 3
+
+
+def test_a_scan_waits_for_the_consumer_to_catch_up_but_not_longer_than_five_intervals() -> None:
+    interval = 30.0
+    assert not scan_due(99.0, 100.0, interval, caught_up=True)  # not yet time
+    assert scan_due(100.0, 100.0, interval, caught_up=True)
+    assert not scan_due(100.0, 100.0, interval, caught_up=False)  # records waiting: read them first
+    assert not scan_due(249.0, 100.0, interval, caught_up=False)
+    assert scan_due(250.0, 100.0, interval, caught_up=False)  # a steady stream holds it back no longer
+
+
+def test_the_tracker_scans_on_the_consumer_loops_turns_on_schedule(store: TrackerStore) -> None:
+    notices = Notices()
+    t = Tracker(
+        "amqp://system-000000:x@127.0.0.1:5672/unused",
+        store,
+        ManualClock(AT),
+        lambda confirms, user: notices,
+        scan_interval_s=0.05,
+    )
+    assert t.consumer.on_turn is not None and t.consumer.poll_s == 0.05
+    turn = t.consumer.on_turn
+    turn(None, False)  # type: ignore[arg-type]  # the first turn of a session scans at once
+    assert t.counters.scans == 1
+    turn(None, True)  # type: ignore[arg-type]
+    assert t.counters.scans == 1  # the next one only after the interval
+    time.sleep(0.06)
+    turn(None, False)  # type: ignore[arg-type]
+    assert t.counters.scans == 1  # records waiting
+    turn(None, True)  # type: ignore[arg-type]
+    assert t.counters.scans == 2
+    time.sleep(0.06 + 5 * 0.05)
+    turn(None, False)  # type: ignore[arg-type]
+    assert t.counters.scans == 3  # a steady stream of records holds it back five intervals at most
+
+
+def test_a_record_the_consumer_loop_isolated_a_bug_on_is_dead_lettered_alone(store: TrackerStore) -> None:
+    record = Record(b'{"event": "routed"}')
+    t = tracker(store, ManualClock(AT))
+    t.handle_alone(record, None, KeyError("secret"))  # type: ignore[arg-type]
+    assert record.settled == "dead-lettered" and t.counters.rejected == 1

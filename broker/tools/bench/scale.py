@@ -1,6 +1,6 @@
 """`referral-broker bench --scale`: what a growing deployment costs the broker and the router.
 
-On a RabbitMQ node the benchmark starts itself (broker/tools/bench/node.py, open-file limit raised),
+On a RabbitMQ node the benchmark starts itself (broker/tools/nodes.py, open-file limit raised),
 participants are added in steps (100, 1,000, 6,420: about a bureau and a police office for every
 division): each step provisions the new ones (users, permissions, limits, a quorum inbox each) and
 measures how long that took, the broker's memory (management API, /api/nodes mem_used), and the
@@ -19,7 +19,6 @@ from typing import Any
 
 from broker.domain.jurisdictions import default_registry
 from broker.participants import Participants
-from broker.tools.bench.node import own_node
 from broker.tools.bench.run import (
     FLOWS,
     PARTICIPANTS,
@@ -29,6 +28,7 @@ from broker.tools.bench.run import (
     measure_router,
     purge,
 )
+from broker.tools.nodes import NodeError, RabbitNode, own_node
 from broker.transport import topology
 from broker.transport.provision import provision
 
@@ -55,6 +55,18 @@ def participant_addresses(size: int) -> list[str]:
     return list(ordered)[:size]
 
 
+def _mem_used(node: RabbitNode, timeout_s: float = 30.0) -> int:
+    """Bytes the node uses by its own count (/api/nodes mem_used), once its statistics exist."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        figures = node.api("/api/nodes")[0]
+        if "mem_used" in figures:
+            return int(figures["mem_used"])
+        if time.monotonic() > deadline:
+            raise NodeError(f"{node.name}: no memory figure from the management API in {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
 def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     with own_node("scale") as node, tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +87,7 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
             passwords.update(report.created)
             overview = node.api("/api/overview")
             time.sleep(2)  # one statistics interval after the last declaration
-            mem_used = node.mem_used()
+            mem_used = _mem_used(node)
             dep = Deployment(settings, Participants.of(addresses, USER_PREFIX), passwords)
             _progress(f"scale: {size} participants provisioned in {provision_s:.0f} s; routing {messages} …")
             router = measure_router(dep, messages, Path(tmp))

@@ -220,10 +220,11 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         bureau = (q.get("bureau") or "").strip() or None
         now = console.clock()
         province = session.operator.scope.province
-        rows = console.cached(
-            ("obligations", int(now.timestamp()), within_h, province, bureau, sort, descending),
-            CACHE_S,
-            lambda: console_views.open_obligations(
+        within = q.get("within", "48")
+        table = env.get_template("obligations_table.html")
+
+        def compute() -> tuple[list[Any], Markup, int]:
+            found = console_views.open_obligations(
                 console.engine,
                 now,
                 timedelta(hours=within_h),
@@ -231,18 +232,29 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
                 party=bureau,
                 sort=sort,
                 descending=descending,
-            ),
-        )
+            )
+            # the table is the same for everyone asking the same question within the second
+            html = table.render(
+                rows=found,
+                now=now,
+                sort=sort,
+                descending=descending,
+                within=within,
+                bureau=bureau or "",
+                when=when,
+                duration=duration_text,
+            )
+            return found, Markup(html), sum(1 for o in found if o.overdue(now))
+
+        key = ("obligations", int(now.timestamp()), within, province, bureau, sort, descending)
+        rows, html, overdue = console.cached(key, CACHE_S, compute)
         return "obligations.html", {
             "rows": rows,
-            "now": now,
-            "sort": sort,
-            "descending": descending,
-            "within": q.get("within", "48"),
+            "table": html,
+            "within": within,
             "bureau": bureau or "",
-            "when": when,
-            "duration": duration_text,
-            "overdue": sum(1 for o in rows if o.overdue(now)),
+            "sort": sort,
+            "overdue": overdue,
             "limit": console_views.DEFAULT_LIMIT,
         }
 

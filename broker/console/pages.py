@@ -17,10 +17,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from broker.console import campaign
 from broker.console import health as health_view
 from broker.console.routing_log import Entry, LogFilter
 from broker.console.scope import Scope, record_parties
 from broker.console.sessions import COOKIE, Session
+from broker.domain import campaign_figures
 from broker.quarantine import operations
 from broker.store import console_views
 from broker.store.operator_audit import OperatorTrail, console_actor
@@ -40,6 +42,8 @@ LOG_ROWS = 100
 """Rows the routing log page shows at first; live rows are added above them."""
 CACHE_S = 1.0
 """Open obligations and the scoreboard are computed at most once a second for the same question."""
+CAMPAIGN_CACHE_S = 2.0
+"""The campaign's figures are a pass over the whole routing log: at most one every 2 s per scope."""
 LOGIN_FAILURE_PAUSE_S = 1.0
 """A wrong password is answered after this long, so guessing is slow."""
 
@@ -356,6 +360,21 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         rows = health_view.by_province(parties) if by == "province" else parties
         return "scoreboard.html", {"rows": rows, "by": by, "duration": duration_text}
 
+    def campaign_page(request: Request, session: Session) -> Any:
+        scope = session.operator.scope
+
+        def compute() -> campaign.Counted:
+            seen = (e.record for e in console.log.oldest_first() if scope.admits_record(e.record))
+            return campaign.count(seen)
+
+        counted = console.cached(("campaign", str(scope)), CAMPAIGN_CACHE_S, compute)
+        return "campaign.html", {
+            "counted": counted,
+            "charts": campaign.charts(counted),
+            "scope": scope,
+            "report_cases": campaign_figures.CASES,
+        }
+
     return [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -372,4 +391,5 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         Route("/health", page(health_page)),
         Route("/health.json", page(health_json)),
         Route("/scoreboard", page(scoreboard)),
+        Route("/campaign", page(campaign_page)),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,14 @@ class RoutingLog:
                 if len(out) >= limit:
                     break
         return out, max(upto, after)
+
+    def oldest_first(self) -> Iterator[Entry]:
+        """Every entry held, oldest first, as far as the log has not gone round meanwhile."""
+        upto = self._seq
+        for seq in range(max(1, upto - self.capacity + 1), upto + 1):
+            entry = self._at(seq)
+            if entry is not None:
+                yield entry
 
     def of_case(self, case_id: str) -> list[Entry]:
         with self._lock:

@@ -8,6 +8,7 @@ thread pool: the database and the broker are read with blocking clients.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -60,22 +61,29 @@ class Console:
     follow: bool = True
     """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
     follower: RoutingLogFollower | None = None
-    health_cache: tuple[float, Any] | None = None
     _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    _computing: dict[Any, threading.Lock] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cached(self, key: Any, ttl_s: float, compute: Callable[[], Any]) -> Any:
         """`compute()`, or its value of less than `ttl_s` ago for the same key: the figures of a
         second ago serve every operator who asks within it. Keys carry the clock's second, so a
-        moved clock is a new key."""
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < ttl_s:
-            return hit[1]
-        value = compute()
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[key] = (now, value)
-        return value
+        moved clock is a new key. One request computes a key while the others asking for it wait
+        for its value: 50 operators turning to a new second would otherwise compute it 50 times."""
+        with self._cache_lock:
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            now = time.monotonic()
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < ttl_s:
+                return hit[1]
+            value = compute()
+            with self._cache_lock:
+                if len(self._cache) > 1000:
+                    self._cache.clear()
+                    self._computing = {key: lock}
+                self._cache[key] = (now, value)
+            return value
 
     def trail(self, session: Session, url: str | None = None) -> OperatorTrail:
         return OperatorTrail(self.engine, console_actor(session.operator.login, url or self.amqp_url))

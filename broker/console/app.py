@@ -27,10 +27,11 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from broker.console import pages
+from broker.console import login, pages
 from broker.console.accounts import Accounts
 from broker.console.routing_log import RoutingLog
 from broker.console.sessions import COOKIE, Session, Sessions
+from broker.console.throttle import LoginThrottle
 from broker.store.console_views import Engine
 from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.transport.observe import BROKER_ERRORS, RoutingLogFollower
@@ -57,6 +58,7 @@ class Console:
     clock: Callable[[], datetime] = _utc_now
     """What time it is for overdue and due-soon (the tracker's clock; tests share a manual one)."""
     sessions: Sessions = field(default_factory=Sessions)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     log: RoutingLog = field(default_factory=RoutingLog)
     follow: bool = True
     """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
@@ -135,7 +137,7 @@ def create_app(console: Console) -> Starlette:
 
         return endpoint
 
-    routes: list[BaseRoute] = [*pages.routes(console, page, render, env)]
+    routes: list[BaseRoute] = [*login.routes(console, render), *pages.routes(console, page, render, env)]
     routes += [Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
 
     def need_login(request: Request, exc: Exception) -> Response:

@@ -1,5 +1,6 @@
-"""The console's routes: login, the live routing log, a case's timeline, open obligations, the
-holding queues and their actions, health and the scoreboard."""
+"""The console's pages (the log-in is broker/console/login.py): the live routing log, a case's
+timeline, open obligations, the holding queues and their actions, health, the scoreboard and the
+campaign."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from jinja2 import Environment
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +25,6 @@ from broker.console.sessions import COOKIE, Session
 from broker.domain import campaign_figures
 from broker.quarantine import operations
 from broker.store import console_views
-from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.store.tracker import views
 from broker.store.tracker.db import duration_text
 from broker.transport.quarantine import QUEUES, Held, OperatorError
@@ -44,8 +43,6 @@ CACHE_S = 1.0
 """Open obligations and the scoreboard are computed at most once a second for the same question."""
 CAMPAIGN_CACHE_S = 2.0
 """The campaign's figures are a pass over the whole routing log: at most one every 2 s per scope."""
-LOGIN_FAILURE_PAUSE_S = 1.0
-"""A wrong password is answered after this long, so guessing is slow."""
 
 
 def when(value: Any) -> str:
@@ -104,47 +101,6 @@ class RowCache:
 
 def routes(console: Console, page: Page, render: Render, env: Environment) -> list[Route]:
     rows = RowCache(env, console.log.capacity)
-
-    def login_form(request: Request) -> Response:
-        return render(request, "login.html", next=request.query_params.get("next", "/log"), error=None)
-
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        login_name, password = str(form.get("login", "")), str(form.get("password", ""))
-        target = str(form.get("next") or "/log")
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/log"
-        operator = await run_in_threadpool(console.accounts.verify, login_name, password)
-        if operator is None:
-            await run_in_threadpool(_refused, login_name)
-            await anyio.sleep(LOGIN_FAILURE_PAUSE_S)
-            return render(
-                request, "login.html", status=401, next=target, error="unknown login or wrong password"
-            )
-        token = console.sessions.start(operator)
-        session = console.sessions.get(token)
-        assert session is not None
-        await run_in_threadpool(console.trail(session).note, "operator_login", f"scope {operator.scope}")
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
-        return response
-
-    def _refused(login_name: str) -> None:
-        known = login_name if login_name in {o.login for o in console.accounts.operators()} else "?"
-        OperatorTrail(console.engine, console_actor(known, console.amqp_url)).note(
-            "operator_login_refused", "wrong password" if known != "?" else "unknown login"
-        )
-
-    async def logout(request: Request) -> Response:
-        form = await request.form()
-        token = request.cookies.get(COOKIE)
-        session = console.sessions.get(token)
-        if session is not None and form.get("csrf") == session.csrf:
-            console.sessions.end(token)
-            await run_in_threadpool(console.trail(session).note, "operator_logout", "")
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
-        return response
 
     def home(request: Request) -> Response:
         return RedirectResponse("/log", status_code=303)
@@ -376,9 +332,6 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         }
 
     return [
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
         Route("/", home),
         Route("/log", page(routing_log)),
         Route("/log/rows", page(routing_log_rows)),

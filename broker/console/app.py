@@ -8,6 +8,7 @@ thread pool: the database and the broker are read with blocking clients.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,22 +21,28 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from broker.console import pages
+from broker.console import login, pages
 from broker.console.accounts import Accounts
 from broker.console.routing_log import RoutingLog
 from broker.console.sessions import COOKIE, Session, Sessions
+from broker.console.throttle import LoginThrottle
 from broker.store.console_views import Engine
 from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.transport.observe import BROKER_ERRORS, RoutingLogFollower
 from broker.transport.quarantine import OperatorError
 
 HERE = Path(__file__).parent
+GZIP_LEVEL = 5
+"""Pages of more than 1 KiB are gzipped for clients that accept it (a routing-log page of 43 kB
+becomes about 5 kB, for operators on provincial networks); level 5 costs a fraction of level 9's
+time for nearly its size."""
 
 
 def _utc_now() -> datetime:
@@ -56,26 +63,34 @@ class Console:
     clock: Callable[[], datetime] = _utc_now
     """What time it is for overdue and due-soon (the tracker's clock; tests share a manual one)."""
     sessions: Sessions = field(default_factory=Sessions)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     log: RoutingLog = field(default_factory=RoutingLog)
     follow: bool = True
     """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
     follower: RoutingLogFollower | None = None
-    health_cache: tuple[float, Any] | None = None
     _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    _computing: dict[Any, threading.Lock] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cached(self, key: Any, ttl_s: float, compute: Callable[[], Any]) -> Any:
         """`compute()`, or its value of less than `ttl_s` ago for the same key: the figures of a
         second ago serve every operator who asks within it. Keys carry the clock's second, so a
-        moved clock is a new key."""
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < ttl_s:
-            return hit[1]
-        value = compute()
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[key] = (now, value)
-        return value
+        moved clock is a new key. One request computes a key while the others asking for it wait
+        for its value: 50 operators turning to a new second would otherwise compute it 50 times."""
+        with self._cache_lock:
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            now = time.monotonic()
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < ttl_s:
+                return hit[1]
+            value = compute()
+            with self._cache_lock:
+                if len(self._cache) > 1000:
+                    self._cache.clear()
+                    self._computing = {key: lock}
+                self._cache[key] = (now, value)
+            return value
 
     def trail(self, session: Session, url: str | None = None) -> OperatorTrail:
         return OperatorTrail(self.engine, console_actor(session.operator.login, url or self.amqp_url))
@@ -127,7 +142,7 @@ def create_app(console: Console) -> Starlette:
 
         return endpoint
 
-    routes: list[BaseRoute] = [*pages.routes(console, page, render, env)]
+    routes: list[BaseRoute] = [*login.routes(console, render), *pages.routes(console, page, render, env)]
     routes += [Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
 
     def need_login(request: Request, exc: Exception) -> Response:
@@ -174,7 +189,10 @@ def create_app(console: Console) -> Starlette:
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
@@ -224,3 +242,40 @@ def serve(console: Console, host: str, port: int) -> None:
         access_log=False,  # an access log would hold case numbers from URLs; the audit trail has them
         timeout_graceful_shutdown=5,
     )
+
+
+class InThread:
+    """The console served from a thread of another program (the demo's --keep), until stop()."""
+
+    def __init__(self, console: Console, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            create_app(console),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self.console = console
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        """Serve, and return once the port is open and the routing log followed (or raise)."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not (self._server.started and self.console.follower is not None):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the console did not start (is the port taken?)")
+            time.sleep(0.05)
+        if not self.console.follower.bound.wait(max(0.0, deadline - time.monotonic())):
+            self.stop()
+            raise RuntimeError(
+                f"the console could not follow the routing log: {self.console.follower.last_error}"
+            )
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)

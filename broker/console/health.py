@@ -44,13 +44,8 @@ class Health:
 
 
 def check(console: Console) -> Health:
+    queues: list[QueueState] = console.cached(("queues",), CACHE_S, lambda: queue_states(console.amqp_url))
     now = time.time()
-    cached = console.health_cache
-    if cached is not None and now - cached[0] < CACHE_S:
-        queues: list[QueueState] = cached[1]
-    else:
-        queues = queue_states(console.amqp_url)
-        console.health_cache = (now, queues)
     consumers = {q.name: q.consumers or 0 for q in queues}
     last = console.log.last()
     follower = console.follower

@@ -1,5 +1,6 @@
-"""The console's routes: login, the live routing log, a case's timeline, open obligations, the
-holding queues and their actions, health and the scoreboard."""
+"""The console's pages (the log-in is broker/console/login.py): the live routing log, a case's
+timeline, open obligations, the holding queues and their actions, health, the scoreboard and the
+campaign."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from jinja2 import Environment
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -17,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from broker.console import campaign
 from broker.console import health as health_view
 from broker.console.routing_log import Entry, LogFilter
 from broker.console.scope import Scope, record_parties
 from broker.console.sessions import COOKIE, Session
+from broker.domain import campaign_figures
 from broker.quarantine import operations
 from broker.store import console_views
-from broker.store.operator_audit import OperatorTrail, console_actor
 from broker.store.tracker import views
 from broker.store.tracker.db import duration_text
 from broker.transport.quarantine import QUEUES, Held, OperatorError
@@ -40,8 +41,8 @@ LOG_ROWS = 100
 """Rows the routing log page shows at first; live rows are added above them."""
 CACHE_S = 1.0
 """Open obligations and the scoreboard are computed at most once a second for the same question."""
-LOGIN_FAILURE_PAUSE_S = 1.0
-"""A wrong password is answered after this long, so guessing is slow."""
+CAMPAIGN_CACHE_S = 2.0
+"""The campaign's figures are a pass over the whole routing log: at most one every 2 s per scope."""
 
 
 def when(value: Any) -> str:
@@ -100,47 +101,6 @@ class RowCache:
 
 def routes(console: Console, page: Page, render: Render, env: Environment) -> list[Route]:
     rows = RowCache(env, console.log.capacity)
-
-    def login_form(request: Request) -> Response:
-        return render(request, "login.html", next=request.query_params.get("next", "/log"), error=None)
-
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        login_name, password = str(form.get("login", "")), str(form.get("password", ""))
-        target = str(form.get("next") or "/log")
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/log"
-        operator = await run_in_threadpool(console.accounts.verify, login_name, password)
-        if operator is None:
-            await run_in_threadpool(_refused, login_name)
-            await anyio.sleep(LOGIN_FAILURE_PAUSE_S)
-            return render(
-                request, "login.html", status=401, next=target, error="unknown login or wrong password"
-            )
-        token = console.sessions.start(operator)
-        session = console.sessions.get(token)
-        assert session is not None
-        await run_in_threadpool(console.trail(session).note, "operator_login", f"scope {operator.scope}")
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
-        return response
-
-    def _refused(login_name: str) -> None:
-        known = login_name if login_name in {o.login for o in console.accounts.operators()} else "?"
-        OperatorTrail(console.engine, console_actor(known, console.amqp_url)).note(
-            "operator_login_refused", "wrong password" if known != "?" else "unknown login"
-        )
-
-    async def logout(request: Request) -> Response:
-        form = await request.form()
-        token = request.cookies.get(COOKIE)
-        session = console.sessions.get(token)
-        if session is not None and form.get("csrf") == session.csrf:
-            console.sessions.end(token)
-            await run_in_threadpool(console.trail(session).note, "operator_logout", "")
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
-        return response
 
     def home(request: Request) -> Response:
         return RedirectResponse("/log", status_code=303)
@@ -220,10 +180,11 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         bureau = (q.get("bureau") or "").strip() or None
         now = console.clock()
         province = session.operator.scope.province
-        rows = console.cached(
-            ("obligations", int(now.timestamp()), within_h, province, bureau, sort, descending),
-            CACHE_S,
-            lambda: console_views.open_obligations(
+        within = q.get("within", "48")
+        table = env.get_template("obligations_table.html")
+
+        def compute() -> tuple[list[Any], Markup, int]:
+            found = console_views.open_obligations(
                 console.engine,
                 now,
                 timedelta(hours=within_h),
@@ -231,18 +192,29 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
                 party=bureau,
                 sort=sort,
                 descending=descending,
-            ),
-        )
+            )
+            # the table is the same for everyone asking the same question within the second
+            html = table.render(
+                rows=found,
+                now=now,
+                sort=sort,
+                descending=descending,
+                within=within,
+                bureau=bureau or "",
+                when=when,
+                duration=duration_text,
+            )
+            return found, Markup(html), sum(1 for o in found if o.overdue(now))
+
+        key = ("obligations", int(now.timestamp()), within, province, bureau, sort, descending)
+        rows, html, overdue = console.cached(key, CACHE_S, compute)
         return "obligations.html", {
             "rows": rows,
-            "now": now,
-            "sort": sort,
-            "descending": descending,
-            "within": q.get("within", "48"),
+            "table": html,
+            "within": within,
             "bureau": bureau or "",
-            "when": when,
-            "duration": duration_text,
-            "overdue": sum(1 for o in rows if o.overdue(now)),
+            "sort": sort,
+            "overdue": overdue,
             "limit": console_views.DEFAULT_LIMIT,
         }
 
@@ -344,10 +316,22 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         rows = health_view.by_province(parties) if by == "province" else parties
         return "scoreboard.html", {"rows": rows, "by": by, "duration": duration_text}
 
+    def campaign_page(request: Request, session: Session) -> Any:
+        scope = session.operator.scope
+
+        def compute() -> campaign.Counted:
+            seen = (e.record for e in console.log.oldest_first() if scope.admits_record(e.record))
+            return campaign.count(seen)
+
+        counted = console.cached(("campaign", str(scope)), CAMPAIGN_CACHE_S, compute)
+        return "campaign.html", {
+            "counted": counted,
+            "charts": campaign.charts(counted),
+            "scope": scope,
+            "report_cases": campaign_figures.CASES,
+        }
+
     return [
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
         Route("/", home),
         Route("/log", page(routing_log)),
         Route("/log/rows", page(routing_log_rows)),
@@ -360,4 +344,5 @@ def routes(console: Console, page: Page, render: Render, env: Environment) -> li
         Route("/health", page(health_page)),
         Route("/health.json", page(health_json)),
         Route("/scoreboard", page(scoreboard)),
+        Route("/campaign", page(campaign_page)),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +58,13 @@ class LogFilter:
 
 
 class RoutingLog:
+    """A ring of CAPACITY slots: the record numbered `seq` sits in slot `(seq - 1) % capacity`, so
+    a page reads the newest records by number, without copying the log or holding the lock while
+    it filters (a slot overwritten meanwhile holds another number, and the reader stops there)."""
+
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._entries: deque[Entry] = deque(maxlen=capacity)
+        self._slots: list[Entry | None] = [None] * capacity
         self._by_case: dict[str, deque[Entry]] = {}
         self._lock = threading.Lock()
         self._seq = 0
@@ -68,14 +73,16 @@ class RoutingLog:
         with self._lock:
             self._seq += 1
             entry = Entry(self._seq, time.time(), record)
-            if len(self._entries) == self._entries.maxlen:
-                old = self._entries[0]
-                case = self._by_case.get(str(old.record.get("case_id")))
+            slot = (self._seq - 1) % self.capacity
+            old = self._slots[slot]
+            if old is not None:
+                key = str(old.record.get("case_id"))
+                case = self._by_case.get(key)
                 if case and case[0] is old:
                     case.popleft()
                     if not case:
-                        del self._by_case[str(old.record.get("case_id"))]
-            self._entries.append(entry)
+                        del self._by_case[key]
+            self._slots[slot] = entry
             case_id = record.get("case_id")
             if case_id:
                 self._by_case.setdefault(str(case_id), deque()).append(entry)
@@ -85,31 +92,46 @@ class RoutingLog:
         return self._seq
 
     def last(self) -> Entry | None:
-        with self._lock:
-            return self._entries[-1] if self._entries else None
+        return self._at(self._seq)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return min(self._seq, self.capacity)
+
+    def _at(self, seq: int) -> Entry | None:
+        """The entry numbered `seq`, or None when it is not held (yet or any more)."""
+        if seq < 1:
+            return None
+        entry = self._slots[(seq - 1) % self.capacity]
+        return entry if entry is not None and entry.seq == seq else None
 
     def newest(
         self, wanted: LogFilter, scope: Scope, after: int = 0, limit: int = 200
     ) -> tuple[list[Entry], int]:
         """The newest `limit` entries after `after` that the filter and the scope admit, newest
         first, and the number of the last record looked at (the next call's `after`)."""
-        with self._lock:
-            # a copy of the references (a fraction of a millisecond for 100,000) so that the
-            # follower is not held up while a page filters
-            source = list(self._by_case.get(wanted.case, ()) if wanted.case else self._entries)
-            upto = self._seq
+        upto = self._seq
+        if wanted.case:
+            with self._lock:
+                source: Any = list(self._by_case.get(wanted.case, ()))[::-1]
+        else:
+            source = (self._at(seq) for seq in range(upto, max(after, upto - self.capacity), -1))
         out: list[Entry] = []
-        for entry in reversed(source):
-            if entry.seq <= after:
-                break
-            if wanted.admits(entry.record) and scope.admits_record(entry.record):
+        for entry in source:
+            if entry is None or entry.seq <= after:
+                break  # overwritten while we read (the log went round), or seen already
+            if entry.seq <= upto and wanted.admits(entry.record) and scope.admits_record(entry.record):
                 out.append(entry)
                 if len(out) >= limit:
                     break
         return out, max(upto, after)
+
+    def oldest_first(self) -> Iterator[Entry]:
+        """Every entry held, oldest first, as far as the log has not gone round meanwhile."""
+        upto = self._seq
+        for seq in range(max(1, upto - self.capacity + 1), upto + 1):
+            entry = self._at(seq)
+            if entry is not None:
+                yield entry
 
     def of_case(self, case_id: str) -> list[Entry]:
         with self._lock:

@@ -5,7 +5,8 @@ Operators' rows have events `quarantined` (the router's verdict, with the stage,
 written by the tracker from the router's quarantine record, or by the first operator command that
 sees the message if it comes first; never twice), `operator_shown`, `operator_body_shown`,
 `operator_replayed` and `operator_discarded` (`dead_lettered` for rb.dead-letter), and from the
-operator console `operator_login`, `operator_login_refused`, `operator_logout`, `operator_viewed`
+operator console `operator_login`, `operator_login_refused`, `operator_login_throttled` (refused
+unchecked while the login or the address is locked), `operator_logout`, `operator_viewed`
 (a case page) and `operator_denied` (a case outside the operator's province); `actor` names
 who did it (the person's login and the broker user the command ran as) and `detail` what and why.
 The reason an operator gives is scrubbed like every log line and cut to REASON_MAX characters.

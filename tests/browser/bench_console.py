@@ -20,6 +20,7 @@ import asyncio
 import copy
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -91,23 +92,66 @@ def serve(port: int, database: str, operators: str, count: int, ready: Any) -> N
     uvicorn.run(create_app(console), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def operator(
-    base: str, login: str, cases: list[str], rounds: int, took: dict[str, list[float]]
-) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def logged_in(base: str, login: str) -> Any:
+    """An HTTP client with an operator's session. Everyone logs in before any page is timed: a
+    login is a deliberately slow scrypt hash, which would otherwise be measured as pages' time."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        r = await client.post("/login", data={"login": login, "password": PASSWORD, "next": "/log"})
-        if r.status_code != 303:
-            raise SystemExit(f"login of {login} failed: {r.status_code}")
-        for n in range(rounds):
-            for name, path in PAGES.items():
-                url = path.format(upto=99_990, case=cases[(n * 7 + hash(login)) % len(cases)])
-                started = time.perf_counter()
-                r = await client.get(url)
-                took[name].append(time.perf_counter() - started)
-                if r.status_code != 200:
-                    raise SystemExit(f"{name}: HTTP {r.status_code}")
+    client = httpx.AsyncClient(base_url=base, timeout=30)
+    r = await client.post("/login", data={"login": login, "password": PASSWORD, "next": "/log"})
+    if r.status_code != 303:
+        raise SystemExit(f"login of {login} failed: {r.status_code}")
+    return client
+
+
+async def operator(
+    client: Any, login: str, cases: list[str], rounds: int, took: dict[str, list[float]], pause: float
+) -> None:
+    """Load the pages in turn, pausing between 0.5 and 1.5 times `pause` after each (people do not
+    click in step)."""
+    rng = random.Random(login)
+    for n in range(rounds):
+        for name, path in PAGES.items():
+            url = path.format(upto=99_990, case=cases[(n * 7 + hash(login)) % len(cases)])
+            started = time.perf_counter()
+            r = await client.get(url)
+            took[name].append(time.perf_counter() - started)
+            if r.status_code != 200:
+                raise SystemExit(f"{name}: HTTP {r.status_code}")
+            if pause:
+                await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
+
+
+async def operators(
+    base: str,
+    pid: int,
+    logins: list[str],
+    cases: list[str],
+    rounds: int,
+    took: dict[str, list[float]],
+    pause: float,
+) -> tuple[float, float, float]:
+    """Every operator at once; the wall time, and the CPU time of the console (`pid`) and of this
+    process meanwhile, from the moment all are logged in."""
+    clients = await asyncio.gather(*(logged_in(base, login) for login in logins))
+    try:
+        server_cpu, own_cpu, started = cpu_seconds(pid), time.process_time(), time.perf_counter()
+        await asyncio.gather(
+            *(operator(c, lg, cases, rounds, took, pause) for c, lg in zip(clients, logins, strict=True))
+        )
+        return (
+            time.perf_counter() - started,
+            cpu_seconds(pid) - server_cpu,
+            time.process_time() - own_cpu,
+        )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--tracked", type=int, default=5_000, help="records whose obligations are tracked")
     parser.add_argument("--rounds", type=int, default=10, help="times each operator loads every page")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds each operator waits after a page (0: never; the live log polls every 1 s)",
+    )
     args = parser.parse_args(argv)
 
     from broker.console.accounts import Accounts
@@ -147,16 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             base = f"http://127.0.0.1:{port}"
             alone: dict[str, list[float]] = {name: [] for name in PAGES}
-            asyncio.run(operator(base, logins[0], cases, args.rounds, alone))
+            assert server.pid is not None
+            asyncio.run(operators(base, server.pid, logins[:1], cases, args.rounds, alone, 0.0))
             took: dict[str, list[float]] = {name: [] for name in PAGES}
-
-            async def everyone() -> None:
-                await asyncio.gather(*(operator(base, lg, cases, args.rounds, took) for lg in logins))
-
             load = os.getloadavg()[0]
-            started = time.perf_counter()
-            asyncio.run(everyone())
-            wall = time.perf_counter() - started
+            wall, server_cpu, own_cpu = asyncio.run(
+                operators(base, server.pid, logins, cases, args.rounds, took, args.pause)
+            )
         finally:
             server.terminate()
             server.join(10)
@@ -175,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(every) / wall:.0f} pages/s with {args.operators} operators at once; load average "
         f"{load:.1f} on {os.cpu_count()} cores when they started (other work shares the machine)"
+        + (f", each pausing {args.pause:g} s after a page" if args.pause else ", none pausing")
+    )
+    print(
+        f"CPU per page: console {server_cpu / len(every) * 1000:.1f} ms ({server_cpu / wall:.0%} of a core), "
+        f"load generator {own_cpu / len(every) * 1000:.1f} ms ({own_cpu / wall:.0%} of a core)"
     )
     return 0
 

@@ -2,8 +2,9 @@
 live router and tracker in a scratch vhost: the routing log shows a message published during the
 test within 2 s, a case's timeline shows its obligations, an overdue obligation is listed, a
 quarantined message is replayed from the page and then shows as routed, and a provincial operator
-gets 403 on another province's case. No page shows a body's text. Every page is screenshotted into
-RB_ARTIFACTS_DIR (default build/console-screenshots, which git ignores)."""
+gets 403 on another province's case; the campaign view charts the report beside the system. No
+page shows a body's text. Every page is screenshotted into RB_ARTIFACTS_DIR (default
+build/console-screenshots, which git ignores)."""
 
 from __future__ import annotations
 
@@ -216,6 +217,19 @@ def test_live_log_case_timeline_overdue_health_and_scoreboard(live: Live) -> Non
     page.goto(f"{live.base}/scoreboard?by=province")
     assert re.search(r"\b33\b", page.locator("table.scoreboard").inner_text())
     assert_no_body(page)
+
+    # the campaign view: the report's figures beside the system's, as inline SVG charts
+    page.goto(f"{live.base}/campaign")
+    assert page.locator("figure.chart svg").count() == 4
+    sector = str(CASE_FACTS["sector"]).replace("_", " ")
+    bar = page.locator("figure.chart").first.locator(f"g.bar[data-label='{sector}']")
+    assert "100.0 %" in (bar.text_content() or "")  # the one case the system saw is of this sector
+    records = sum(int(r.get("provided", 0)) + int(r.get("held", 0)) for r in CASE_FACTS["records"])
+    counts = page.locator("figure.chart").last.locator("g.bar[data-label='records involved']")
+    assert f"{records:,}" in (counts.text_content() or "")
+    assert "not routed" in page.locator("figure.chart").last.inner_text()  # fines, interviews
+    assert_no_body(page)
+    shoot(page, "campaign")
 
 
 def test_a_quarantined_message_is_replayed_from_the_page_and_then_routed(live: Live) -> None:

@@ -76,6 +76,10 @@ def test_the_log_keeps_the_newest_records_and_its_case_index_follows() -> None:
     assert [e.seq for e in log.of_case("C-0")] == [3, 5]  # seq 1 dropped with the oldest
     assert [e.seq for e in log.newest(LogFilter(case="C-1"), Scope())[0]] == [4]
     assert log.newest(LogFilter(), Scope(), after=5) == ([], 5)
+    assert [e.seq for e in log.newest(LogFilter(), Scope(), after=1)[0]] == [5, 4, 3]  # 2 is gone
+    assert [e.seq for e in log.newest(LogFilter(), Scope(), after=3, limit=1)[0]] == [5]
+    assert log.last() is not None and log.last().seq == 5
+    assert RoutingLog(capacity=3).last() is None and len(RoutingLog(capacity=3)) == 0
     assert log.newest(LogFilter(), Scope("44"))[0] == []
 
 

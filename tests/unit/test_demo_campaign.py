@@ -9,10 +9,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from broker.domain import campaign_figures as figures
 from broker.domain.case import Sector, Violation
 from broker.domain.jurisdictions import default_registry
 from broker.domain.threshold import assess
-from broker.tools.demo import figures
 from broker.tools.demo.campaign import CasePlan, plan_campaign
 from broker.tools.demo.cast import default_cast
 from broker.tools.demo.defaults import DEFAULT_DAYS, DEFAULT_START, compression_for

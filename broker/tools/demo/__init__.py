@@ -8,7 +8,6 @@ that nothing was lost.
     defaults.py      the defaults the CLI shows
     clock.py         ScaledClock: simulated time running N times faster than real time
     cast.py          who takes part: every province, a sample of cities and counties, departments
-    figures.py       the 2019 report's figures: cases, records, fines by sector and violation, ...
     facts.py         case facts drawn from the 2019 figures, on the right side of the criminal threshold
     fitting.py       exact quotas, and amounts fitted to the report's totals by sector and violation
     campaign.py      the plan of each case (pure, seeded)

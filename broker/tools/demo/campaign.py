@@ -1,7 +1,7 @@
 """The plan of each case of the replayed campaign. Pure and seeded: the same seed, the same plans.
 
-Figures follow the 2019 report (figures.py) where it gives them, scaled to the number of cases,
-and are our assumptions where it does not:
+Figures follow the 2019 report (broker/domain/campaign_figures.py) where it gives them, scaled to
+the number of cases, and are our assumptions where it does not:
 
 - sectors and violations are dealt out in the report's case counts (273 real estate, 234 decoration,
   133 education of 1,474; 710 collecting without consent), the rest evenly;
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from broker.domain import campaign_figures as figures
 from broker.domain.address import Address
 from broker.domain.case import CaseFacts, Sector, Violation
 from broker.domain.messages import Kind
-from broker.tools.demo import figures
 from broker.tools.demo.cast import Cast
 from broker.tools.demo.facts import Drawn, draw_case, with_records
 from broker.tools.demo.fitting import choose, deal, fit, spread

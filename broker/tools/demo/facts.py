@@ -1,4 +1,5 @@
-"""Case facts drawn like the 2019 campaign's (figures.py), on a given side of the criminal threshold.
+"""Case facts drawn like the 2019 campaign's (broker/domain/campaign_figures.py), on a given side
+of the criminal threshold.
 
 - records: heavy-tailed draws (most cases small, a few very large), which campaign.py then fits to
   the report's records by sector and by violation, within the bounds each case allows: a case under

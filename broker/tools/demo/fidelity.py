@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from broker.domain import campaign_figures as figures
 from broker.domain.case import CaseFacts, Sector, Violation
 from broker.domain.messages import Kind, Message
-from broker.tools.demo import figures
 from broker.tools.demo.campaign import CasePlan
 
 ROUTED_FACTS = "case facts routed"

@@ -33,6 +33,7 @@ from broker.tools.demo.behaviour import Responder, Shares
 from broker.tools.demo.campaign import CasePlan, plan_campaign
 from broker.tools.demo.cast import Cast, default_cast
 from broker.tools.demo.clock import ScaledClock
+from broker.tools.demo.console import KeptConsole, start_console
 from broker.tools.demo.defaults import (
     DEFAULT_CASES,
     DEFAULT_COMPRESSION,
@@ -132,7 +133,15 @@ def _tail_command(settings: Settings) -> str:
     return f"RB_AMQP_URL={shlex.quote(_masked(settings))} {shlex.quote(program)} tail"
 
 
-def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None] = print) -> Summary:
+def run_demo(
+    settings: Settings,
+    options: DemoOptions,
+    say: Callable[[str], None] = print,
+    on_kept: Callable[[Summary, KeptConsole], None] | None = None,
+) -> Summary:
+    """Run the demo. With options.keep, an operator console runs over it from the start; once the
+    summary is made, `on_kept` gets both (the demo's CLI prints the summary and serves the console
+    until Ctrl-C), and the console stops when it returns."""
     started = time.monotonic()
     registry = default_registry()
     cast = default_cast(registry)
@@ -144,6 +153,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
         f"referral-broker demo: {options.cases} cases of the 2019 campaign over {options.days} simulated "
         f"days from {options.start.date()}, compressed ×{options.compression:,.0f} (about {real_s:.0f} s)"
     )
+    kept: KeptConsole | None = None
     with demo_vhost(settings, options.keep) as scratch, _workdir(options.keep) as workdir:
         participants = Participants.of(cast.addresses, scratch.user_prefix)
         passwords = provision_demo(scratch, participants, options.inboxes)
@@ -157,17 +167,31 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
         tap.start()
         workers = start_workers(scratch, participants, passwords, clock, workdir, options.scan_interval_s)
         try:
+            if options.keep:
+                kept = start_console(scratch, participants, passwords, clock.now, workdir)
+                say(f"or in a browser: {kept.url} (the operator's password is in {kept.login_file})")
             summary = _simulate(
                 scratch, options, cast, participants, passwords, clock, plans, tap, workers, say
             )
+        except BaseException:
+            if kept is not None:
+                kept.stop()
+            raise
         finally:
             tap.stop()
             workers.stop()
             workers.close()
-        if options.keep:
+        if kept is not None:
+            kept.freeze(clock.now())
             example = next((p.case_id for p in plans if p.over_threshold), plans[0].case_id)
-            summary.afterwards = _kept_hints(scratch, workdir, example)
+            summary.afterwards = _kept_hints(scratch, workdir, example) + kept.hints()
     summary.wall_s = round(time.monotonic() - started, 1)
+    if kept is not None:
+        try:
+            if on_kept is not None:
+                on_kept(summary, kept)
+        finally:
+            kept.stop()
     return summary
 
 

@@ -1,0 +1,95 @@
+"""Login throttling: failed logins counted per account and per client address. After FREE failures
+of either, each further failure locks it for twice as long as the one before (2 s, 4 s, 8 s … up
+to MAX_LOCK_S); a failure older than FORGET_S is forgotten. While either is locked, an attempt is
+refused without its password being looked at. Pure (the clock is given).
+
+An account is counted by the login typed, whether or not it exists: an unknown login and a wrong
+password are counted, locked and answered alike, so the answers tell no one which logins exist.
+The account's lock also delays its owner (someone guessing can keep an operator out for up to
+MAX_LOCK_S at a time); the address's lock is what stops one client trying many accounts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+FREE = 3
+"""Failures allowed before the first lock (typing mistakes)."""
+FIRST_LOCK_S = 2.0
+MAX_LOCK_S = 15 * 60.0
+FORGET_S = 60 * 60.0
+"""A key with no failure for this long starts again from nothing."""
+MAX_KEYS = 100_000
+"""Keys remembered at most (someone trying many logins must not fill the memory)."""
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: float
+    locked_until: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an attempt is not looked at: what is locked and for how much longer."""
+
+    what: str
+    """'account' or 'address'."""
+    wait_s: float
+
+
+class LoginThrottle:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._keys: dict[tuple[str, str], _Failures] = {}
+        self._lock = threading.Lock()
+
+    def refusal(self, login: str, address: str) -> Refusal | None:
+        """None when an attempt may be tried now, else the longer of the two locks."""
+        now = self.clock()
+        with self._lock:
+            waits = [
+                (f.locked_until - now, what)
+                for what, f in ((w, self._keys.get((w, k))) for w, k in self._pair(login, address))
+                if f is not None and f.locked_until > now
+            ]
+        if not waits:
+            return None
+        wait, what = max(waits)
+        return Refusal(what, wait)
+
+    def failed(self, login: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._keys) >= MAX_KEYS:
+                self._forget(now)
+            for key in self._pair(login, address):
+                f = self._keys.get(key)
+                if f is None or now - f.last > FORGET_S:
+                    f = self._keys[key] = _Failures(0, now, now)
+                f.count += 1
+                f.last = now
+                if f.count > FREE:
+                    f.locked_until = now + min(MAX_LOCK_S, FIRST_LOCK_S * 2 ** (f.count - FREE - 1))
+
+    def succeeded(self, login: str) -> None:
+        """The account's failures are forgotten; the address's are not (one's own good login must
+        not reset a count of guesses at others)."""
+        with self._lock:
+            self._keys.pop(("account", login), None)
+
+    @staticmethod
+    def _pair(login: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        return ("account", login), ("address", address)
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, f in self._keys.items() if now - f.last > FORGET_S]:
+            del self._keys[key]
+        if len(self._keys) >= MAX_KEYS:  # still full: the oldest half goes
+            oldest = sorted(self._keys, key=lambda k: self._keys[k].last)[: MAX_KEYS // 2]
+            for key in oldest:
+                del self._keys[key]

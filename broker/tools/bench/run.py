@@ -197,9 +197,16 @@ def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
 
 
 def router_process(
-    router_url: str, user_prefix: str, participants_file: Path, database_file: Path, stderr: Any = None
+    router_url: str,
+    user_prefix: str,
+    participants_file: Path,
+    database_file: Path,
+    stderr: Any = None,
+    profile_to: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it)."""
+    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it);
+    with `profile_to`, under cProfile (broker/tools/bench/profiled.py), which writes its
+    statistics there when the router exits."""
     env = {
         **os.environ,
         "RB_AMQP_URL": router_url,
@@ -207,8 +214,12 @@ def router_process(
         "RB_USER_PREFIX": user_prefix,
     }
     command = ["route", "--participants", str(participants_file), "--log-level", "WARNING"]
+    entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]
     return subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", *command], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        [sys.executable, "-m", *entry, *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import amqp
+from amqp import spec
 from kombu import Connection
 
 from broker.transport.blocking import BlockedWatch
@@ -65,7 +66,15 @@ class ConfirmedPublisher:
             headers[RETURN_SEQUENCE_HEADER] = self._sequence
             properties["application_headers"] = headers
         message = amqp.Message(body, **{k: v for k, v in properties.items() if v is not None})
-        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key, mandatory=mandatory)
+        # The frames go out as py-amqp's basic_publish sends them, without the poll of the socket it
+        # makes first on a connection that negotiated connection.blocked (drain_events(timeout=0)
+        # before every publish: a third of the router's publishing CPU). Nothing is lost by it:
+        # wait() reads the connection.blocked notification, with the confirms, right after.
+        if not self.channel.connection:
+            raise amqp.RecoverableConnectionError("basic_publish: connection closed")
+        self.channel.send_method(
+            spec.Basic.Publish, "Bssbb", (0, exchange, routing_key, mandatory, False), message
+        )
         self._outstanding[self._sequence] = token
 
     def wait(self, timeout_s: float = CONFIRM_TIMEOUT_S) -> set[Token]:

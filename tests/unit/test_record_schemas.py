@@ -78,10 +78,9 @@ def test_a_quarantined_record_as_the_router_writes_it_satisfies_the_schema() -> 
     assert not _validator("QuarantinedRecord").is_valid({**record, "stage": "gossip"})
 
 
-def test_records_built_without_validation_read_back_as_built() -> None:
-    """DecisionRecord.of puts a record together without validating it again (its parts come from a
-    validated message and the domain's decision): for every kind of this story the validated read
-    of what was built is the same record, and the published bytes say the same."""
+def test_records_read_back_as_built_and_their_bytes_say_the_same() -> None:
+    """For every kind of this story the validated read of what DecisionRecord.of built is the same
+    record, and the bytes the router publishes (wire_bytes, with age_ms) say the same."""
     from broker.domain.decision_record import DecisionRecord
     from broker.tracker.record import parse_event
 

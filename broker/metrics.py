@@ -25,14 +25,14 @@ from prometheus_client import (
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-from broker.domain.messages import Kind
+from broker.domain.messages import Kind, RefusalStage
 from broker.domain.routing import Rule
 
 DEFAULT_HOST = os.environ.get("RB_METRICS_HOST") or "127.0.0.1"
 """RB_METRICS_HOST: where a metrics port binds; this machine only unless told (the container image
 sets 0.0.0.0, where the compose network is the boundary and the port is not published)."""
 
-QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
+QUARANTINE_STAGES = tuple(stage.value for stage in RefusalStage)
 """The router's quarantine stages (broker/router/outcomes.py Quarantine.stage)."""
 TRACKER_NOTICE_TYPES = ("reminder", "escalation", "overdue")
 
@@ -43,8 +43,14 @@ ROUTER_MESSAGES = Counter(
 )
 ROUTER_QUARANTINED = Counter(
     "rb_router_quarantined",
-    "Inputs quarantined, by stage (contract, authentication, routing, duplicate, internal).",
+    "Inputs quarantined, by stage (transport, rate, contract, authentication, routing, duplicate, internal).",
     ["stage"],
+)
+ROUTER_QUARANTINE_SHARE = Counter(
+    "rb_router_quarantine_share",
+    "Refused inputs of senders past their quarantine share (broker/router/shares.py), by what was "
+    "kept: entry (without the body), fold (the entry opening a folding period), folded (counted only).",
+    ["kept"],
 )
 ROUTER_DELIVERIES = Counter("rb_router_deliveries", "Copies delivered to inboxes, by routing rule.", ["rule"])
 ROUTER_BATCH_SECONDS = Histogram(
@@ -74,6 +80,8 @@ def _initialise() -> None:
     for stage in QUARANTINE_STAGES:
         ROUTER_QUARANTINED.labels(stage)
     ROUTER_MESSAGES.labels("quarantined", "unknown")
+    for kept in ("entry", "fold", "folded"):
+        ROUTER_QUARANTINE_SHARE.labels(kept)
     ROUTER_MESSAGES.labels("duplicate", "any")
     ROUTER_MESSAGES.labels("dead_lettered", "unknown")
     for kind in Kind:
@@ -92,6 +100,7 @@ _initialise()
 ROUTER: tuple[MetricWrapperBase, ...] = (
     ROUTER_MESSAGES,
     ROUTER_QUARANTINED,
+    ROUTER_QUARANTINE_SHARE,
     ROUTER_DELIVERIES,
     ROUTER_BATCH_SECONDS,
     ROUTER_AGE_SECONDS,

@@ -28,6 +28,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
         result = run_profile(settings, messages=args.messages, top=args.top, stats_out=args.profile_stats)
         print(render_profile(result))
+    elif args.flood:
+        from broker.tools.bench.flood import render_flood, run_flood
+
+        result = run_flood(settings, args.flood, args.honest, args.body_bytes, args.quarantine_share)
+        print(render_flood(result))
     elif args.scale:
         from broker.tools.bench.scale import render_scale, run_scale
 
@@ -82,6 +87,19 @@ def add_commands(sub: Any) -> None:
         "--profile-stats",
         type=Path,
         help="with --profile: also keep cProfile's statistics in this file (pstats)",
+    )
+    p.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: one sender's N bad messages, then others' valid ones, routed with the quarantine "
+        "share and without (README \"Quarantine shares\")",
+    )
+    p.add_argument("--honest", type=int, default=500, help="with --flood: valid messages (default 500)")
+    p.add_argument("--body-bytes", type=int, default=2048, help="with --flood: size of each bad message")
+    p.add_argument(
+        "--quarantine-share", type=int, default=1000, help="with --flood: the share of the second run"
     )
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     p.set_defaults(func=cmd_bench)

@@ -13,10 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from broker.sealing import directory, keys
-from broker.sealing.encoding import parse_timestamp, timestamp
-from broker.sealing.errors import SealingError
-from broker.sealing.suites import suite
 from broker.settings import Settings
 
 EXIT_REFUSED = 2
@@ -32,6 +28,11 @@ def _file_stem(address: str) -> str:
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.sealing import keys
+    from broker.sealing.encoding import timestamp
+    from broker.sealing.errors import SealingError
+    from broker.sealing.suites import suite
+
     the_suite = suite(args.suite, "--suite")
     now = datetime.now(UTC)
     ring = keys.generate(args.address, the_suite, now, timedelta(days=args.valid_days))
@@ -51,6 +52,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.sealing import keys
+    from broker.sealing.suites import suite
+
     path = Path(args.keyring)
     ring = keys.load_keyring(path)
     the_suite = suite(args.suite, "--suite") if args.suite else ring.generations[-1].public.suite
@@ -65,6 +69,10 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deployment_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.sealing import keys
+    from broker.sealing.errors import SealingError
+    from broker.sealing.suites import suite
+
     the_suite = suite(args.suite, "--suite")
     path, public = Path(args.out), Path(args.public_out)
     if path.exists():
@@ -77,6 +85,8 @@ def cmd_deployment_generate(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_directory_build(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.sealing import directory, keys
+
     deployment = keys.load_deployment_key(args.deployment_key)
     now = datetime.now(UTC)
     generations: dict[str, keys.Generation] = {}
@@ -101,6 +111,9 @@ def cmd_directory_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_directory_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.sealing import directory, keys
+    from broker.sealing.encoding import parse_timestamp, timestamp
+
     trusted = keys.load_deployment_public(args.deployment_public)
     found = directory.load(args.file, trusted)
     at = parse_timestamp(args.at, "--at") if args.at else datetime.now(UTC)
@@ -132,6 +145,8 @@ def _guard(command: Any) -> Any:
     """Refusals are one line; anything else is a bug and keeps its traceback (main's --debug)."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        from broker.sealing.errors import SealingError  # here: the sealing libraries load only for `keys`
+
         try:
             return int(command(args, settings))
         except SealingError as exc:

@@ -8,13 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from broker.cli.arguments import participants as _participants
 from broker.settings import Settings, SettingsError
-
-
-def _participants(args: argparse.Namespace, settings: Settings) -> Any:
-    from broker.participants import Participants
-
-    return Participants.load(args.participants or settings.participants_file, settings.user_prefix)
 
 
 def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,36 +69,6 @@ def _user_and_path(value: str) -> tuple[str, str]:
     if not sep or not user or not path:
         raise argparse.ArgumentTypeError("expected USER=FILE")
     return user, path
-
-
-def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
-    from broker import logs, metrics
-    from broker.router.service import Router
-    from broker.store.memory import SqlRoutingMemory
-    from broker.transport.reconnect import is_authentication_error
-
-    logs.configure(args.log_level)
-    router = Router(
-        settings.amqp_url,
-        _participants(args, settings),
-        SqlRoutingMemory(settings.database_url),
-        prefetch=args.prefetch,
-        copy_referrals_to_procuratorate=not args.no_procuratorate_copy,
-    )
-    router.install_signal_handlers()
-    metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
-    try:
-        router.run()
-    except Exception as exc:
-        if not is_authentication_error(exc):
-            raise
-        print(
-            f"error: the broker refused the router's login or vhost ({exc}); route stopped, since retrying "
-            "would not help\nfix: check the router's user, password and vhost in RB_AMQP_URL",
-            file=sys.stderr,
-        )
-        return 2
-    return 0
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,30 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_provision)
 
-    p = sub.add_parser("route", help="run the router worker until SIGTERM")
-    p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
-    p.add_argument(
-        "--prefetch",
-        type=int,
-        default=256,
-        help="unacked messages held at once, and the largest batch (default 256)",
-    )
-    p.add_argument(
-        "--no-procuratorate-copy",
-        action="store_true",
-        help="do not copy police referrals to the procuratorate",
-    )
-    p.add_argument("--log-level", default="INFO")
-    p.add_argument(
-        "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)"
-    )
-    p.add_argument(
-        "--metrics-host",
-        default=None,
-        help="address the metrics port binds to (default RB_METRICS_HOST, else 127.0.0.1)",
-    )
-    p.set_defaults(func=cmd_route)
-
     p = sub.add_parser(
         "police-example", help="run the example police integration (answers referrals)", add_help=False
     )
@@ -318,9 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands that live with their component (tracker, quarantine, demo, bench) register here."""
-    from broker.cli import bench, console, contract, demo, keys, quarantine, tracker
+    from broker.cli import bench, console, contract, demo, keys, quarantine, route, tracker
 
-    for commands in (contract, tracker, quarantine, demo, bench, keys, console):
+    for commands in (route, contract, tracker, quarantine, demo, bench, keys, console):
         commands.add_commands(sub)
 
 

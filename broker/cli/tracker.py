@@ -10,11 +10,20 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broker.settings import Settings
-from broker.store.tracker.existing import existing_engine
-from broker.tracker.settings import TrackerSettings
+
+if TYPE_CHECKING:
+    from broker.tracker.settings import TrackerSettings
+
+
+def _tracker_settings() -> TrackerSettings:
+    """Imported here, not at the top: every command's parser loads this module, and the tracker's
+    settings bring the database libraries, which only the tracker's commands need."""
+    from broker.tracker.settings import TrackerSettings
+
+    return TrackerSettings()
 
 
 def _store(settings: TrackerSettings) -> Any:
@@ -26,15 +35,17 @@ def _store(settings: TrackerSettings) -> Any:
 
 
 def _existing_store() -> Any:
+    from broker.store.tracker.existing import existing_engine
+
     existing_engine().dispose()
-    return _store(TrackerSettings())
+    return _store(_tracker_settings())
 
 
 def cmd_track(args: argparse.Namespace, _: Settings) -> int:
     from broker import logs, metrics
     from broker.tracker.service import Tracker
 
-    settings = TrackerSettings()
+    settings = _tracker_settings()
     logs.configure(args.log_level)
     tracker = Tracker(
         settings.amqp_url,
@@ -141,7 +152,7 @@ def cmd_holidays_load(args: argparse.Namespace, _: Settings) -> int:
     except (HolidayFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    store = _store(TrackerSettings())
+    store = _store(_tracker_settings())
     moved = store.load_holidays(days, years, args.file, SystemClock().now())
     holidays = sum(1 for d in days if not d.working)
     print(
@@ -155,7 +166,7 @@ def cmd_holidays_list(args: argparse.Namespace, _: Settings) -> int:
     from broker.tracker.calendar import BEIJING, Source
     from broker.tracker.clock import SystemClock
 
-    store = _store(TrackerSettings())
+    store = _store(_tracker_settings())
     loaded = store.holidays()
     if not loaded:
         print(
@@ -241,7 +252,7 @@ def add_commands(sub: Any) -> None:
     q = holidays.add_parser("list", help="show the loaded years")
     q.set_defaults(func=cmd_holidays_list)
 
-    from broker.tools.bench import tracker as bench
+    from broker.tools.bench import tracker_options as bench
 
     p = sub.add_parser(
         "tracker-bench",

@@ -29,6 +29,7 @@ from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts
 from broker.domain.messages import (
     AssistanceReply,
+    Directive,
     ExtensionDecision,
     ExtensionRequest,
     FilingDecision,
@@ -92,8 +93,23 @@ class RecordFiling(_Part):
     decision: Literal["filed", "not_filed"]
 
 
+class RecordDirective(_Part):
+    directive_type: Literal["directive", "guidance"]
+    """督办 (directive: the addressees owe a results report) or 指导 (guidance)."""
+
+
 OMITTED_WHEN_ABSENT = frozenset(
-    {"threshold", "linked_to", "notices", "referral", "assistance", "extension", "filing", "age_ms"}
+    {
+        "threshold",
+        "linked_to",
+        "notices",
+        "referral",
+        "assistance",
+        "extension",
+        "filing",
+        "directive",
+        "age_ms",
+    }
 )
 """Keys written only when they apply; the others are always written, null when empty."""
 
@@ -123,6 +139,7 @@ class DecisionRecord(_Part):
     assistance: RecordAssistance | None = None
     extension: RecordExtension | None = None
     filing: RecordFiling | None = None
+    directive: RecordDirective | None = None
     age_ms: float | None = None
     """Milliseconds from sent_at to routing, added by the router as it publishes."""
 
@@ -191,4 +208,11 @@ def _deadline_facts(message: Message) -> dict[str, Any]:
         return {"extension": granted}
     if isinstance(message, FilingDecision):
         return {"filing": RecordFiling(decision=message.body.decision)}
+    if isinstance(message, Directive):
+        return {"directive": RecordDirective(directive_type=message.body.directive_type)}
     return {}
+
+
+def decision_record(message: Message, decision: RoutingDecision, routed_at: datetime) -> dict[str, Any]:
+    """The record as a JSON object (the router publishes `DecisionRecord.of(...).wire_bytes()`)."""
+    return DecisionRecord.of(message, decision, routed_at).wire()

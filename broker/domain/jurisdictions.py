@@ -185,6 +185,18 @@ class Registry:
                 return code
         raise AssertionError("every chain ends at NATIONAL")  # pragma: no cover
 
+    def designating_superior(self, a: str, b: str) -> str:
+        """The common superior (共同的上一级) that designates jurisdiction when bureaus ``a`` and ``b``
+        dispute it (SAMR procedure rules: a transfer disputed by its receiver, Art. 14; any dispute
+        the two cannot settle): the lowest division above both. Two counties of one city: the city;
+        of two cities of one province: the province; of two provinces: ``NATIONAL``. When one is
+        above the other (a county and its own city), the one above the higher of the two, since a
+        party does not designate in its own dispute; for a province and ``NATIONAL``, ``NATIONAL``."""
+        common = self.common_superior(a, b)
+        if common in (a, b):
+            return self.superior_of(common) or common
+        return common
+
     def is_under(self, code: str, ancestor: str) -> bool:
         """True if ``ancestor`` is strictly above ``code`` (a division is not under itself)."""
         self.validate(ancestor)

@@ -33,6 +33,8 @@ class Kind(StrEnum):
     COMPLETION_ACK = "completion_ack"
     DEADLINE_NOTICE = "deadline_notice"
     REFERRAL_LINKED = "referral_linked"
+    ASSESSMENT_REQUEST = "assessment_request"
+    ASSESSMENT_RESULT = "assessment_result"
     TRANSFER_DECLINED = "transfer_declined"
     RECONSIDERATION_DECISION = "reconsideration_decision"
     SUPERVISION_SUGGESTION = "supervision_suggestion"
@@ -40,6 +42,7 @@ class Kind(StrEnum):
     ADMINISTRATIVE_INTERVIEW = "administrative_interview"
     JOINT_ACTION = "joint_action"
     DELIVERY_REFUSED = "delivery_refused"
+    SUPERVISION_REPORT = "supervision_report"
 
 
 CaseFactsRule = Literal["required", "optional", "forbidden"]
@@ -111,6 +114,11 @@ KINDS: dict[Kind, KindFacts] = {
     Kind.RECONSIDERATION_REQUEST: _reply(Kind.FILING_DECISION),
     Kind.RECONSIDERATION_DECISION: _reply(Kind.RECONSIDERATION_REQUEST),
     Kind.SUPERVISION_SUGGESTION: _reply(Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION),
+    # asks the broker, not a participant: nobody owes an answer, the router answers at once
+    Kind.ASSESSMENT_REQUEST: KindFacts(case_facts="required", acknowledged=False),
+    Kind.ASSESSMENT_RESULT: KindFacts(
+        answers=frozenset({Kind.ASSESSMENT_REQUEST}), origin=Origin.BROKER, acknowledged=False
+    ),
     Kind.ADMINISTRATIVE_INTERVIEW: KindFacts(case_facts="required", record=True),
     Kind.JOINT_ACTION: KindFacts(case_facts="optional", record=True),
     Kind.TRANSFER_DECLINED: KindFacts(case_facts="required", record=True),
@@ -119,6 +127,7 @@ KINDS: dict[Kind, KindFacts] = {
     Kind.DEADLINE_NOTICE: KindFacts(origin=Origin.SYSTEM, acknowledged=False),
     Kind.REFERRAL_LINKED: _FROM_BROKER,
     Kind.DELIVERY_REFUSED: _FROM_BROKER,
+    Kind.SUPERVISION_REPORT: _reply(Kind.DIRECTIVE),
 }
 """What is true of each kind. The body and its rules are in messages.py (one model per kind)."""
 
@@ -151,9 +160,10 @@ CARRIES_CASE = frozenset(k for k, f in KINDS.items() if f.case_facts != "forbidd
 REQUIRES_CASE = frozenset(k for k, f in KINDS.items() if f.case_facts == "required")
 """Kinds whose envelope must carry case facts."""
 
-CASE_BEARING = frozenset(k for k in CARRIES_CASE if not KINDS[k].record)
+CASE_BEARING = frozenset(k for k in CARRIES_CASE if not KINDS[k].record and KINDS[k].acknowledged)
 """Kinds that bring a case to their recipients (a directive only when it carries the facts): a receipt
-is owed for them. A record carries the facts too, but asks nothing."""
+is owed for them. A record carries the facts too, but asks nothing; nor does an assessment_request,
+which only the broker reads (so no transfer decision is owed for its facts either)."""
 
 FORWARDABLE = frozenset(k for k, f in KINDS.items() if f.forwardable)
 """Kinds a provincial hub may forward to a bureau in its province (regional coordination)."""

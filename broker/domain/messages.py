@@ -1,4 +1,5 @@
-"""The message contract, version 2.0: one envelope, one body model per message kind.
+"""The message contract, version 2.1: one envelope, one body model per message kind. 2.1 only added
+kinds and optional fields to 2.0, so these models read both; versions.py says what 2.0 lacks.
 
 The envelope carries what routing, deadlines and the criminal threshold need and never personal
 data; the body carries what may (names, phone numbers, ID numbers, addresses, evidence).
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts, CaseId
@@ -19,10 +21,14 @@ from broker.domain.kinds import FORWARDABLE as FORWARDABLE  # re-exported: it wa
 from broker.domain.kinds import KINDS, CaseFactsRule
 from broker.domain.kinds import Kind as Kind  # re-exported: the kinds are part of the message contract
 from broker.domain.strict import StrictModel, WireBool, WireInt, WireTime, WireUuid
+from broker.domain.versions import READ_VERSIONS, body_fields_after, case_fields_after
 
-SCHEMA_VERSION = "2.0"
-"""The contract version this module describes; see README "Versioning" for how a new one is added.
-2.0 gave case_id a shape that cannot hold a phone, ID or card number (README, "Migrating from 1.0")."""
+SCHEMA_VERSION = "2.1"
+"""The contract version this module describes and the broker writes; see README "Versioning" for how a
+new one is added. 2.0 gave case_id a shape that cannot hold a phone, ID or card number (README,
+"Migrating from 1.0"); 2.1 added kinds and optional fields (README, "Changes in 2.1")."""
+
+assert READ_VERSIONS[-1] == SCHEMA_VERSION, "the version this module describes is the newest read"
 
 MAX_TEXT = 20_000
 """Longest free text accepted in a body field, in characters."""
@@ -51,7 +57,9 @@ class Envelope(StrictModel):
 
     message_id: WireUuid = Field(description="Unique id chosen by the sender; duplicates are dropped.")
     kind: Kind
-    schema_version: Literal["2.0"] = Field(description="Contract version of this message.")
+    schema_version: Literal["2.0", "2.1"] = Field(
+        description="Contract version of this message (each version's schemas fix it to theirs)."
+    )
     sender: AddressText
     to: list[AddressText] = Field(default_factory=list, max_length=50)
     scope: Scope = Scope.ADDRESSED
@@ -147,6 +155,15 @@ class DirectiveBody(Body):
         description="督办 (directive) or 指导 (guidance)."
     )
     instructions: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class SupervisionReportBody(Body):
+    results: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="What the supervised case came to (督办结果): the decision, penalty or transfer, and "
+        "when it was made.",
+    )
 
 
 class CaseTransferBody(Body):
@@ -339,6 +356,22 @@ class Message(StrictModel):
             raise ValueError(f"envelope.forwards: a {self.KIND.value} cannot be forwarded")
         return self
 
+    @model_serializer(mode="wrap")
+    def _in_its_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A message of an older version is written as that version: without the fields a later
+        one added (it cannot have used them, versions.py; they hold their defaults)."""
+        out: dict[str, Any] = handler(self)
+        version = self.envelope.schema_version
+        if version != SCHEMA_VERSION:
+            for part, fields in (
+                (out["envelope"].get("case"), case_fields_after(version)),
+                (out.get("body"), body_fields_after(version, self.KIND)),
+            ):
+                if isinstance(part, dict):
+                    for name in fields & set(part):
+                        del part[name]
+        return out
+
     @property
     def sent_at(self) -> datetime:
         return self.envelope.sent_at
@@ -388,6 +421,14 @@ class Directive(Message):
 
     KIND = Kind.DIRECTIVE
     body: DirectiveBody
+
+
+class SupervisionReport(Message):
+    """督办结果报告: the supervised bureau reports the results of a case its superior supervised (a
+    directive of type directive), answering the directive; it closes the supervision_report obligation."""
+
+    KIND = Kind.SUPERVISION_REPORT
+    body: SupervisionReportBody
 
 
 class CaseTransfer(Message):
@@ -495,6 +536,81 @@ class SupervisionSuggestion(Message):
     body: SupervisionSuggestionBody
 
 
+class AssessmentRequestBody(StrictModel):
+    """Nothing: the case facts are in the envelope, and the broker needs no person or evidence to
+    assess them, so none is sent."""
+
+
+class AssessmentRequest(Message):
+    """A participant asks the broker for the threshold evaluator's assessment of its case facts,
+    without referring anything: the router answers with an assessment_result to the publisher alone.
+    A bureau in another language learns the level and clauses a police_referral must state."""
+
+    KIND = Kind.ASSESSMENT_REQUEST
+    body: AssessmentRequestBody
+
+
+ThresholdLevel = Literal["not_reached", "serious", "especially_serious"]
+"""broker.domain.threshold_values.Level, as JSON."""
+
+
+def _figure(value: Any) -> Any:
+    if isinstance(value, bool | int | str) or (isinstance(value, float) and value.is_integer()):
+        return value
+    raise PydanticCustomError(
+        "figure_type", 'not a figure: a whole JSON number, true or false, or text ("49/50", "5000.00")'
+    )
+
+
+Figure = Annotated[WireBool | WireInt | str, BeforeValidator(_figure)]
+"""A figure as JSON: a count, a flag, yuan as a decimal string ("5000.00"), a ratio ("49/50")."""
+
+
+class AssessedClause(StrictModel):
+    """A clause the facts meet, with the figures that met it (ClauseMet.to_dict)."""
+
+    clause: str = Field(max_length=40, description="art5.N (para. 1 item N), art5.p2.N, art6.N.")
+    title: str = Field(max_length=500)
+    level: Literal["serious", "especially_serious"]
+    figures: dict[str, Figure] = Field(default_factory=dict, max_length=50)
+
+
+class AssessedComparison(StrictModel):
+    """One quantitative test, met or not, with the thresholds applied (Comparison.to_dict)."""
+
+    clause: str = Field(max_length=40)
+    measure: str = Field(max_length=500)
+    value: Figure
+    threshold: Figure
+    especially_serious_threshold: Figure
+    level: ThresholdLevel
+
+
+class AssessmentResultBody(StrictModel):
+    """The evaluator's assessment of the request's case facts (Assessment.to_dict): what a police
+    referral's body states as threshold_version (= rules_version), level, clauses and explanation."""
+
+    reached: WireBool
+    level: ThresholdLevel
+    rules_version: str = Field(max_length=100)
+    rules_citation: str = Field(max_length=500)
+    insider: WireBool = Field(description="Insider halving (Art. 5 item 8) applied.")
+    article: Literal["art5", "art6"] = Field(description="The article whose test was applied.")
+    clauses: list[AssessedClause] = Field(max_length=50)
+    comparisons: list[AssessedComparison] = Field(max_length=50)
+    explanation: str = Field(
+        max_length=MAX_TEXT,
+        description="The assessment in prose, made of the figures above (nothing else the request said).",
+    )
+
+
+class AssessmentResult(Message):
+    """From the broker (system:000000) to the publisher of an assessment_request, answering it."""
+
+    KIND = Kind.ASSESSMENT_RESULT
+    body: AssessmentResultBody
+
+
 class ReceiptAck(Message):
     """签收: the addressee confirms receipt."""
 
@@ -545,6 +661,8 @@ class RefusalStage(StrEnum):
     ROUTING = "routing"
     DUPLICATE = "duplicate"
     INTERNAL = "internal"
+    RATE = "rate"
+    """The sender published faster than its rate (broker/router/rates.py)."""
 
 
 class DeliveryRefusedBody(StrictModel):
@@ -599,11 +717,14 @@ MESSAGE_TYPES: dict[Kind, type[Message]] = {
         TransferDeclined,
         ReconsiderationDecision,
         SupervisionSuggestion,
+        AssessmentRequest,
+        AssessmentResult,
         ReceiptAck,
         CompletionAck,
         DeadlineNotice,
         ReferralLinked,
         DeliveryRefused,
+        SupervisionReport,
     )
 }
-"""Every kind of contract version 2.0 and its model."""
+"""Every kind of contract version 2.1 and its model (versions.py: the kinds of 2.0)."""

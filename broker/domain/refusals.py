@@ -38,12 +38,28 @@ WHAT_TO_DO: dict[RefusalStage, str] = {
     RefusalStage.DUPLICATE: (
         "use a new message_id for a different message; repeats of the same bytes are fine"
     ),
+    RefusalStage.RATE: (
+        "slow down: publish this message again (the same bytes) once your client sends at most the "
+        "rate named in the reason; check it for a resend loop"
+    ),
     RefusalStage.INTERNAL: (
         "nothing to fix on your side: the broker failed on this message and its operators were told; "
         "they can replay it once the fault is fixed"
     ),
 }
 """What the publisher can do about each kind of refusal."""
+
+BODY_NOT_KEPT = (
+    "; the broker did not keep this message (your quarantine share for the hour is used up), so "
+    "it cannot be replayed: publish the corrected message yourself"
+)
+"""Added to `what_to_do` when the quarantine entry holds no body (broker/router/shares.py)."""
+
+FOLDING = (
+    "; you have used up your quarantine share for the hour: until the next such notice your "
+    "refused messages are counted, not kept, and get no notice of their own"
+)
+"""Added to `what_to_do` on the notice that opens a folding period."""
 
 _NAMESPACE = uuid.UUID("5b0f7e36-9f2c-4b3e-8c1d-2a6f0d9c4e71")
 
@@ -58,9 +74,11 @@ def refusal_notice(
     refused_message_id: str | None,
     case_id: str | None,
     sent_at: datetime,
+    also: str = "",
 ) -> Message:
     """The `delivery_refused` for one quarantined message. Its id is derived from the refusal, so
-    the same refusal sent again (a redelivered input) is dropped by the recipient as a repeat."""
+    the same refusal sent again (a redelivered input) is dropped by the recipient as a repeat.
+    `also`: BODY_NOT_KEPT or FOLDING, when the sender's quarantine share is used up."""
     refusal = RefusalStage(stage)
     message_id = uuid.uuid5(_NAMESPACE, "\n".join((quarantine_id, refusal.value, field, reason)))
     body = {
@@ -69,7 +87,7 @@ def refusal_notice(
         "stage": refusal.value,
         "field": field,
         "reason": reason,
-        "what_to_do": WHAT_TO_DO[refusal],
+        "what_to_do": WHAT_TO_DO[refusal] + also,
     }
     envelope = {
         "message_id": str(message_id),

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from broker.domain.address import SYSTEM_ADDRESS, Address, Party
+from broker.domain.assessments import answer_assessment
+from broker.domain.disputes import designator, dispute_reason, held_by_transfer
 from broker.domain.jurisdictions import NATIONAL
 from broker.domain.kinds import ANSWERS, COPY_HOLDER_MAY_SEND, FROM_SYSTEM, GENERATED_ONLY
 from broker.domain.messages import Handling, Kind, Message, Scope
@@ -71,6 +73,8 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         )
     if ctx.now is not None and (off := implausible(env.sent_at, ctx.now, SENT_AT_MAX_AGE, ctx.clock_skew)):
         raise RoutingRefused("envelope.sent_at", off)
+    if kind is Kind.ASSESSMENT_REQUEST:
+        return answer_assessment(message, sender, ctx.now)  # the broker answers; nobody else gets it
     deliveries, extras = _deliveries(message, sender, ctx)
     unique = _unique(d for d in deliveries if d.recipient != sender)
     if not unique:
@@ -185,8 +189,11 @@ def _police_referral(
         reason = f"criminal referral from {sender} to same-level police"
         out = [Delivery(police, Rule.POLICE_REFERRAL, reason)]
     procuratorate = Address(Party.PROCURATORATE, sender.code)
-    if ctx.copy_referrals_to_procuratorate and procuratorate in ctx.participants:
-        # Required, so no_onward_dissemination does not suppress it: supervision is not dissemination.
+    if procuratorate in ctx.participants:
+        # Required (the 2006 opinions on the timely transfer of suspected crimes, 高检会〔2006〕2号, item 1:
+        # a transfer goes to the same-level police 并抄送同级人民检察院, confirmed by a stored text;
+        # Decree 310 Art. 14), so nothing switches it off: no setting, no command-line option, and no
+        # handling code (no_onward_dissemination) suppresses it, since supervision is not dissemination.
         if review.disagreement is None:
             reason = "supervision copy of a police referral"
             out.append(Delivery(procuratorate, Rule.SUPERVISION_COPY, reason))
@@ -269,21 +276,11 @@ def _transfer(message: Message, sender: Address, ctx: RoutingContext) -> list[De
     target = targets[0]
     env = message.envelope
     assert env.case is not None  # the contract requires case facts on a transfer
-    if ctx.memory.holds_by_transfer(env.case_id, sender):
-        held = f"case {env.case_id}"
-    elif ctx.memory.holds_subject_by_transfer(case_subjects(env.case), sender):
-        held = "a case about the same company and violation"
-    else:
+    held = held_by_transfer(ctx.memory, env.case_id, case_subjects(env.case), sender)
+    if held is None:
         return _to_one(sender, target, ctx, Rule.TRANSFER)
-    common = bureau_of(ctx.registry.common_superior(sender.code, target.code))
-    return [
-        Delivery(
-            common,
-            Rule.NO_RETRANSFER,
-            f"{sender} received {held} by transfer and may not transfer it on; "
-            f"the common superior {common} designates jurisdiction (SAMR procedure rules, Art. 14)",
-        )
-    ]
+    common = designator(held.received, sender, ctx.memory, ctx.registry)
+    return [Delivery(common, Rule.NO_RETRANSFER, dispute_reason(held, sender, common, ctx.memory))]
 
 
 def _forward(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.domain.address import Address, Party
+from broker.domain.disputes import parties
 from broker.domain.kinds import ANSWERS, COPY_HOLDER_MAY_SEND
 from broker.domain.messages import Kind, Message
 from broker.domain.routing_values import (
@@ -88,10 +89,7 @@ def answered(message: Message, sender: Address, ctx: RoutingContext) -> tuple[Ro
 
 def decision_copies(message: Message, original: RoutedRecord, ctx: RoutingContext) -> list[Delivery]:
     kind = message.envelope.kind
-    if (
-        kind not in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION)
-        or not ctx.copy_referrals_to_procuratorate
-    ):
+    if kind not in (Kind.FILING_DECISION, Kind.RECONSIDERATION_DECISION):
         return []
     # Decree 310 Art. 8 (2020): the filing decision is copied to the procuratorate (抄送人民检察院);
     # the reconsideration decision too, so it can supervise (Art. 9).
@@ -130,13 +128,14 @@ def record_report(message: Message, sender: Address, ctx: RoutingContext) -> lis
 
 
 def jurisdiction_request(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
-    """SAMR procedure rules (designation of jurisdiction; article not checked against a stored text):
-    to the common superior of the two bureaus, which designates (jurisdiction_designation)."""
+    """SAMR procedure rules (designation of jurisdiction on a dispute or on request; Art. 13 and 16 as
+    recalled, no stored text of them was found): to the common superior of the two bureaus, which
+    designates (jurisdiction_designation)."""
     require_bureau(sender, Kind.JURISDICTION_REQUEST)
     targets = targets_of(message)
     if len(targets) != 1 or not targets[0].is_bureau or targets[0] == sender:
         raise RoutingRefused("envelope.to", "a jurisdiction request names the one other bureau concerned")
-    common = bureau_of(ctx.registry.common_superior(sender.code, targets[0].code))
+    common = bureau_of(ctx.registry.designating_superior(sender.code, targets[0].code))
     reason = f"{sender} asks the common superior {common} of it and {targets[0]} to designate jurisdiction"
     return [Delivery(common, Rule.DESIGNATION_REQUEST, reason)]
 
@@ -177,8 +176,7 @@ def designation(
     designated = Address.parse(body.designated)
     if not designated.is_bureau or not is_under(ctx.registry, designated.code, sender.code):
         raise RoutingRefused("body.designated", f"{designated} is not a bureau under {sender}")
-    parties = [designated, original.sender, *original.to]
     reason = f"{sender} designates {designated} for case {original.case_id}"
     return [Delivery(designated, Rule.DESIGNATION, reason)] + [
-        Delivery(p, Rule.REPLY, reason) for p in parties[1:]
+        Delivery(p, Rule.REPLY, reason) for p in parties(original, ctx.memory) if p != designated
     ]

@@ -3,6 +3,7 @@ and the context a decision is made in (routing.py decides). Pure: no broker, no 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,6 +51,8 @@ class Rule(StrEnum):
     SUPERVISION_SUGGESTION = "police.supervision_suggestion"
     """A bureau's suggestion of 立案监督 to the procuratorate at its level (Decree 310 Art. 9)."""
     DELIVERY_REFUSED = "broker.delivery_refused"
+    ASSESSMENT_RESULT = "broker.assessment_result"
+    """The broker's answer to an assessment_request, to its publisher only."""
 
 
 RECEIVES_CASE = frozenset({Rule.TRANSFER, Rule.FORWARD, Rule.DESIGNATION})
@@ -88,7 +91,8 @@ class RoutingDecision:
     linked_to: UUID | None = None
     """For a duplicate police referral: the referral it was joined to."""
     notices: tuple[Message, ...] = ()
-    """Messages the broker itself sends because of this decision (referral_linked)."""
+    """Messages the broker itself sends because of this decision (referral_linked, and the
+    assessment_result that is an assessment_request's only output)."""
     subjects: frozenset[str] = frozenset()
     """For a jurisdiction designation, which carries no case facts: what the disputed case is about,
     so the designated bureau is remembered as holding it."""
@@ -162,12 +166,13 @@ class RoutingMemory(Protocol):
     def original(self, message_id: UUID) -> RoutedRecord | None:
         """The routed message with this id, if the router has routed it."""
 
-    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
-        """Whether this bureau received the case by transfer, forward or designation."""
+    def received_by_transfer(self, case_id: str, bureau: Address) -> RoutedRecord | None:
+        """The latest message by which this bureau received the case by transfer, forward or
+        designation; None when it did not."""
 
-    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
-        """Whether this bureau received, by transfer, forward or designation, a case with any of these
-        subjects (the same company and violation), whatever its case id."""
+    def subject_received_by_transfer(self, subjects: frozenset[str], bureau: Address) -> RoutedRecord | None:
+        """The latest message by which this bureau received, by transfer, forward or designation, a
+        case with any of these subjects (the same company and violation), whatever its case id."""
 
     def referral(self, fingerprint: str) -> RoutedRecord | None:
         """The first police referral routed with this fingerprint."""
@@ -182,18 +187,19 @@ class InMemoryRoutingMemory:
     def original(self, message_id: UUID) -> RoutedRecord | None:
         return self.records.get(message_id)
 
-    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
-        return any(
-            r.case_id == case_id and (bureau, rule) in r.deliveries
-            for r in self.records.values()
-            for rule in RECEIVES_CASE
-        )
+    def received_by_transfer(self, case_id: str, bureau: Address) -> RoutedRecord | None:
+        return self._latest(lambda r: r.case_id == case_id, bureau)
 
-    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
-        return any(
-            r.subjects & subjects and any(a == bureau and rule in RECEIVES_CASE for a, rule in r.deliveries)
+    def subject_received_by_transfer(self, subjects: frozenset[str], bureau: Address) -> RoutedRecord | None:
+        return self._latest(lambda r: bool(r.subjects & subjects), bureau)
+
+    def _latest(self, about: Callable[[RoutedRecord], bool], bureau: Address) -> RoutedRecord | None:
+        found = [
+            r
             for r in self.records.values()
-        )
+            if about(r) and any(a == bureau and rule in RECEIVES_CASE for a, rule in r.deliveries)
+        ]
+        return found[-1] if found else None  # records are kept in routing order
 
     def referral(self, fingerprint: str) -> RoutedRecord | None:
         return next(
@@ -214,10 +220,6 @@ class RoutingContext:
     registry: Registry
     participants: frozenset[Address]
     memory: RoutingMemory
-    copy_referrals_to_procuratorate: bool = True
-    """Send a supervision copy of each police referral to the procuratorate at the same level. The
-    copy is required (2006 opinions on timely transfer of suspected crimes, procuratorial supervision;
-    Decree 310 Art. 14): only test desks turn it off, and no handling code suppresses it."""
     now: datetime | None = None
     """The router's clock, which sent_at and a referral's approved_at must lie near
     (broker/domain/plausible_time.py). None (replays of recorded traffic, test desks) skips those

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
+from broker.domain.versions import READ_VERSIONS, added_in, kinds_of, later_fields
 
 MAX_MESSAGE_BYTES = 256 * 1024
 """Largest message accepted. Evidence belongs in the bureau's own file store, referenced by the body."""
@@ -26,8 +27,10 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_FIELD_PART, MAX_FIELD_PATH, MAX_REASON, MAX_ERRORS = 64, 200, 500, 20
 """Bounds on error texts: they become AMQP headers, and a hostile message may hold thousands of errors."""
 
-SUPPORTED_VERSIONS: dict[str, dict[Kind, type[Message]]] = {SCHEMA_VERSION: MESSAGE_TYPES}
-"""Contract versions this broker reads, each with its models. A new version is added here."""
+SUPPORTED_VERSIONS: dict[str, dict[Kind, type[Message]]] = {
+    version: {k: m for k, m in MESSAGE_TYPES.items() if k in kinds_of(version)} for version in READ_VERSIONS
+}
+"""Contract versions this broker reads, each with its models (versions.py says what each added)."""
 
 RETIRED_VERSIONS: dict[str, str] = {
     "1.0": "version 1.0 is no longer read: its case_id could hold a phone or ID number; "
@@ -166,13 +169,11 @@ def validate_message(data: Any, raw: bytes | None = None) -> Message:
             "envelope.schema_version",
             retired or f"{_absent_or('not a version this broker reads', version)} (supported: {supported})",
         )
-    kind = envelope.get("kind")
-    model = models.get(Kind(kind)) if isinstance(kind, str) and kind in Kind._value2member_map_ else None
-    if model is None:
-        raise ContractError.single(
-            "envelope.kind",
-            f"{_absent_or('not a known message kind', kind)} (known: {', '.join(k.value for k in models)})",
-        )
+    assert isinstance(version, str)  # a version of SUPPORTED_VERSIONS
+    model = _model_of(envelope.get("kind"), version, models)
+    later = later_fields(version, model.KIND, data)
+    if later:
+        raise ContractError([FieldError(f, reason) for f, reason in later])
     if raw is not None:
         try:
             return model.model_validate_json(raw)
@@ -183,6 +184,24 @@ def validate_message(data: Any, raw: bytes | None = None) -> Message:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)[:MAX_ERRORS]
         raise ContractError([_field_error(e, data) for e in errors]) from None
+
+
+def _model_of(kind: Any, version: str, models: dict[Kind, type[Message]]) -> type[Message]:
+    """The model of a kind in one version; a kind a later version added is named with that version."""
+    known = Kind(kind) if isinstance(kind, str) and kind in Kind._value2member_map_ else None
+    model = models.get(known) if known is not None else None
+    if known is not None and model is None:
+        since = added_in(known)
+        raise ContractError.single(
+            "envelope.kind",
+            f"{known.value} is a kind of contract {since}, not of {version}: send schema_version {since}",
+        )
+    if model is None:
+        raise ContractError.single(
+            "envelope.kind",
+            f"{_absent_or('not a known message kind', kind)} (known: {', '.join(k.value for k in models)})",
+        )
+    return model
 
 
 def _field_error(error: Any, data: Any) -> FieldError:

@@ -27,10 +27,12 @@ class BatchMemory:
     def referral(self, fingerprint: str) -> RoutedRecord | None:
         return self.batch.referral(fingerprint) or self.base.referral(fingerprint)
 
-    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
-        return self.batch.holds_by_transfer(case_id, bureau) or self.base.holds_by_transfer(case_id, bureau)
-
-    def holds_subject_by_transfer(self, subjects: frozenset[str], bureau: Address) -> bool:
-        return self.batch.holds_subject_by_transfer(subjects, bureau) or self.base.holds_subject_by_transfer(
-            subjects, bureau
+    def received_by_transfer(self, case_id: str, bureau: Address) -> RoutedRecord | None:
+        return self.batch.received_by_transfer(case_id, bureau) or self.base.received_by_transfer(
+            case_id, bureau
         )
+
+    def subject_received_by_transfer(self, subjects: frozenset[str], bureau: Address) -> RoutedRecord | None:
+        return self.batch.subject_received_by_transfer(
+            subjects, bureau
+        ) or self.base.subject_received_by_transfer(subjects, bureau)

@@ -27,6 +27,9 @@ class Counters:
     dead_lettered: int = 0
     refusals: int = 0
     """delivery_refused notices published (broker/domain/refusals.py)."""
+    folded: int = 0
+    """Refused inputs of senders past their quarantine share, counted and not kept (also in
+    `quarantined`)."""
     sessions: int = 0
     """Broker sessions opened: 1 plus one per reconnect."""
     by_rule: dict[str, int] = field(default_factory=dict)
@@ -74,3 +77,11 @@ def count_and_log(
 def count_dead_lettered(counters: Counters) -> None:
     counters.dead_lettered += 1
     metrics.ROUTER_MESSAGES.labels("dead_lettered", "unknown").inc()
+
+
+def count_folded(counters: Counters) -> None:
+    """A refused input past its sender's quarantine share (broker/router/shares.py): no line of its
+    own (a flood would fill the log as it would have filled the quarantine); `quarantined` counts it
+    once it is acked."""
+    counters.folded += 1
+    metrics.ROUTER_QUARANTINE_SHARE.labels("folded").inc()

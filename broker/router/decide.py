@@ -18,7 +18,6 @@ class Policy:
 
     registry: Registry
     participants: frozenset[Address]
-    copy_referrals_to_procuratorate: bool
     clock_skew: timedelta
     """How far ahead of the router's clock a sender's sent_at may be (broker/domain/plausible_time.py)."""
 
@@ -30,7 +29,6 @@ def route(
         policy.registry,
         policy.participants,
         index,
-        policy.copy_referrals_to_procuratorate,
         now,
         policy.clock_skew,
     )

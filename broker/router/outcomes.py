@@ -12,7 +12,7 @@ from broker.domain.routing import RoutingDecision
 @dataclass(frozen=True)
 class Quarantine:
     stage: str
-    """transport, contract, authentication, routing, duplicate or internal"""
+    """transport, rate, contract, authentication, routing, duplicate or internal"""
     field: str
     reason: str
 

@@ -12,13 +12,14 @@ from typing import Any
 from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import DecisionRecord
-from broker.domain.messages import Message
-from broker.domain.refusals import refusal_notice
+from broker.domain.messages import Kind, Message
+from broker.domain.refusals import BODY_NOT_KEPT, FOLDING, refusal_notice
 from broker.domain.routing import RoutingDecision, Rule
 from broker.logs import REDACTED, _scrub
 from broker.participants import SYSTEM, Participants
 from broker.router.outcomes import Quarantine, Route
 from broker.router.ports import Inbound, Publisher, Token
+from broker.router.shares import KEEP_WHOLE, Admission, Keep
 
 MAX_HEADER_TEXT = 500
 """Longest text put in a quarantine header: headers share one frame (frame_max, 128 KiB)."""
@@ -141,11 +142,17 @@ def _json_properties(message_id: str) -> dict[str, Any]:
     }
 
 
+_NOTICE_RULES = {Kind.REFERRAL_LINKED: Rule.LINKED_NOTICE, Kind.ASSESSMENT_RESULT: Rule.ASSESSMENT_RESULT}
+"""The x-rule of each kind of message a decision makes the broker send."""
+
+
 def _notice_outputs(
     index: int, notice: Message, cause: RoutingDecision, participants: Participants, to: Destinations
 ) -> list[Output]:
-    """A message the broker itself sends (as system:000000, which the router may impersonate)."""
+    """A message the broker itself sends (as system:000000, which the router may impersonate); one
+    that answers (an assessment_result) carries what it answers as its correlation_id."""
     body = notice.model_dump_json(exclude_none=True).encode("utf-8")
+    in_reply_to = notice.envelope.in_reply_to
     return [
         Output(
             (index, f"notice:{recipient}"),
@@ -155,11 +162,12 @@ def _notice_outputs(
             {
                 **_json_properties(str(notice.envelope.message_id)),
                 "user_id": participants.username(SYSTEM),
+                "correlation_id": str(in_reply_to) if in_reply_to else None,
                 "application_headers": {
                     "x-sender": str(SYSTEM),
                     "x-kind": notice.envelope.kind.value,
                     "x-case-id": notice.envelope.case_id,
-                    "x-rule": Rule.LINKED_NOTICE.value,
+                    "x-rule": _NOTICE_RULES[notice.envelope.kind].value,
                     "x-recipient": recipient,
                     "x-caused-by": str(cause.message_id),
                 },
@@ -177,18 +185,37 @@ def quarantine_outputs(
     participants: Participants,
     to: Destinations,
     now: datetime,
+    share: Admission = KEEP_WHOLE,
 ) -> Outputs:
     """The input, unchanged, on the quarantine exchange with x-quarantine-* headers saying why; the
     refusal notice to its authenticated publisher (`user_id`, as RabbitMQ validated it); the
-    decision record."""
+    decision record. `share`: what the sender's quarantine share lets the router keep
+    (broker/router/shares.py); the pipeline publishes nothing for a folded input."""
     sender = participants.address_of(user_id) if user_id else None
     record = _quarantine_record(delivery, user_id, sender, outcome, now)
+    headers: dict[str, Any] = {
+        "x-quarantine-stage": outcome.stage,
+        "x-quarantine-field": record["field"],
+        "x-quarantine-reason": record["reason"],
+        "x-original-user-id": user_id or "",
+        "x-quarantine-digest": quarantine_ids.digest(delivery.body),
+        "x-quarantined-at": record["quarantined_at"],
+    }
+    body, also = delivery.body, ""
+    if share.keep is not Keep.WHOLE:
+        body, also = b"", (FOLDING if share.keep is Keep.FOLD else BODY_NOT_KEPT)
+        headers |= {"x-quarantine-body": "withheld", "x-quarantine-size": len(delivery.body)}
+        record["body_kept"] = False
+    if share.keep is Keep.FOLD:
+        record["folding"] = True
+    if share.folded_before:
+        record["folded_before"] = share.folded_before
     props = delivery.properties
     out = Outputs(record=record)
     out.messages.append(
         Output(
             (index, "quarantine"),
-            delivery.body,
+            body,
             to.quarantine,
             "",
             {
@@ -196,19 +223,12 @@ def quarantine_outputs(
                 "content_encoding": _text(props.get("content_encoding")) or "binary",
                 "delivery_mode": 2,
                 "message_id": message_id_of(delivery),
-                "application_headers": {
-                    "x-quarantine-stage": outcome.stage,
-                    "x-quarantine-field": record["field"],
-                    "x-quarantine-reason": record["reason"],
-                    "x-original-user-id": user_id or "",
-                    "x-quarantine-digest": quarantine_ids.digest(delivery.body),
-                    "x-quarantined-at": record["quarantined_at"],
-                },
+                "application_headers": headers,
             },
         )
     )
     if sender is not None and sender != SYSTEM:
-        out.messages.append(_refusal_output(index, sender, record, participants, to, now))
+        out.messages.append(_refusal_output(index, sender, record, participants, to, now, also))
         out.refusal = True
     out.messages.append(record_output(index, "quarantined", record, to))
     return out
@@ -250,6 +270,7 @@ def _refusal_output(
     participants: Participants,
     to: Destinations,
     now: datetime,
+    also: str = "",
 ) -> Output:
     """Tell the authenticated publisher of a quarantined input why (broker/domain/refusals.py).
     Input with no validated user_id, or the broker's own, gets none: nobody to answer. Notes the
@@ -263,6 +284,7 @@ def _refusal_output(
         refused_message_id=record.get("message_id"),
         case_id=record.get("case_id"),
         sent_at=now,
+        also=also,
     )
     record["refusal_notice"] = {"message_id": str(notice.envelope.message_id), "to": str(publisher)}
     return Output(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from broker.domain.routing import RoutedRecord
 from broker.participants import Participants
 from broker.router.authenticate import check, transport_check
 from broker.router.batch_memory import BatchMemory
-from broker.router.counting import Counters, count_and_log, count_dead_lettered, log
+from broker.router.counting import Counters, count_and_log, count_dead_lettered, count_folded, log
 from broker.router.decide import Policy, route
 from broker.router.deduplicate import deduplicate
 from broker.router.outcomes import Attempt, Checked, Duplicate, Outcome, Quarantine, Route
@@ -38,7 +38,9 @@ from broker.router.outputs import (
     user_id_of,
 )
 from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, Token, unguarded
+from broker.router.rates import SenderRates
 from broker.router.settle import Action, Confirms, Settlement, read_confirms, settle, settle_alone
+from broker.router.shares import KEEP_WHOLE, Admission, Keep, QuarantineShares
 
 D = TypeVar("D", bound=Inbound)
 
@@ -60,6 +62,10 @@ class Pipeline:
     is_infrastructure: Callable[[BaseException], bool] = _never
     """An error of the broker or the database: it ends the batch (the session reconnects and the
     input comes back unacked) instead of costing one input."""
+    shares: QuarantineShares = field(default_factory=QuarantineShares)
+    """How much of each sender's refused input is kept (broker/router/shares.py)."""
+    rates: SenderRates = field(default_factory=SenderRates)
+    """Each sender's publish rate (broker/router/rates.py)."""
 
     def handle_batch(self, batch: Sequence[D], publisher: Publisher, holding: bool) -> list[D]:
         """Route a batch and settle it; returns the inputs to hold and retry later. `holding`: some
@@ -83,6 +89,8 @@ class Pipeline:
         refused = transport_check(delivery)
         if refused is not None:
             return refused
+        if not self.rates.take(user_id_of(delivery)):
+            return Quarantine("rate", "$", self.rates.refusal())
         try:
             return check(delivery.body, user_id_of(delivery), self.participants)
         except Exception as exc:  # a bug must cost one message (quarantined), never the worker
@@ -103,9 +111,16 @@ class Pipeline:
         return route_outputs(index, outcome, user_id, self.participants, self.to, now, time.time())
 
     def quarantine_outputs(
-        self, index: int, delivery: Inbound, user_id: str | None, outcome: Quarantine
+        self,
+        index: int,
+        delivery: Inbound,
+        user_id: str | None,
+        outcome: Quarantine,
+        share: Admission = KEEP_WHOLE,
     ) -> Outputs:
-        return quarantine_outputs(index, delivery, user_id, outcome, self.participants, self.to, self.clock())
+        return quarantine_outputs(
+            index, delivery, user_id, outcome, self.participants, self.to, self.clock(), share
+        )
 
     # ---- the steps, for a batch ----
 
@@ -160,7 +175,16 @@ class Pipeline:
             if isinstance(outcome, Route):
                 out = self.route_outputs(index, outcome, user_id_of(delivery) or "", now)
             else:
-                out = self.quarantine_outputs(index, delivery, user_id_of(delivery), outcome)
+                user_id = user_id_of(delivery)
+                share = self.shares.admit(user_id, len(delivery.body))
+                if share.keep is Keep.FOLDED:
+                    count_folded(self.counters)  # acked with the batch, counted as quarantined
+                    continue
+                if share.keep is not Keep.WHOLE:
+                    metrics.ROUTER_QUARANTINE_SHARE.labels(share.keep.value).inc()
+                if share.news:
+                    log.warning("quarantine share used up", user_id=user_id, kept=share.keep.value)
+                out = self.quarantine_outputs(index, delivery, user_id, outcome, share)
             send(publisher, out.messages)
             if out.refusal:
                 self.counters.refusals += 1

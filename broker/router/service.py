@@ -28,6 +28,8 @@ from broker.router.decide import Policy
 from broker.router.outputs import Destinations
 from broker.router.pipeline import Pipeline
 from broker.router.ports import RouterMemory
+from broker.router.rates import SenderRates
+from broker.router.shares import QuarantineShares, ShareLimits
 from broker.store.outage import ride_out_database
 from broker.transport import topology
 from broker.transport.confirms import ConfirmedPublisher
@@ -68,9 +70,10 @@ class Router:
         memory: RouterMemory,
         registry: Registry | None = None,
         prefetch: int = DEFAULT_PREFETCH,
-        copy_referrals_to_procuratorate: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock_skew: timedelta = CLOCK_SKEW,
+        quarantine_share: ShareLimits | None = None,
+        sender_rates: SenderRates | None = None,
     ) -> None:
         self.participants = participants
         self.memory = memory
@@ -84,7 +87,6 @@ class Router:
             Policy(
                 registry or default_registry(),
                 participants.addresses,
-                copy_referrals_to_procuratorate,
                 clock_skew,
             ),
             DESTINATIONS,
@@ -92,6 +94,8 @@ class Router:
             clock,  # the demo passes a compressed clock
             guard=self._database,
             is_infrastructure=is_infrastructure_error,
+            shares=QuarantineShares(quarantine_share or ShareLimits()),
+            rates=sender_rates or SenderRates(),
         )
 
     def run(self) -> None:

@@ -26,7 +26,6 @@ def recipients_of(
     *,
     memory: RoutingMemory | None = None,
     registry: Registry | None = None,
-    copy_referrals_to_procuratorate: bool = True,
 ) -> tuple[str, ...]:
     """The addresses the router will deliver this message to, in its decision's order. Raises the
     router's RoutingRefused when it would refuse the message, so the sender learns before sending."""
@@ -34,6 +33,5 @@ def recipients_of(
         registry=registry or default_registry(),
         participants=frozenset(p if isinstance(p, Address) else Address.parse(p) for p in participants),
         memory=memory if memory is not None else InMemoryRoutingMemory(),
-        copy_referrals_to_procuratorate=copy_referrals_to_procuratorate,
     )
     return tuple(str(a) for a in decide(message, context).recipients)

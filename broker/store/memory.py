@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -135,7 +136,7 @@ class SqlRoutingMemory:
             first = conn.execute(query).scalar()
         return self.original(UUID(first)) if first else None
 
-    def holds_by_transfer(self, case_id: str, bureau: Address) -> bool:
+    def received_by_transfer(self, case_id: str, bureau: Address) -> RoutedRecord | None:
         query = (
             select(deliveries.c.message_id)
             .join(routed, routed.c.message_id == deliveries.c.message_id)
@@ -146,17 +147,18 @@ class SqlRoutingMemory:
                     deliveries.c.rule.in_([r.value for r in RECEIVES_CASE]),
                 )
             )
+            .order_by(routed.c.routed_at.desc())
             .limit(1)
         )
-        with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+        return self._latest(query)
 
-    def holds_subject_by_transfer(self, about: frozenset[str], bureau: Address) -> bool:
+    def subject_received_by_transfer(self, about: frozenset[str], bureau: Address) -> RoutedRecord | None:
         if not about:
-            return False
+            return None
         query = (
             select(deliveries.c.message_id)
             .join(subjects, subjects.c.message_id == deliveries.c.message_id)
+            .join(routed, routed.c.message_id == deliveries.c.message_id)
             .where(
                 and_(
                     subjects.c.subject.in_(sorted(about)),
@@ -164,10 +166,15 @@ class SqlRoutingMemory:
                     deliveries.c.rule.in_([r.value for r in RECEIVES_CASE]),
                 )
             )
+            .order_by(routed.c.routed_at.desc())
             .limit(1)
         )
+        return self._latest(query)
+
+    def _latest(self, query: Select[Any]) -> RoutedRecord | None:
         with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            found = conn.execute(query).scalar()
+        return self.original(UUID(found)) if found else None
 
     def seen(self, message_ids: list[UUID]) -> dict[UUID, Seen]:
         """What is remembered of these messages (one query); unknown ids are absent."""

@@ -62,6 +62,8 @@ class Routed:
     """police_referral: when the bureau head approved the transfer."""
     linked_to: str | None = None
     """police_referral: the earlier referral of the same company and facts it was joined to."""
+    directive_type: str | None = None
+    """directive: "directive" (督办, a results report is owed) or "guidance"."""
 
     def delivered_by(self, *rules: Rule) -> tuple[Address, ...]:
         return tuple(d.to for d in self.deliveries if d.rule in rules)
@@ -88,6 +90,7 @@ class Routed:
             complete=record.assistance.complete if record.assistance is not None else None,
             approved_at=record.referral.approved_at if record.referral is not None else None,
             linked_to=_text(record.linked_to),
+            directive_type=record.directive.directive_type if record.directive is not None else None,
         )
 
 

@@ -6,7 +6,8 @@ Who owes what (the parties come from the decision record's deliveries):
 - *Addressees* owe: every recipient that must act on a message, i.e. a named addressee
   (vertical.addressed, intra_province.addressed, interdepartmental.addressed, transfer.competent),
   the superior of an escalation, the subordinates of a directive, the police office of a referral,
-  the common superior of a refused re-transfer (transfer.no_retransfer), a provincial hub that
+  the common superior of a refused re-transfer (transfer.no_retransfer: of the transferor and the
+  transferee, broker/domain/disputes.py), a provincial hub that
   received a cross-province message for its province (regional.hub_inbound) and the bureau the hub
   forwarded it to (regional.forward). Copies owe nothing: regional.hub_outbound_copy,
   police.supervision_copy, reply.regional_origin, and deadline notices.
@@ -22,6 +23,9 @@ Who owes what (the parties come from the decision record's deliveries):
   case transfer (or the hub's forward of it), an escalation or an addressed directive. A bureau that
   hands a case away (transfer, escalation) hands the duty with it (store.py closes its obligation).
   It closes with a police_referral or a transfer_declined record (不予移送) for the case.
+- A 督办 (a directive of type directive about a case) obliges each supervised bureau to report the
+  results to the supervising bureau (supervision_report); guidance (指导) obliges nothing but receipt.
+- Late police answer to the procuratorate at their level (escalated_to, notices.py), not to a bureau.
 
 Defaults (DOMAIN.md "Deadlines"); each says whether it is law or our policy. A period does not count
 its first day and ends at the end of its last day, Beijing time (calendar.py).
@@ -44,7 +48,22 @@ from broker.domain.messages import Kind
 from broker.domain.routing import Rule
 from broker.domain.threshold import assess
 from broker.tracker.calendar import Unit, WorkCalendar
+from broker.tracker.notices import Supervisor
 from broker.tracker.record import Routed
+
+SAMR_RULES = (
+    "SAMR administrative penalty procedure rules (市场监督管理行政处罚程序规定, 2018, rev. 2021/2022)"
+)
+ARTICLE_UNCONFIRMED = "article number not confirmed: no stored text of it was found"
+ARTICLES_UNCONFIRMED = "not confirmed: no stored text of them was found"
+"""How a basis says that no stored legal text confirmed the article it cites: the figure is then our
+reading and, like every period here, configurable (OVERRIDABLE: amount, unit)."""
+
+SUPERVISION_REPORT_DAYS = 90
+"""Default period for a 督办's results report (rule supervision_report). Broker policy: no stored legal
+text gives one, so it borrows the SAMR procedure rules' 90 days from filing to a decision; a
+deployment sets its own (RB_TRACKER_RULES: {"rules": {"supervision_report": {"amount": N}}}) or the
+period its supervising bureaus write in their 督办 notices."""
 
 OBLIGATION_NAMESPACE = uuid.UUID("5b1f3c9e-2d4a-4e8b-9a51-7c0e6f1d2b34")
 """Obligation ids are uuid5 of the rule and its key, so the same record always yields the same ids."""
@@ -103,6 +122,8 @@ class Condition(StrEnum):
     NOT_FILED = "not_filed"
     THRESHOLD_REACHED = "threshold_reached"
     """Case facts reach the criminal threshold, the sender is a bureau and it is not a forward."""
+    SUPERVISED = "supervised"
+    """A 督办: a directive of type directive about a case (it carries the case facts)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,8 @@ class DeadlineRule:
     due time by the days it names; an extension_decision changes nothing."""
     chased: bool = True
     """False for an optional window: tracked and traced, never reminded, escalated or counted overdue."""
+    escalated_to: Supervisor = Supervisor.SUPERIOR_BUREAU
+    """Who a late obligation's escalation goes to (notices.py): the procuratorate for the police."""
     enabled: bool = True
 
     @property
@@ -176,11 +199,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         closed_by=frozenset({Kind.ASSISTANCE_REPLY, Kind.COMPLETION_ACK}),
         extendable=True,
         extended_by_notice=True,
-        basis="SAMR administrative penalty procedure rules (市场监督管理行政处罚程序规定), assisted "
-        "investigation (协助调查; Art. 17 as we recall, not checked against a stored text): complete within "
-        "15 working days of receiving the request; needing longer, tell the requester (告知) before expiry: "
-        "the extension_request is that notice and moves the due time. Closed by a complete assistance_reply "
-        "or a completion_ack.",
+        basis=f"{SAMR_RULES}, assisted investigation (协助调查; {ARTICLE_UNCONFIRMED}): complete within 15 "
+        "working days of receiving the request; needing longer, tell the requester (告知) before expiry: the "
+        "extension_request is that notice and moves the due time. Period and notice as a stored summary of "
+        "the rules states them. Closed by a complete assistance_reply or a completion_ack.",
     ),
     DeadlineRule(
         id="transfer_dispatch",
@@ -204,9 +226,11 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         owed_to=OwedTo.SENDER,
         amount=1,
         unit=Unit.WORKING_DAYS,
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 7: the police sign the receipt of a transfer; an office "
         "not competent passes it within 24 hours to the competent one and tells the bureau. 1 working day "
-        "is broker policy. Any answer counts as receipt.",
+        "is broker policy. Any answer counts as receipt. Late: escalated to the procuratorate's 立案监督 "
+        "(Art. 9, Art. 17), not to a market bureau.",
     ),
     DeadlineRule(
         id="filing_decision",
@@ -217,9 +241,11 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.FILING_DECISION}),
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 8: the police decide whether to file (立案) within 3 "
         "days of accepting the transfer, notify the bureau in writing and copy the procuratorate (the "
-        "router sends it the copy).",
+        "router sends it the copy). Late: escalated to the procuratorate's 立案监督 (Art. 9, Art. 17), not "
+        "to a market bureau.",
     ),
     DeadlineRule(
         id="reconsideration_window",
@@ -258,8 +284,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=3,
         unit=Unit.CALENDAR_DAYS,
         closed_by=frozenset({Kind.RECONSIDERATION_DECISION}),
+        escalated_to=Supervisor.PROCURATORATE,
         basis="State Council Decree 310 (2020), Art. 9: the police decide on a bureau's request for "
-        "reconsideration within 3 days of receiving it and notify the bureau in writing.",
+        "reconsideration within 3 days of receiving it and notify the bureau in writing. Late: escalated "
+        "to the procuratorate's 立案监督 (Art. 9: the police accept it), not to a market bureau.",
     ),
     DeadlineRule(
         id="supervision_suggestion_window",
@@ -284,9 +312,10 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=7,
         unit=Unit.WORKING_DAYS,
         closed_by=frozenset({Kind.JURISDICTION_DESIGNATION}),
-        basis="SAMR administrative penalty procedure rules (管辖; articles not checked against a stored "
-        "text): bureaus that dispute jurisdiction have 7 working days to agree, then report to the common "
-        "superior, which designates within 7 working days of receiving the report.",
+        basis=f"{SAMR_RULES}, jurisdiction (管辖; Art. 13, 14 and 16 as recalled, {ARTICLES_UNCONFIRMED}): "
+        "bureaus that dispute jurisdiction have 7 working days to agree, then report to their common "
+        "superior; a bureau that received a case by transfer and disputes it reports to it and does not "
+        "transfer it on; the superior designates within 7 working days of the report.",
     ),
     DeadlineRule(
         id="filing_check",
@@ -297,11 +326,11 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         amount=15,
         unit=Unit.WORKING_DAYS,
         closed_by=frozenset({Kind.COMPLETION_ACK}),
-        basis="SAMR administrative penalty procedure rules (2021; Art. 18 as we recall, not checked against "
-        "a stored text): check a transferred case within 15 working days of receipt and decide whether to "
-        "file (立案), 15 more with the head's approval (not tracked). Also a case the police pass back "
-        "(Decree 310 Art. 13; Administrative Penalty Law 2021 Art. 27). Closed by the bureau's "
-        "completion_ack.",
+        basis=f"{SAMR_RULES}, Art. 18 (confirmed against a stored text of it): check a clue or a case "
+        "another department transferred within 15 working days of receiving the material and decide "
+        "whether to file (立案); 15 more with the head's approval (not tracked). Also a case the police "
+        "pass back (Administrative Penalty Law 2021 Art. 27, confirmed; Decree 310 Art. 13). Closed by "
+        "the bureau's completion_ack.",
     ),
     DeadlineRule(
         id="coordination_reply",
@@ -314,6 +343,21 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         closed_by=frozenset({Kind.COORDINATION_REPLY, Kind.COMPLETION_ACK}),
         basis="Broker policy, not law: answer an interdepartmental coordination request within 10 working "
         "days.",
+    ),
+    DeadlineRule(
+        id="supervision_report",
+        what="supervision_report",
+        kinds=frozenset({Kind.DIRECTIVE}),
+        condition=Condition.SUPERVISED,
+        owed_by=Owes.ADDRESSEES,
+        owed_to=OwedTo.SENDER,
+        amount=SUPERVISION_REPORT_DAYS,
+        unit=Unit.CALENDAR_DAYS,
+        closed_by=frozenset({Kind.SUPERVISION_REPORT}),
+        basis="督办: a superior bureau's supervision of a major case puts each supervised bureau on a clock "
+        "to report the results (a supervision_report answering the directive). No stored legal text giving "
+        "the period was found: 90 days, the SAMR procedure rules' period from filing to decision (as a "
+        "stored summary states it; article unconfirmed), is broker policy, configurable.",
     ),
     DeadlineRule(
         id="transfer_decision",
@@ -473,6 +517,8 @@ def _condition(condition: Condition, record: Routed) -> bool:
         return record.filing == "filed"
     if condition is Condition.NOT_FILED:
         return record.filing == "not_filed"
+    if condition is Condition.SUPERVISED:
+        return record.directive_type == "directive" and record.case is not None
     return record.case is not None and record.sender.is_bureau and assess(record.case).reached
 
 

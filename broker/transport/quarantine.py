@@ -42,6 +42,8 @@ SHOWN_HEADERS = (
     "x-quarantined-at",
     "x-original-user-id",
     "x-quarantine-digest",
+    "x-quarantine-body",
+    "x-quarantine-size",
     "x-first-death-queue",
     "x-first-death-reason",
 )
@@ -193,6 +195,12 @@ class HoldingQueue:
             raise OperatorError(
                 f"{held.id} cannot be replayed: it came without a validated user_id, so nothing proves "
                 "who sent it; discard it and ask the sender to publish again"
+            )
+        if held.headers.get("x-quarantine-body") == "withheld":
+            raise OperatorError(
+                f"{held.id} cannot be replayed: its body was not kept (its sender had used up its "
+                "quarantine share for the hour, and was told to publish the corrected message itself); "
+                "discard it"
             )
         recorded = held.headers.get("x-quarantine-digest")
         if recorded and recorded != held.digest:

@@ -1,4 +1,5 @@
-"""Issue 13: a bureau system in another language (Node.js, amqplib) hears of every refusal.
+"""Issues 13 and 14: a bureau system in another language (Node.js, amqplib) hears of every refusal,
+and learns the threshold evaluator's level and clauses before it sends a referral.
 
 tests/node/refusal-client.mjs is written from the README and schemas/ alone; it publishes five
 common mistakes under its own user_id and reads its own inbox. Each must come back as exactly one
@@ -16,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from broker.domain.address import Address
+from broker.domain.case import CaseFacts
+from broker.domain.threshold import assess
+from broker.tools.contract.threshold import VECTORS_FILE
 from tests.support.deployment import Deployment
 from tests.support.traffic import nothing_for
 
@@ -61,3 +65,44 @@ def test_a_node_amqplib_bureau_gets_one_refusal_per_mistake(deployment: Deployme
         assert (refusal["stage"], refusal["field"]) == (stage, field), name
         assert refusal["reason"] and refusal["what_to_do"]
     assert nothing_for(dep.client(OTHER)), "the claimed sender hears nothing"
+
+
+ASKED = ("nothing", "art5.3.at", "art5.7.ten_times", "art6.1.at")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has Node 20)")
+def test_a_node_bureau_learns_level_and_clauses_before_it_refers(deployment: Deployment) -> None:
+    """tests/node/assessment-client.mjs asks for the assessment of shared threshold vectors and gets
+    what the Python evaluator gives: what its police_referral's body must state."""
+    if not (NODE_DIR / "node_modules" / "amqplib").is_dir():
+        pytest.fail("tests/node has no node_modules: run `npm ci --prefix tests/node` (.ci/run does)")
+    dep = deployment
+    env = {
+        "PATH": os.environ["PATH"],
+        "RB_URL": dep.url_for(SENDER),
+        "RB_USER": dep.participants.username(Address.parse(SENDER)),
+        "RB_INBOX": dep.inbox(SENDER),
+        "RB_ADDRESS": SENDER,
+        "RB_VECTORS": ",".join(ASKED),
+    }
+    result = subprocess.run(
+        ["node", "assessment-client.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answers = {
+        a["name"]: a for a in (json.loads(line) for line in result.stdout.splitlines() if line.strip())
+    }
+    assert set(answers) == set(ASKED)
+    vectors = {v["name"]: v for v in json.loads((VECTORS_FILE).read_text(encoding="utf-8"))["vectors"]}
+    for name, answer in answers.items():
+        expected = assess(CaseFacts.model_validate(vectors[name]["facts"]))
+        assert answer["sender"] == "system:000000"
+        assert answer["correlationId"] == answer["inReplyTo"]
+        assert (answer["level"], answer["threshold_version"]) == (
+            expected.level.value,
+            expected.rules_version,
+        )
+        assert answer["clauses"] == [
+            {"clause": c.clause, "figures": c.to_dict()["figures"]} for c in expected.clauses
+        ]
+    assert nothing_for(dep.client(OTHER)), "nobody else hears of it"

@@ -67,7 +67,8 @@ def test_transfer_then_no_retransfer_goes_to_common_superior(deployment: Deploym
     ((_, meta),) = receive(deployment.client("bureau:330602"))
     assert meta.rule == "transfer.competent"
     send(deployment, msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], case_id="T-1"))
-    ((_, meta),) = receive(deployment.client("bureau:330000"))
+    # the common superior of 330681 and 330602 (Shaoxing), the parties of the dispute (Art. 14)
+    ((_, meta),) = receive(deployment.client("bureau:330600"))
     assert meta.rule == "transfer.no_retransfer"
     assert nothing_for(deployment.client("bureau:330100"), 0.5)
 

@@ -69,20 +69,20 @@ def test_a_renumbered_retransfer_reaches_the_common_superior(deployment: Deploym
     ((_, meta),) = receive(deployment.client("bureau:330602"))
     assert meta.rule == "transfer.competent"
     send(deployment, msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], case_id="YC-2019-777"))
-    ((onward, meta),) = receive(deployment.client("bureau:330000"))
+    ((onward, meta),) = receive(deployment.client("bureau:330600"))
     assert meta.rule == "transfer.no_retransfer"
     assert nothing_for(deployment.client("bureau:330100"), 0.5)
-    # and only that superior designates
+    # and only that superior, Shaoxing's, designates
     designation = msg(
         Kind.JURISDICTION_DESIGNATION,
-        "bureau:330000",
+        "bureau:330600",
         [],
-        body={"designated": "bureau:330100"},
+        body={"designated": "bureau:330681"},
         case_id="YC-2019-777",
         in_reply_to=onward.envelope.message_id,
     )
     send(deployment, designation)
-    ((_, meta),) = receive(deployment.client("bureau:330100"))
+    ((_, meta),) = receive(deployment.client("bureau:330681"))
     assert meta.rule == "transfer.designation"
 
 

@@ -1,6 +1,9 @@
-// ajv 8, draft 2020-12, strict mode: compile every schema under schemas/v<version>/, validate every
-// example against its kind's schema and the index, and report the verdict on every corpus item.
-// Prints one JSON object; exits 1 when a schema does not compile or an example is refused.
+// ajv 8, draft 2020-12, strict mode: compile every schema under each schemas/v<version>/ (one ajv
+// per version: their $ids are the same relative names), validate every example against its kind's
+// schema and the index of the current (newest) version, and report the verdict on every corpus item,
+// each read with the schemas of its envelope.schema_version where that folder exists (else the
+// current version's). Prints one JSON object; exits 1 when a schema does not compile or an example
+// is refused.
 import { readFileSync, readdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,31 +11,42 @@ import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 
 const schemas = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "schemas");
-const version = readdirSync(schemas).find((name) => /^v[0-9]/.test(name));
-const folder = join(schemas, version);
 const read = (path) => JSON.parse(readFileSync(path, "utf8"));
+const byNumber = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+const versions = readdirSync(schemas)
+  .filter((name) => /^v[0-9]/.test(name))
+  .map((name) => name.slice(1))
+  .sort(byNumber);
+const current = versions[versions.length - 1];
 
-const ajv = new Ajv2020({ strict: true, allErrors: false });
-addFormats(ajv);
-const files = readdirSync(folder).filter((name) => name.endsWith(".schema.json")).sort();
-for (const name of files) ajv.addSchema(read(join(folder, name)));
 const failures = [];
 let compiled = 0;
-for (const name of files) {
-  try {
-    ajv.getSchema(name);
-    compiled += 1;
-  } catch (error) {
-    failures.push(`${name}: ${error.message}`);
+let files = 0;
+const ajvs = new Map();
+for (const version of versions) {
+  const folder = join(schemas, `v${version}`);
+  const ajv = new Ajv2020({ strict: true, allErrors: false });
+  addFormats(ajv);
+  const names = readdirSync(folder).filter((name) => name.endsWith(".schema.json")).sort();
+  for (const name of names) ajv.addSchema(read(join(folder, name)));
+  for (const name of names) {
+    try {
+      ajv.getSchema(name);
+      compiled += 1;
+    } catch (error) {
+      failures.push(`v${version}/${name}: ${error.message}`);
+    }
   }
+  files += names.length;
+  ajvs.set(version, ajv);
 }
-const index = ajv.getSchema("message.schema.json");
+const index = (version) => ajvs.get(ajvs.has(version) ? version : current).getSchema("message.schema.json");
 let examples = 0;
 for (const name of readdirSync(join(schemas, "examples")).sort()) {
   const example = read(join(schemas, "examples", name));
   const kind = name.replace(/\.json$/, "");
-  for (const schema of [index, ajv.getSchema(`${kind}.schema.json`)]) {
-    if (!schema(example)) failures.push(`examples/${name}: ${ajv.errorsText(schema.errors)}`);
+  for (const schema of [index(current), ajvs.get(current).getSchema(`${kind}.schema.json`)]) {
+    if (!schema(example)) failures.push(`examples/${name}: ${ajvs.get(current).errorsText(schema.errors)}`);
   }
   examples += 1;
 }
@@ -48,8 +62,8 @@ for (const name of readdirSync(corpusDir).filter((n) => n.endsWith(".json")).sor
       corpus[item.name] = false;
       continue;
     }
-    corpus[item.name] = index(data);
+    corpus[item.name] = index(data?.envelope?.schema_version)(data);
   }
 }
-console.log(JSON.stringify({ compiled, schemas: files.length, examples, failures, corpus }));
+console.log(JSON.stringify({ compiled, schemas: files, versions, examples, failures, corpus }));
 process.exit(failures.length ? 1 : 0);

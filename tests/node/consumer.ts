@@ -8,7 +8,7 @@ export function acknowledge(notice: CaseNotice, me: string, messageId: string, n
     envelope: {
       message_id: messageId,
       kind: "receipt_ack",
-      schema_version: "2.0",
+      schema_version: "2.1",
       sender: me,
       to: [notice.envelope.sender],
       case_id: notice.envelope.case_id,

@@ -49,13 +49,27 @@ class Deployment:
         user = f"{self.settings.user_prefix}referral-router"
         return self.settings.amqp_url_for(user, self.passwords[user])
 
-    def start_router(self, database_url: str = "sqlite://", clock_skew: Any = None) -> None:
+    def start_router(
+        self,
+        database_url: str = "sqlite://",
+        clock_skew: Any = None,
+        quarantine_share: Any = None,
+        sender_rates: Any = None,
+    ) -> None:
         from broker.router.service import Router
         from broker.store.memory import SqlRoutingMemory
 
         memory = SqlRoutingMemory(database_url)
         skew = {"clock_skew": clock_skew} if clock_skew is not None else {}
-        self.router = Router(self.router_url, self.participants, memory, prefetch=32, **skew)
+        self.router = Router(
+            self.router_url,
+            self.participants,
+            memory,
+            prefetch=32,
+            quarantine_share=quarantine_share,
+            sender_rates=sender_rates,
+            **skew,
+        )
         self.thread = threading.Thread(target=self.router.run, daemon=True)
         self.thread.start()
 

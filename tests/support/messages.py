@@ -27,6 +27,7 @@ def msg(
         Kind.RECEIPT_ACK: {},
         Kind.FILING_DECISION: {"decision": "filed"},
         Kind.JURISDICTION_DESIGNATION: {"designated": "bureau:330681"},
+        Kind.ASSESSMENT_REQUEST: {},
     }
     facts = (
         CASE_FACTS

@@ -9,10 +9,12 @@ from datetime import datetime
 import pytest
 
 from broker.domain.address import Address
+from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind
 from broker.domain.routing import COPY_RULES, RoutingRefused, Rule
 from broker.tools.records import OVER_THRESHOLD, Desk
 from broker.tracker.calendar import BEIJING, WorkCalendar
+from broker.tracker.notices import Notice, Supervisor, recipient
 from broker.tracker.record import Routed
 from broker.tracker.rules import NewObligation, Policy
 
@@ -180,7 +182,8 @@ def test_a_refused_retransfer_also_obliges_the_common_superior_to_designate() ->
     desk = Desk()
     desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-9")
     again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-9")
-    assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330000"}
+    # the common superior of the transferor (330681) and the transferee (330602), both of Shaoxing
+    assert {by for rule, by in owed(again) if rule == "designation"} == {"bureau:330600"}
 
 
 # ---- records the 2019 campaign counted: 约谈 and 联合执法 ----
@@ -235,3 +238,23 @@ def test_a_transferred_case_and_a_case_the_police_return_are_checked_within_15_w
     back = desk.reply(referral, Kind.FILE_RETURN, "police:330681", cst(2024, 9, 3), {"returned_items": []})
     returned = owed(back)["filing_check", "bureau:330681"]
     assert returned.owed_to == Address.parse("police:330681") and "Art. 13" in returned.basis
+
+
+# ---- late police: the procuratorate's 立案监督, not the superior market bureau ----
+
+
+def test_late_police_escalate_to_the_procuratorate_at_their_level_and_the_bureau_is_told() -> None:
+    # Decree 310 Art. 9 (the police accept the procuratorate's 立案监督) and Art. 17 (police that do not
+    # accept a transfer or decide late: "除由人民检察院依法实施立案监督外").
+    registry = default_registry()
+    police, bureau = Address.parse("police:330681"), Address.parse("bureau:330681")
+    for rule_id in ("police_receipt", "filing_decision", "reconsideration_decision"):
+        rule = POLICY.rule(rule_id)
+        assert rule.escalated_to is Supervisor.PROCURATORATE, rule_id
+        assert "立案监督" in rule.basis, rule_id
+        to = recipient(Notice.ESCALATION, police, bureau, registry, rule.escalated_to)
+        assert to == Address.parse("procuratorate:330681"), rule_id
+        assert recipient(Notice.OVERDUE, police, bureau, registry, rule.escalated_to) == bureau
+    # what a bureau owes still goes up the market hierarchy
+    assert POLICY.rule("exhibits_handover").escalated_to is Supervisor.SUPERIOR_BUREAU
+    assert POLICY.rule("transfer_decision").escalated_to is Supervisor.SUPERIOR_BUREAU

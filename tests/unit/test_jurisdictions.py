@@ -259,8 +259,7 @@ def test_the_corps_cities_answer_to_the_corps_bureau(reg: Registry) -> None:
 
 def test_a_registry_moves_the_corps_cities_whether_its_data_lists_the_corps_or_not() -> None:
     rows = (
-        "code,name,level,superior\n650000,新疆维吾尔自治区,province,000000\n"
-        "659001,石河子市,county,650000\n"
+        "code,name,level,superior\n650000,新疆维吾尔自治区,province,000000\n659001,石河子市,county,650000\n"
     )
     without = Registry.from_csv(rows)
     assert without.superior_of("659001") == CORPS and without.name_of(CORPS) == "新疆生产建设兵团"

@@ -30,7 +30,7 @@ def test_replies_answer_only_what_someone_publishes() -> None:
 
 def test_derived_lists_are_the_ones_the_rules_were_written_for() -> None:
     # the lists as they were kept by hand before the table: deriving them changed no rule
-    assert {Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED} == kinds.GENERATED_ONLY
+    assert {Kind.REFERRAL_LINKED, Kind.DELIVERY_REFUSED, Kind.ASSESSMENT_RESULT} == kinds.GENERATED_ONLY
     assert {Kind.DEADLINE_NOTICE} == kinds.FROM_SYSTEM
     assert {Kind.CASE_NOTICE, Kind.ASSISTANCE_REQUEST, Kind.CASE_TRANSFER} == kinds.FORWARDABLE
     assert {Kind.RECEIPT_ACK} == kinds.COPY_HOLDER_MAY_SEND
@@ -50,10 +50,20 @@ def test_derived_lists_are_the_ones_the_rules_were_written_for() -> None:
         Kind.DEADLINE_NOTICE,
         Kind.REFERRAL_LINKED,
         Kind.DELIVERY_REFUSED,
+        Kind.ASSESSMENT_REQUEST,
+        Kind.ASSESSMENT_RESULT,
     }
     assert kinds.ANSWERS[Kind.RECEIPT_ACK] == kinds.ANSWERS[Kind.COMPLETION_ACK] == everything_but
     assert kinds.ANSWERS[Kind.FILE_RETURN] == {Kind.POLICE_REFERRAL, Kind.FILING_DECISION}
-    assert len(kinds.ANSWERS) == 13
+    assert kinds.ANSWERS[Kind.ASSESSMENT_RESULT] == {Kind.ASSESSMENT_REQUEST}
+    assert len(kinds.ANSWERS) == 15  # supervision_report (督办结果) answers a directive (issue 15)
+
+
+def test_an_assessment_request_carries_facts_but_nobody_owes_for_it() -> None:
+    # only the broker reads it: no receipt, no transfer decision (both rules read CASE_BEARING)
+    assert Kind.ASSESSMENT_REQUEST in kinds.REQUIRES_CASE
+    assert Kind.ASSESSMENT_REQUEST not in kinds.CASE_BEARING
+    assert Kind.ASSESSMENT_REQUEST in kinds.PUBLISHED
 
 
 def test_records_carry_facts_but_ask_for_no_receipt() -> None:

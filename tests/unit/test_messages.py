@@ -206,9 +206,11 @@ def test_unknown_version_is_named(version: Any) -> None:
     message["envelope"]["schema_version"] = version
     error = _rejected(message)
     assert error.field == "envelope.schema_version"
-    assert f"(supported: {SCHEMA_VERSION})" in str(error)
+    assert f"(supported: 2.0, {SCHEMA_VERSION})" in str(error)
     expected = "missing" if version is None else "not a version this broker reads"
-    assert error.errors[0].reason == f"{expected} (supported: {SCHEMA_VERSION})"  # the value is not echoed
+    assert (
+        error.errors[0].reason == f"{expected} (supported: 2.0, {SCHEMA_VERSION})"
+    )  # the value is not echoed
 
 
 def test_filing_decision_not_filed_needs_reasons() -> None:

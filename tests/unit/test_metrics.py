@@ -80,4 +80,3 @@ def test_the_router_serves_its_histograms_and_not_the_trackers_series() -> None:
     assert "rb_router_batch_seconds_bucket" in text
     assert re.search(r'^rb_router_quarantined_total\{stage="contract"\} \d', text, re.MULTILINE)
     assert "rb_tracker_" not in text
-

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from broker.domain.messages import SCHEMA_VERSION
+from broker.domain.versions import READ_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
@@ -58,9 +59,8 @@ def test_ajv_strict_compiles_every_schema_and_agrees_with_the_corpus(tmp_path: P
     result = _run(["node", "check-schemas.mjs"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert (
-        report["compiled"] == report["schemas"] == len(list((SCHEMAS / f"v{SCHEMA_VERSION}").glob("*.json")))
-    )
+    assert report["compiled"] == report["schemas"] == len(list(SCHEMAS.glob("v*/*.schema.json")))
+    assert report["versions"] == [*READ_VERSIONS] and READ_VERSIONS[-1] == SCHEMA_VERSION
     assert report["examples"] == len(list((SCHEMAS / "examples").glob("*.json")))
     expected = {i["name"]: "beyond_schema" in i or i["expect"] == "valid" for i in _corpus()}
     disagreements = sorted(n for n, ok in expected.items() if report["corpus"].get(n) != ok)
@@ -78,9 +78,15 @@ def test_typescript_models_from_the_asyncapi_document_compile(tmp_path: Path) ->
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
-def test_check_jsonschema_validates_the_examples_offline(tmp_path: Path) -> None:
-    folder = SCHEMAS / f"v{SCHEMA_VERSION}"
-    result = subprocess.run(
+def test_check_jsonschema_validates_the_examples_offline() -> None:
+    examples = sorted((SCHEMAS / "examples").glob("*.json"))
+    result = _check_jsonschema(SCHEMAS / f"v{SCHEMA_VERSION}", examples)
+    assert result.returncode == 0 and "ok -- validation done" in result.stdout, result.stdout + result.stderr
+
+
+def _check_jsonschema(folder: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with the folder as base URI and every proxy pointing nowhere: offline."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -89,11 +95,25 @@ def test_check_jsonschema_validates_the_examples_offline(tmp_path: Path) -> None
             folder.as_uri() + "/",
             "--schemafile",
             str(folder / "message.schema.json"),
-            *map(str, sorted((SCHEMAS / "examples").glob("*.json"))),
+            *map(str, files),
         ],
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"},
     )
-    assert result.returncode == 0 and "ok -- validation done" in result.stdout, result.stdout + result.stderr
+
+
+def test_check_jsonschema_reads_2_0_messages_with_the_2_0_folder_offline(tmp_path: Path) -> None:
+    items = json.loads((SCHEMAS / "corpus" / "versions.json").read_text())["items"]
+    valid, invalid = [], []
+    for item in items:
+        if item["message"]["envelope"]["schema_version"] == "2.0":
+            path = tmp_path / f"{item['name']}.json"
+            path.write_text(json.dumps(item["message"], ensure_ascii=False), encoding="utf-8")
+            (valid if item["expect"] == "valid" else invalid).append(path)
+    assert valid and invalid
+    result = _check_jsonschema(SCHEMAS / "v2.0", valid)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in invalid:  # one at a time: each must be refused on its own
+        assert _check_jsonschema(SCHEMAS / "v2.0", [path]).returncode == 1, path.name

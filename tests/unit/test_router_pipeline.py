@@ -139,7 +139,7 @@ def pipeline(memory: FakeMemory | None = None) -> Pipeline:
     return Pipeline(
         PEOPLE,
         memory if memory is not None else FakeMemory(),
-        Policy(default_registry(), PEOPLE.addresses, True, timedelta(minutes=5)),
+        Policy(default_registry(), PEOPLE.addresses, timedelta(minutes=5)),
         TO,
         Counters(),
         clock=lambda: datetime.now(UTC),
@@ -254,7 +254,7 @@ def test_a_reused_message_id_with_other_bytes_is_quarantined(where: str) -> None
 
 # ---- decide ----
 
-POLICY = Policy(default_registry(), PEOPLE.addresses, True, timedelta(minutes=5))
+POLICY = Policy(default_registry(), PEOPLE.addresses, timedelta(minutes=5))
 
 
 def test_a_new_route_goes_to_every_recipient() -> None:

@@ -277,8 +277,9 @@ def test_transfer_to_the_competent_bureau_then_no_retransfer() -> None:
     assert routes(w.route(first)) == {("bureau:330602", Rule.TRANSFER)}
     onward = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="C-9")
     d = w.route(onward)
-    # 330602 (Shaoxing Yuecheng) and 330106 (Hangzhou Xihu) meet at Zhejiang province
-    assert routes(d) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    # the dispute is 330681's (Zhuji) and 330602's (Yuecheng), both of Shaoxing: Shaoxing designates,
+    # not Zhejiang, where 330602 and the bureau it names (330106, Hangzhou Xihu) meet (Art. 14)
+    assert routes(d) == {("bureau:330600", Rule.NO_RETRANSFER)}
     assert "may not transfer it on" in d.deliveries[0].reason
     # another case of the same bureau (another company: the same one under a new id is the same
     # case, test_routing_holes.py) is not affected
@@ -296,15 +297,17 @@ def test_designation_reaches_the_designated_bureau_and_both_parties() -> None:
     w.route(onward)
     designation = msg(
         Kind.JURISDICTION_DESIGNATION,
-        "bureau:330000",
+        "bureau:330600",
         [],
-        body={"designated": "bureau:330106"},
+        body={"designated": "bureau:330602"},
         case_id="C-9",
         in_reply_to=onward.envelope.message_id,
     )
+    # the bureau that transferred the case (330681) is a party of the dispute and is told too
     assert routes(w.route(designation)) == {
-        ("bureau:330106", Rule.DESIGNATION),
-        ("bureau:330602", Rule.REPLY),
+        ("bureau:330602", Rule.DESIGNATION),
+        ("bureau:330106", Rule.REPLY),
+        ("bureau:330681", Rule.REPLY),
     }
 
 

@@ -146,7 +146,7 @@ def test_a_renumbered_retransfer_still_goes_to_the_common_superior() -> None:
     _transferred_to_yuecheng(w)
     onward = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="YC-2019-0777")
     decision = w.route(onward)
-    assert routes(decision) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert routes(decision) == {("bureau:330600", Rule.NO_RETRANSFER)}
     assert "same company" in decision.deliveries[0].reason
     assert CASE_FACTS["company_credit_code"] not in decision.deliveries[0].reason
 
@@ -157,7 +157,7 @@ def test_a_renumbered_retransfer_with_updated_counts_still_goes_to_the_common_su
     grown = {**CASE_FACTS, "records": [{"category": "other", "provided": 999}], "illegal_income_cny": "3000"}
     onward = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="YC-9", case=True)
     onward = _with_facts(onward, grown)
-    assert routes(w.route(onward)) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert routes(w.route(onward)) == {("bureau:330600", Rule.NO_RETRANSFER)}
 
 
 def test_a_case_about_another_company_is_transferred() -> None:
@@ -176,15 +176,16 @@ def test_the_designated_bureau_holds_the_case_under_any_number() -> None:
     w.route(onward)
     designation = msg(
         Kind.JURISDICTION_DESIGNATION,
-        "bureau:330000",
+        "bureau:330600",
         [],
-        body={"designated": "bureau:330106"},
+        body={"designated": "bureau:330681"},
         case_id="YC-1",
         in_reply_to=onward.envelope.message_id,
     )
-    assert ("bureau:330106", Rule.DESIGNATION) in routes(w.route(designation))
-    again = msg(Kind.CASE_TRANSFER, "bureau:330106", ["bureau:330600"], case_id="XH-5")
-    assert routes(w.route(again)) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert ("bureau:330681", Rule.DESIGNATION) in routes(w.route(designation))
+    # the superior that designated decides again
+    again = msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330106"], case_id="ZJ-5")
+    assert routes(w.route(again)) == {("bureau:330600", Rule.NO_RETRANSFER)}
 
 
 def _with_facts(message: Message, facts: dict[str, Any]) -> Message:
@@ -225,29 +226,28 @@ def test_sql_memory_refuses_a_renumbered_retransfer(sql_memory: SqlRoutingMemory
     first = w.route(msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], case_id="ZJ-1"))
     assert sql_memory.original(first.message_id) is not None
     onward = w.route(msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="YC-77"))
-    assert routes(onward) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert routes(onward) == {("bureau:330600", Rule.NO_RETRANSFER)}
     designation = w.route(
         msg(
             Kind.JURISDICTION_DESIGNATION,
-            "bureau:330000",
+            "bureau:330600",
             [],
-            body={"designated": "bureau:330106"},
+            body={"designated": "bureau:330681"},
             case_id="YC-77",
             in_reply_to=onward.message_id,
         )
     )
-    assert ("bureau:330106", Rule.DESIGNATION) in routes(designation)
-    again_message = msg(Kind.CASE_TRANSFER, "bureau:330106", ["bureau:330600"], case_id="XH-5")
+    assert ("bureau:330681", Rule.DESIGNATION) in routes(designation)
+    again_message = msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330106"], case_id="XH-5")
     again = w.route(again_message)
-    assert routes(again) == {("bureau:330000", Rule.NO_RETRANSFER)}
+    assert routes(again) == {("bureau:330600", Rule.NO_RETRANSFER)}  # the designator decides again
     again_subjects = RoutedRecord.of(again_message, again).subjects
-    assert again_subjects and sql_memory.holds_subject_by_transfer(
-        again_subjects, Address.parse("bureau:330106")
-    )
-    other = msg(Kind.CASE_TRANSFER, "bureau:330106", ["bureau:330600"], case_id="XH-6")
-    assert routes(w.route(_with_facts(other, OTHER_COMPANY))) == {("bureau:330600", Rule.TRANSFER)}
+    held = sql_memory.subject_received_by_transfer(again_subjects, Address.parse("bureau:330681"))
+    assert again_subjects and held is not None and held.message_id == designation.message_id
+    other = msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330106"], case_id="XH-6")
+    assert routes(w.route(_with_facts(other, OTHER_COMPANY))) == {("bureau:330106", Rule.TRANSFER)}
     assert sql_memory.prune(older_than_days=-1) == 5
-    assert not sql_memory.holds_subject_by_transfer(again_subjects, Address.parse("bureau:330106"))
+    assert sql_memory.subject_received_by_transfer(again_subjects, Address.parse("bureau:330681")) is None
 
 
 def test_a_memory_written_before_case_subjects_is_still_read(tmp_path: Path) -> None:
@@ -281,10 +281,11 @@ def test_a_memory_written_before_case_subjects_is_still_read(tmp_path: Path) -> 
     try:
         w = SqlWorld(memory)
         same_id = msg(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330106"], case_id="ZJ-1")
-        assert routes(w.route(same_id)) == {("bureau:330000", Rule.NO_RETRANSFER)}
+        assert routes(w.route(same_id)) == {("bureau:330600", Rule.NO_RETRANSFER)}
         # records written from now on carry what the case is about
         w.route(msg(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330600"], case_id="ZJ-2"))
         renumbered = w.route(msg(Kind.CASE_TRANSFER, "bureau:330600", ["bureau:330106"], case_id="SX-2"))
+        # Shaoxing disputes what its own county sent it: the superior above both designates
         assert routes(renumbered) == {("bureau:330000", Rule.NO_RETRANSFER)}
     finally:
         memory.close()

@@ -69,10 +69,10 @@ def test_escalation_and_case_transfer_owe_a_receipt() -> None:
     transfer = desk.send(Kind.CASE_TRANSFER, "bureau:330681", ["bureau:330602"], cst(2024, 9, 2), "T-1")
     # and checks it within 15 working days, deciding whether to file (SAMR procedure rules)
     assert set(owed(transfer)) == {("receipt", "bureau:330602"), ("filing_check", "bureau:330602")}
-    # the competent bureau may not transfer it on: its common superior receives it and owes the receipt,
-    # and the designation (SAMR procedure rules)
+    # the competent bureau may not transfer it on: the common superior of it and the transferor
+    # receives it and owes the receipt, and the designation (SAMR procedure rules)
     again = desk.send(Kind.CASE_TRANSFER, "bureau:330602", ["bureau:330100"], cst(2024, 9, 3), "T-1")
-    assert set(owed(again)) == {("receipt", "bureau:330000"), ("designation", "bureau:330000")}
+    assert set(owed(again)) == {("receipt", "bureau:330600"), ("designation", "bureau:330600")}
 
 
 # ---- assistance request (15 working days; SAMR procedure rules) ----
@@ -290,12 +290,12 @@ def test_obligation_ids_are_stable_so_a_record_seen_twice_yields_the_same_obliga
 
 def test_notice_recipients() -> None:
     registry = default_registry()
-    county, city, police = (Address.parse(a) for a in ("bureau:330681", "bureau:330600", "police:330681"))
+    county, city, telecom = (Address.parse(a) for a in ("bureau:330681", "bureau:330600", "telecom:330681"))
     assert recipient(Notice.REMINDER, city, county, registry) == city
     assert recipient(Notice.OVERDUE, city, county, registry) == county
     assert recipient(Notice.ESCALATION, city, county, registry) == Address.parse("bureau:330000")
     # an office's escalation goes to the superior of the bureau it owes
-    assert recipient(Notice.ESCALATION, police, county, registry) == city
+    assert recipient(Notice.ESCALATION, telecom, county, registry) == city
     assert recipient(Notice.ESCALATION, Address.parse("bureau:000000"), city, registry) is None
     municipal = Address.parse("bureau:110105")
     assert recipient(Notice.ESCALATION, municipal, county, registry) == Address.parse("bureau:110000")

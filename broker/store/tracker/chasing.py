@@ -22,7 +22,7 @@ from broker.store.tracker.model import ClaimedNotice, Obligation, due_text, obli
 from broker.store.tracker.schema import notices, obligations
 from broker.tracker import closing
 from broker.tracker.closing import State
-from broker.tracker.notices import Notice, notice_message, recipient
+from broker.tracker.notices import Notice, Supervisor, notice_message, recipient
 
 log = structlog.get_logger("referral_broker.tracker.store")
 
@@ -107,7 +107,7 @@ def _record_notice(
 ) -> ClaimedNotice | None:
     try:
         owed_by, owed_to = Address.parse(ob.owed_by), Address.parse(ob.owed_to)
-        to = recipient(notice, owed_by, owed_to, ctx.registry)
+        to = recipient(notice, owed_by, owed_to, ctx.registry, _supervisor(ctx, ob))
         message = None
         if to is not None:
             message = notice_message(
@@ -160,6 +160,12 @@ def _record_notice(
     if tx.conn.execute(statement.returning(notices.c.message_id)).first() is None:
         return None
     return ClaimedNotice(message_id, ob.id, notice, str(to), payload.encode("utf-8"))
+
+
+def _supervisor(ctx: Context, ob: Obligation) -> Supervisor:
+    """Who the obligation's rule escalates to; the default for a rule this tracker does not know."""
+    rule = next((r for r in ctx.policy.rules if r.id == ob.rule), None)
+    return rule.escalated_to if rule is not None else Supervisor.SUPERIOR_BUREAU
 
 
 def _reclaim(

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -202,6 +202,7 @@ def router_process(
     participants_file: Path,
     database_file: Path,
     stderr: Any = None,
+    extra: Sequence[str] = (),
     profile_to: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it);
@@ -213,7 +214,7 @@ def router_process(
         "RB_DATABASE_URL": f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
     }
-    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING"]
+    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING", *extra]
     entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]
     return subprocess.Popen(
         [sys.executable, "-m", *entry, *command],

@@ -34,17 +34,13 @@ from broker.domain.messages import Kind
 from broker.store.scratch import postgres_reachable, temporary_database
 from broker.store.tracker.schema import obligations
 from broker.store.tracker.store import TrackerStore
+from broker.tools.bench.tracker_options import DESCRIPTION, add_arguments
 from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
 from broker.tracker.record import Routed
 from broker.tracker.rules import Policy
 
 T = TypeVar("T")
-
-DESCRIPTION = (
-    "Benchmark the tracker on SQLite and PostgreSQL: acknowledgements ingested per second, and one scan "
-    "with 1,000,000 open obligations. Prints figures."
-)
 
 COLUMNS = (
     "id",
@@ -201,17 +197,6 @@ def bench_scan(url: str, count: int, due_now: int) -> dict[str, Any]:
     out["overdue_bureau"] = len(mine)
     store.close()
     return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--obligations", type=int, default=1_000_000, help="open obligations (default 1,000,000)"
-    )
-    parser.add_argument("--due", type=int, default=1000, help="of which due for a notice now (default 1,000)")
-    parser.add_argument("--acks", type=int, default=3000, help="acknowledgements to ingest (default 3,000)")
-    parser.add_argument(
-        "--databases", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,10 +19,15 @@ from typing import Any
 from broker.domain.kinds import FORWARDABLE
 from broker.domain.messages import MESSAGE_TYPES, Kind
 from broker.domain.validation import MAX_MESSAGE_BYTES
+from broker.domain.versions import READ_VERSIONS, body_fields_after, case_fields_after, kinds_of
 from broker.tools.contract.examples import example_messages
 
 Data = dict[str, Any]
 OTHER_ID = "5eed0000-0000-4000-8000-00000000ffff"
+
+_VALID_AS_NOTICE = frozenset({Kind.CASE_NOTICE, Kind.ASSESSMENT_REQUEST})
+"""Kinds whose example would also be a valid case_notice (case facts, a body a notice takes): their
+kind_mismatch variant names receipt_ack instead, which needs in_reply_to."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def kind_variants(kind: Kind, example: Data) -> list[Variant]:
             "the envelope names another kind: the message is read as that kind and fails its rules",
             _changed(
                 example,
-                _set("envelope.kind", "case_notice" if kind is not Kind.CASE_NOTICE else "receipt_ack"),
+                _set("envelope.kind", "receipt_ack" if kind in _VALID_AS_NOTICE else "case_notice"),
             ),
         ),
     ]
@@ -705,6 +710,62 @@ def field_variants(notice: Data, by_kind: dict[Kind, Data]) -> list[Variant]:
             _set("body.designated", "bureau:330682"),
         ),
         (
+            Kind.ASSESSMENT_REQUEST,
+            "body_summary",
+            False,
+            "body.summary",
+            "the request carries nothing in its body",
+            _set("body.summary", "x"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "not_reached",
+            True,
+            None,
+            "facts under the threshold: no clause",
+            lambda d: d["body"].update(reached=False, level="not_reached", clauses=[]),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "level_unknown",
+            False,
+            "body.level",
+            "not a level",
+            _set("body.level", "grave"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "article_unknown",
+            False,
+            "body.article",
+            "not an article of the interpretation",
+            _set("body.article", "art7"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "clause_not_reached",
+            False,
+            "body.clauses.0.level",
+            "a clause met is serious or especially serious",
+            _set("body.clauses.0.level", "not_reached"),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "figure_object",
+            False,
+            "body.clauses.0.figures.threshold",
+            "a figure is a count, a flag or text, not an object",
+            _set("body.clauses.0.figures.threshold", {"value": 1}),
+        ),
+        (
+            Kind.ASSESSMENT_RESULT,
+            "figure_fraction",
+            False,
+            "body.clauses.0.figures.threshold",
+            'a figure that is not a whole number is written as text ("49/50", "5000.00")',
+            _set("body.clauses.0.figures.threshold", 0.5),
+        ),
+        (
             Kind.REFERRAL_LINKED,
             "three_bureaus",
             False,
@@ -892,6 +953,71 @@ def raw_variants(notice: Data) -> list[Variant]:
     ]
 
 
+def version_variants(by_kind: dict[Kind, Data]) -> list[Variant]:
+    """A message of an older version the broker reads: valid with what that version has, refused
+    naming what a later one added (versions.py). Validators read each with its version's schemas."""
+    out: list[Variant] = []
+    for version in READ_VERSIONS[:-1]:
+        v = version.replace(".", "_")
+
+        def older(data: Data, version: str = version) -> Data:
+            """The example as a message of `version`: what later versions added to its facts left out."""
+            out = _changed(data, _set("envelope.schema_version", version))
+            case = out["envelope"].get("case")
+            for name in case_fields_after(version) & set(case or {}):
+                del case[name]
+            return out
+
+        for kind in sorted(kinds_of(version) & {Kind.CASE_NOTICE, Kind.POLICE_REFERRAL, Kind.RECEIPT_ACK}):
+            out.append(
+                Variant(f"version.{v}.{kind.value}", True, None, f"a {version} message", older(by_kind[kind]))
+            )
+        for kind in sorted(set(by_kind) - kinds_of(version)):
+            out.append(
+                Variant(
+                    f"version.{v}.{kind.value}",
+                    False,
+                    "envelope.kind",
+                    f"a kind introduced after {version}",
+                    older(by_kind[kind]),
+                )
+            )
+        notice, referral = older(by_kind[Kind.CASE_NOTICE]), older(by_kind[Kind.POLICE_REFERRAL])
+        for name in sorted(case_fields_after(version)):
+            given = by_kind[Kind.CASE_NOTICE]["envelope"]["case"][name]
+            out.append(
+                Variant(
+                    f"version.{v}.case.{name}",
+                    False,
+                    f"envelope.case.{name}",
+                    f"a case fact added after {version}, even at its default",
+                    _changed(notice, _set(f"envelope.case.{name}", given)),
+                )
+            )
+        basis = {"offence": "other_offence", "citation": "刑法第二百八十七条之一", "reason": "r"}
+        for name in sorted(body_fields_after(version, Kind.POLICE_REFERRAL)):
+            out.append(
+                Variant(
+                    f"version.{v}.police_referral.{name}",
+                    False,
+                    f"body.{name}",
+                    f"a referral field added after {version}",
+                    _changed(referral, _set(f"body.{name}", basis)),
+                )
+            )
+    current = READ_VERSIONS[-1].replace(".", "_")
+    out.append(
+        Variant(
+            f"version.{current}.police_referral.legal_basis",
+            True,
+            None,
+            "the same field in the version that has it",
+            _changed(by_kind[Kind.POLICE_REFERRAL], _set("body.legal_basis", basis)),
+        )
+    )
+    return out
+
+
 def _codes(n: int) -> list[str]:
     from broker.domain.jurisdictions import default_registry
 
@@ -907,4 +1033,5 @@ def corpus() -> dict[str, list[Data]]:
         "kinds.json": [v.as_json() for v in generic],
         "fields.json": [v.as_json() for v in field_variants(notice, by_kind)],
         "raw.json": [v.as_json() for v in raw_variants(notice)],
+        "versions.json": [v.as_json() for v in version_variants(by_kind)],
     }

@@ -12,6 +12,7 @@ from broker.domain.address import SYSTEM_ADDRESS
 from broker.domain.case import CaseFacts
 from broker.domain.messages import SCHEMA_VERSION, Kind, Message
 from broker.domain.referrals import referral_body
+from broker.domain.threshold import assess
 from broker.domain.validation import validate_message
 
 EXAMPLE_COMPANY = "91330681MA29FT8L2C"
@@ -265,5 +266,21 @@ def example_messages() -> list[Message]:
             zhuji,
             {"reason": "The bank records show the sales; we suggest 立案监督."},
             answers=25,
+        ),
+        _message(
+            30,
+            Kind.SUPERVISION_REPORT,
+            zhuji,
+            {"results": "Fined ¥50,000 and the bought lists confiscated on 2019-07-02; no sale found."},
+            answers=7,
+        ),
+        _message(31, Kind.ASSESSMENT_REQUEST, zhuji, {}, case=REFERRAL_FACTS),
+        _message(
+            32,
+            Kind.ASSESSMENT_RESULT,
+            str(SYSTEM_ADDRESS),
+            assess(CaseFacts.model_validate(REFERRAL_FACTS)).to_dict(),
+            [zhuji],
+            answers=31,
         ),
     ]

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from broker.domain.decision_record import RECORD_VERSION
-from broker.domain.messages import Envelope
+from broker.domain.messages import Envelope, RefusalStage
 from broker.domain.routing import Rule
 from broker.domain.strict import UUID_PATTERN
 from broker.domain.threshold_values import Level
 
 Schema = dict[str, Any]
 
-QUARANTINE_STAGES = ("transport", "contract", "authentication", "routing", "duplicate", "internal")
+QUARANTINE_STAGES = tuple(stage.value for stage in RefusalStage)
 """x-quarantine-stage values the router writes (broker/router/outputs.py)."""
 
 _TEXT = {"type": "string", "maxLength": 500}
@@ -61,6 +61,7 @@ def record_definitions() -> dict[str, Schema]:
             "assistance": {"$ref": "#/$defs/RecordAssistance"},
             "extension": {"$ref": "#/$defs/RecordExtension"},
             "filing": {"$ref": "#/$defs/RecordFiling"},
+            "directive": {"$ref": "#/$defs/RecordDirective"},
             "age_ms": {"type": "number", "description": "Milliseconds from sent_at to routing."},
         },
         "required": [
@@ -103,6 +104,21 @@ def record_definitions() -> dict[str, Schema]:
             "reason": _TEXT,
             "quarantined_at": _TIME,
             "refusal_notice": {"$ref": "#/$defs/RecordRefusalNotice"},
+            "body_kept": {
+                "const": False,
+                "description": "Present when the quarantine entry holds no body: its sender had used "
+                "up its quarantine share for the hour (README \"Quarantine shares\").",
+            },
+            "folding": {
+                "const": True,
+                "description": "Present on the entry that says its sender's further refusals are "
+                "counted, not kept, until the next such entry.",
+            },
+            "folded_before": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The sender's refusals folded (counted, not kept) since its previous entry.",
+            },
         },
         "required": [
             "event",
@@ -172,7 +188,8 @@ def record_definitions() -> dict[str, Schema]:
         "QuarantineHeaders": {
             "type": "object",
             "title": "QuarantineHeaders",
-            "description": "AMQP headers of a message in rb.quarantine; the body is the input unchanged.",
+            "description": "AMQP headers of a message in rb.quarantine; the body is the input unchanged, "
+            "or empty when x-quarantine-body is `withheld`.",
             "properties": {
                 "x-quarantine-stage": {"$ref": "#/$defs/QuarantineStage"},
                 "x-quarantine-field": _TEXT,
@@ -187,6 +204,16 @@ def record_definitions() -> dict[str, Schema]:
                     "description": "SHA-256 of the body.",
                 },
                 "x-quarantined-at": _TIME,
+                "x-quarantine-body": {
+                    "const": "withheld",
+                    "description": "The body was not kept: its sender had used up its quarantine share "
+                    "for the hour (README \"Quarantine shares\"). The digest is the original body's.",
+                },
+                "x-quarantine-size": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "With x-quarantine-body: the size in bytes of the body not kept.",
+                },
             },
             "required": [
                 "x-quarantine-stage",
@@ -245,6 +272,14 @@ def record_definitions() -> dict[str, Schema]:
             "properties": {"decision": {"$ref": "#/$defs/FilingOutcome"}},
             "required": ["decision"],
         },
+        "RecordDirective": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "directive: 督办 (directive: the addressees owe a results report) or 指导 "
+            "(guidance).",
+            "properties": {"directive_type": {"$ref": "#/$defs/RecordDirectiveType"}},
+            "required": ["directive_type"],
+        },
         # the same definitions as the message schemas', so the two documents share one Kind
         "Kind": _envelope_defs["Kind"],
         "Handling": _envelope_defs["Handling"],
@@ -252,5 +287,10 @@ def record_definitions() -> dict[str, Schema]:
         "ThresholdLevel": {"title": "ThresholdLevel", "enum": [lv.value for lv in Level], "type": "string"},
         "QuarantineStage": {"title": "QuarantineStage", "enum": list(QUARANTINE_STAGES), "type": "string"},
         "FilingOutcome": {"title": "FilingOutcome", "enum": ["filed", "not_filed"], "type": "string"},
+        "RecordDirectiveType": {
+            "title": "RecordDirectiveType",
+            "enum": ["directive", "guidance"],
+            "type": "string",
+        },
         "Uuid": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
     }

@@ -21,9 +21,10 @@ from broker.domain.address import SYSTEM_ADDRESS, Party
 from broker.domain.case import AMOUNT_PATTERN, MAX_INCOME_DIGITS, InformationCategory
 from broker.domain.jurisdictions import default_registry
 from broker.domain.kinds import FORWARDABLE
-from broker.domain.messages import MESSAGE_TYPES, Kind, Message
+from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
 from broker.domain.strict import DATE_TIME_PATTERN, UUID_PATTERN
 from broker.domain.validation import MAX_MESSAGE_BYTES
+from broker.domain.versions import body_fields_after, case_fields_after
 
 Schema = dict[str, Any]
 
@@ -53,17 +54,24 @@ _COMMENT = (
 )
 
 
-def kind_definitions(kind: Kind) -> tuple[str, dict[str, Schema]]:
-    """The named definitions of one kind and the name of its message schema (the class name)."""
+def kind_definitions(kind: Kind, version: str = SCHEMA_VERSION) -> tuple[str, dict[str, Schema]]:
+    """The named definitions of one kind in one contract version and the name of its message schema
+    (the class name). An older version's lack the fields later versions added (versions.py)."""
     model: type[Message] = MESSAGE_TYPES[kind]
     raw = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
     defs: dict[str, Schema] = raw.pop("$defs")
     name = model.__name__
     envelope_name = f"{name}Envelope"
-    defs[envelope_name] = _kind_envelope(model, defs.pop("Envelope"))
+    defs[envelope_name] = _kind_envelope(model, defs.pop("Envelope"), version)
     raw["properties"]["envelope"] = {"$ref": f"#/$defs/{envelope_name}"}
     raw["description"] = (model.__doc__ or kind.value).strip().splitlines()[0]
     defs[name] = raw
+    reachable = _reachable(raw, defs)
+    _without(defs.get("CaseFacts"), case_fields_after(version))
+    body_name = raw["properties"]["body"].get("$ref", "").removeprefix("#/$defs/")
+    _without(defs.get(body_name), body_fields_after(version, kind))
+    for unused in reachable - _reachable(raw, defs):
+        del defs[unused]  # LegalBasis, once 2.0's referral body has no legal_basis
     for definition in defs.values():
         _refine(definition)
     defs["Address"] = address_schema()
@@ -74,12 +82,44 @@ def kind_definitions(kind: Kind) -> tuple[str, dict[str, Schema]]:
     return name, defs
 
 
-def _kind_envelope(model: type[Message], envelope: Schema) -> Schema:
+def _without(definition: Schema | None, fields: frozenset[str]) -> None:
+    """Drop fields a later version added from an object's definition, in place."""
+    if definition is None:
+        return
+    for name in fields:
+        definition["properties"].pop(name, None)
+    if "required" in definition:
+        definition["required"] = [r for r in definition["required"] if r not in fields]
+
+
+def _reachable(root: Schema, defs: dict[str, Schema]) -> set[str]:
+    """The definitions the message schema refers to, directly or through others."""
+    seen: set[str] = set()
+    todo: list[Any] = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] not in seen:
+                seen.add(ref[8:])
+                todo.append(defs.get(ref[8:]))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return seen
+
+
+def _kind_envelope(model: type[Message], envelope: Schema, version: str) -> Schema:
     """The envelope with the kind's own rules (Message._kind_rules, Envelope._consistent)."""
     env = copy.deepcopy(envelope)
     props, required = env["properties"], list(env["required"])
     env["title"] = f"{model.__name__}Envelope"
     props["kind"] = {"const": model.KIND.value}
+    props["schema_version"] = {
+        "type": "string",
+        "const": version,
+        "description": f"Contract version {version}.",
+    }
     props["to"]["uniqueItems"] = True
     props["handling"]["uniqueItems"] = True
     absent = {"type": "null", "description": "Only null or left out for this kind."}
@@ -235,7 +275,7 @@ def division_code_pattern() -> str:
 
 def json_schema(kind: Kind, version: str) -> Schema:
     """One kind's schema file: draft 2020-12, self-contained ($defs), $id under the base URI."""
-    name, defs = kind_definitions(kind)
+    name, defs = kind_definitions(kind, version)
     root = defs.pop(name)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

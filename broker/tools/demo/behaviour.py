@@ -130,4 +130,6 @@ class Responder:
             return Answer(ob.owed_by, regarding, Kind.COMPLETION_ACK)
         if ob.rule == "reconsideration_window":
             return Answer(ob.owed_by, regarding, Kind.RECONSIDERATION_REQUEST)
+        if ob.rule == "supervision_report":
+            return Answer(ob.owed_by, regarding, Kind.SUPERVISION_REPORT)
         return None  # filing_decision comes with the police receipt; transfer_dispatch closes itself

@@ -33,6 +33,7 @@ ANSWER_BODIES: dict[Kind, dict[str, Any]] = {
     Kind.COORDINATION_REPLY: {"answer": "Joint inspection done; numbers suspended."},
     Kind.COMPLETION_ACK: {"summary": "Exhibits and case materials handed over to the police."},
     Kind.RECONSIDERATION_REQUEST: {"reason": "New bank records show the sales; please reconsider."},
+    Kind.SUPERVISION_REPORT: {"results": "Case closed: fined and the bought lists confiscated."},
 }
 
 COORDINATION: dict[Party, tuple[str, str]] = {

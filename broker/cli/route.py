@@ -1,0 +1,87 @@
+"""`referral-broker route`: the router worker (broker/router/service.py) until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from broker.cli.arguments import participants, positive_int, rate
+from broker.settings import Settings
+
+
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    from broker import logs, metrics
+    from broker.router.rates import SenderRates
+    from broker.router.service import Router
+    from broker.router.shares import ShareLimits
+    from broker.store.memory import SqlRoutingMemory
+    from broker.transport.reconnect import is_authentication_error
+
+    logs.configure(args.log_level)
+    router = Router(
+        settings.amqp_url,
+        participants(args, settings),
+        SqlRoutingMemory(settings.database_url),
+        prefetch=args.prefetch,
+        quarantine_share=ShareLimits.per_hour(args.quarantine_share),
+        sender_rates=SenderRates(args.sender_rate, args.sender_burst),
+    )
+    router.install_signal_handlers()
+    metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
+    try:
+        router.run()
+    except Exception as exc:
+        if not is_authentication_error(exc):
+            raise
+        print(
+            f"error: the broker refused the router's login or vhost ({exc}); route stopped, since retrying "
+            "would not help\nfix: check the router's user, password and vhost in RB_AMQP_URL",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("route", help="run the router worker until SIGTERM")
+    p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        default=256,
+        help="unacked messages held at once, and the largest batch (default 256)",
+    )
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--quarantine-share",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help="refused inputs per sender and hour kept whole in the quarantine (default 5000); up to "
+        "10×N more keep their entry without the body, and past that they are counted, not kept",
+    )
+    p.add_argument(
+        "--sender-rate",
+        type=rate,
+        default=500.0,
+        metavar="R",
+        help="messages a second each sender may keep up (default 500; 0: no limit); faster input is "
+        "refused (stage rate) and its sender told to publish it again",
+    )
+    p.add_argument(
+        "--sender-burst",
+        type=positive_int,
+        default=50_000,
+        metavar="B",
+        help="messages each sender may send at once above its rate (default 50000)",
+    )
+    p.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port (0: off)"
+    )
+    p.add_argument(
+        "--metrics-host",
+        default=None,
+        help="address the metrics port binds to (default RB_METRICS_HOST, else 127.0.0.1)",
+    )
+    p.set_defaults(func=cmd_route)

@@ -58,7 +58,21 @@ def _card(match: re.Match[str]) -> str:
     return REDACTED if _luhn_valid(digits) else match.group()
 
 
+_SEPARATORS = str.maketrans("", "", " -()")
+_DIGIT_RUN = re.compile(r"\d{10}")
+"""Every pattern above but the e-mail address matches digits (\\d, any Unicode decimal digit) that
+only spaces, hyphens and parentheses separate, at least ten of them (a landline 10, a mobile 11,
+an ID card 15, a bank card 16): without the separators, a run of ten. A text with no such run and
+no '@' matches none of the patterns, whatever else it holds."""
+
+
+def _could_match(text: str) -> bool:
+    return "@" in text or _DIGIT_RUN.search(text.translate(_SEPARATORS)) is not None
+
+
 def _mask(text: str) -> str:
+    if not _could_match(text):
+        return text  # the usual log value: two scans in C instead of six regular expressions
     for pattern in _PERSONAL:
         text = pattern.sub(REDACTED, text)
     return _CARD.sub(_card, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from broker.settings import Settings
@@ -22,7 +23,12 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    if args.flood:
+    if args.profile:
+        from broker.tools.bench.profile import render_profile, run_profile
+
+        result = run_profile(settings, messages=args.messages, top=args.top, stats_out=args.profile_stats)
+        print(render_profile(result))
+    elif args.flood:
         from broker.tools.bench.flood import render_flood, run_flood
 
         result = run_flood(settings, args.flood, args.honest, args.body_bytes, args.quarantine_share)
@@ -70,6 +76,17 @@ def add_commands(sub: Any) -> None:
         type=int,
         default=5_000,
         help="with --scale: messages routed per step (default 5000)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the router under cProfile on --messages queued messages and print where its CPU goes",
+    )
+    p.add_argument("--top", type=int, default=30, help="with --profile: functions listed (default 30)")
+    p.add_argument(
+        "--profile-stats",
+        type=Path,
+        help="with --profile: also keep cProfile's statistics in this file (pstats)",
     )
     p.add_argument(
         "--flood",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property, lru_cache
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, Field
@@ -49,6 +50,11 @@ class Address:
     code: str
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """``party:code``; kept once made (the router writes each address several times per input)."""
         return f"{self.party.value}:{self.code}"
 
     @property
@@ -62,7 +68,13 @@ class Address:
 
     @classmethod
     def parse(cls, text: str) -> Address:
-        """Parse and check an address; the code must be a current division code."""
+        """Parse and check an address; the code must be a current division code. The registry is
+        fixed, so the answer for a text is too: the addresses parsed are kept (the router parses the
+        same few thousand several times per input); a refused text is not."""
+        return _parse(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> Address:
         match = _ADDRESS.fullmatch(text)
         if match is None:
             # The text is not echoed: a malformed field may hold anything, personal data included.
@@ -86,6 +98,8 @@ class Address:
         party, _, code = username.partition("-")
         return cls.parse(f"{party}:{code}")
 
+
+_parse = lru_cache(maxsize=65_536)(Address._parse_uncached)
 
 SYSTEM_ADDRESS: Final = Address(Party.SYSTEM, NATIONAL)
 """The broker's own address (``system:000000``): its notices come from it, and the tracker publishes as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -34,13 +35,20 @@ class Counters:
     by_rule: dict[str, int] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=1024)
+def _series(metric: Any, *labels: str) -> Any:
+    """A labelled series, looked up once (prometheus_client's labels() takes a lock and builds its
+    key on every call; the router counts several series per input)."""
+    return metric.labels(*labels)
+
+
 def count_and_log(
     counters: Counters, outcome: Outcome, record: dict[str, Any] | None, batch_ms: float, batch: int
 ) -> None:
     """Count the outcome (counters and Prometheus) and write its routing-log line."""
     if isinstance(outcome, Duplicate):
         counters.duplicates += 1
-        metrics.ROUTER_MESSAGES.labels("duplicate", "any").inc()
+        _series(metrics.ROUTER_MESSAGES, "duplicate", "any").inc()
         log.info("duplicate", message_id=outcome.message_id)
         return
     # the line before the counters: whoever waits for a count sees the line already written
@@ -51,18 +59,19 @@ def count_and_log(
         log.info(record["event"], latency_ms=batch_ms, batch=batch, **fields)
     if isinstance(outcome, Quarantine):
         counters.quarantined += 1
-        metrics.ROUTER_MESSAGES.labels("quarantined", "unknown").inc()
-        metrics.ROUTER_QUARANTINED.labels(outcome.stage).inc()
+        _series(metrics.ROUTER_MESSAGES, "quarantined", "unknown").inc()
+        _series(metrics.ROUTER_QUARANTINED, outcome.stage).inc()
     else:
         counters.routed += 1
         counters.deliveries += len(outcome.pending)
-        metrics.ROUTER_MESSAGES.labels("routed", outcome.decision.kind.value).inc()
+        _series(metrics.ROUTER_MESSAGES, "routed", outcome.decision.kind.value).inc()
         metrics.ROUTER_AGE_SECONDS.observe(
             max(0.0, time.time() - outcome.message.envelope.sent_at.timestamp())
         )
         for d in outcome.decision.deliveries:
-            counters.by_rule[d.rule.value] = counters.by_rule.get(d.rule.value, 0) + 1
-            metrics.ROUTER_DELIVERIES.labels(d.rule.value).inc()
+            rule = d.rule.value
+            counters.by_rule[rule] = counters.by_rule.get(rule, 0) + 1
+            _series(metrics.ROUTER_DELIVERIES, rule).inc()
 
 
 def count_dead_lettered(counters: Counters) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from broker.domain import quarantine_ids
 from broker.domain.address import Address
-from broker.domain.decision_record import decision_record
+from broker.domain.decision_record import DecisionRecord
 from broker.domain.messages import Kind, Message
 from broker.domain.refusals import BODY_NOT_KEPT, FOLDING, refusal_notice
 from broker.domain.routing import RoutingDecision, Rule
@@ -126,10 +126,10 @@ def route_outputs(
         )
     for notice in decision.notices:
         out.messages.extend(_notice_outputs(index, notice, decision, participants, to))
-    record = decision_record(route.message, decision, now)
-    record["age_ms"] = round((wall_s - env.sent_at.timestamp()) * 1000, 1)
-    out.record = record
-    out.messages.append(record_output(index, "routed", record, to))
+    age_ms = round((wall_s - env.sent_at.timestamp()) * 1000, 1)
+    body = DecisionRecord.of(route.message, decision, now, age_ms).wire_bytes()
+    out.record = json.loads(body)  # for the log line; the bytes are what is published
+    out.messages.append(record_output(index, "routed", out.record, to, body))
     return out
 
 
@@ -306,13 +306,16 @@ def _refusal_output(
     )
 
 
-def record_output(index: int, event: str, record: dict[str, Any], to: Destinations) -> Output:
-    """The decision record on rb.routing-log, confirmed like every output (the tracker reads it)."""
+def record_output(
+    index: int, event: str, record: dict[str, Any], to: Destinations, body: bytes | None = None
+) -> Output:
+    """The decision record on rb.routing-log, confirmed like every output (the tracker reads it);
+    `body`: the record already serialized, when it was."""
     kind = record.get("kind", "invalid")
     sender = str(record.get("sender", "unknown")).replace(":", ".")
     return Output(
         (index, "record"),
-        json.dumps(record, ensure_ascii=False).encode("utf-8"),
+        body if body is not None else json.dumps(record, ensure_ascii=False).encode("utf-8"),
         to.routing_log,
         f"{event}.{kind}.{sender}",
         {"content_type": "application/json", "content_encoding": "utf-8", "delivery_mode": 2},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,18 @@ def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
         assert step["router_cpu_us_per_msg"] > 0 and step["router_peak_rss_mb"] > 0
     assert result["broker_open_file_limit"] > 1024
     assert "participants" in done.stdout.splitlines()[1]  # the printed curve's header
+
+
+def test_bench_profile_names_where_the_routers_cpu_goes(broker_root: Settings, tmp_path: Path) -> None:
+    from broker.tools.bench.profile import run_profile
+
+    stats = tmp_path / "router.prof"
+    result = run_profile(broker_root, messages=300, top=15, stats_out=stats)
+    assert len(result["top"]) == 15
+    assert result["profiled_us_per_msg"] > 0 and stats.stat().st_size > 0
+    steps = result["steps_cum_us_per_msg"]
+    # the router's own steps were seen running, so the profile is of the router, not of start-up
+    for step in ("check: contract, authentication", "publish (py-amqp)", "wait for confirms"):
+        assert steps[step] > 0, step
+    assert 0 < sum(result["shares_pct"].values()) <= 100.0
+    assert any("amqp/" in t["function"] or "broker/" in t["function"] for t in result["top"])

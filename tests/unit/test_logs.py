@@ -6,10 +6,11 @@ import io
 import json
 import time
 import uuid
+from typing import Any
 
 import pytest
 import structlog
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from broker import logs
@@ -102,3 +103,25 @@ def test_scrubbing_stays_linear_on_long_runs() -> None:
         started = time.perf_counter()
         scrub_text(text)
         assert time.perf_counter() - started < 0.5, text[:10]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_what_any_pattern_masks_passes_the_quick_check(data: Any) -> None:
+    """_mask skips a text the quick check says no pattern can match: every text a pattern matches
+    passes it (drawn from the patterns themselves, and embedded in other text)."""
+    from broker.logs import _CARD, _PERSONAL, _could_match
+
+    pattern = data.draw(st.sampled_from([*_PERSONAL, _CARD]))
+    text = data.draw(st.from_regex(pattern, fullmatch=True))
+    match = pattern.search(text)
+    assert match is not None
+    assert _could_match(match.group())
+    assert _could_match(data.draw(st.text(max_size=20)) + text + data.draw(st.text(max_size=20)))
+
+
+def test_full_width_digits_are_counted_as_the_patterns_count_them() -> None:
+    # \d matches any Unicode decimal digit, so a card number written in full-width digits is masked,
+    # and the quick check must count those digits too
+    wide = card_number("622848004000000").translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    assert scrub_text(f"card {wide}") == f"card {REDACTED}"

@@ -76,3 +76,28 @@ def test_a_quarantined_record_as_the_router_writes_it_satisfies_the_schema() -> 
     _validator("DecisionRecord").validate(record)
     _validator("QuarantinedRecord").validate({**record, "message_id": None})  # no UUID to be had
     assert not _validator("QuarantinedRecord").is_valid({**record, "stage": "gossip"})
+
+
+def test_records_read_back_as_built_and_their_bytes_say_the_same() -> None:
+    """For every kind of this story the validated read of what DecisionRecord.of built is the same
+    record, and the bytes the router publishes (wire_bytes, with age_ms) say the same."""
+    from broker.domain.decision_record import DecisionRecord
+    from broker.tracker.record import parse_event
+
+    desk = Desk()
+    request = desk.send(Kind.ASSISTANCE_REQUEST, "bureau:330681", ["bureau:440300"], AT)
+    desk.reply(request, Kind.RECEIPT_ACK, "bureau:440000", AT)
+    extension = desk.reply(request, Kind.EXTENSION_REQUEST, "bureau:440000", AT)
+    desk.reply(extension, Kind.EXTENSION_DECISION, "bureau:330681", AT)
+    desk.reply(request, Kind.ASSISTANCE_REPLY, "bureau:440000", AT)
+    referral = desk.send(Kind.POLICE_REFERRAL, "bureau:330681", ["police:330681"], AT, facts=OVER_THRESHOLD)
+    desk.reply(referral, Kind.FILING_DECISION, "police:330681", AT)
+    desk.send(Kind.ESCALATION, "bureau:330602", [], AT)
+    assert len({r["kind"] for r in desk.records.values()}) == 8
+    for built in desk.records.values():  # DecisionRecord.of(...).wire()
+        read = DecisionRecord.model_validate(built)
+        assert read.wire() == built
+        as_bytes = read.model_copy(update={"age_ms": 12.5}).wire_bytes()
+        assert json.loads(as_bytes) == {**built, "age_ms": 12.5}
+        assert parse_event(as_bytes).message_id == built["message_id"]
+        _validator("RoutedRecord").validate(json.loads(as_bytes))

@@ -203,8 +203,11 @@ def router_process(
     database_file: Path,
     stderr: Any = None,
     extra: Sequence[str] = (),
+    profile_to: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it)."""
+    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it);
+    with `profile_to`, under cProfile (broker/tools/bench/profiled.py), which writes its
+    statistics there when the router exits."""
     env = {
         **os.environ,
         "RB_AMQP_URL": router_url,
@@ -212,8 +215,12 @@ def router_process(
         "RB_USER_PREFIX": user_prefix,
     }
     command = ["route", "--participants", str(participants_file), "--log-level", "WARNING", *extra]
+    entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]
     return subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", *command], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        [sys.executable, "-m", *entry, *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 

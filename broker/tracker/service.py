@@ -73,37 +73,35 @@ class Input(Protocol):
     def reject(self, requeue: bool = False) -> None: ...
 
 
-class NoticeNotConfirmed(Exception):
-    """The broker nacked a notice, or no queue took it; its claim lapses and it is sent again."""
-
-
 class NoticePublisher(Protocol):
-    def publish(self, payload: bytes, message_id: str) -> None:
-        """Publish and wait for the broker's confirm; raise NoticeNotConfirmed when it is refused."""
+    def publish(self, notices: Sequence[tuple[bytes, str]]) -> set[str]:
+        """Publish each (payload, message_id) and wait for the broker's confirms; returns the message
+        ids it refused (nacked, or taken by no queue)."""
 
 
 class ConfirmedNotices:
-    """Publishes each notice to rb.inbound as the session's user and waits for its confirm."""
+    """Publishes the notices of a claim to rb.inbound as the session's user, streamed, and waits
+    once for their confirms (one round trip for a claim, not one per notice)."""
 
     def __init__(self, confirms: ConfirmedPublisher, user: str) -> None:
         self.confirms = confirms
         self.user = user
 
-    def publish(self, payload: bytes, message_id: str) -> None:
-        self.confirms.publish(
-            (0, message_id),
-            payload,
-            topology.INBOUND_EXCHANGE,
-            "",
-            mandatory=True,  # a notice no queue took is not sent
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=message_id,
-            user_id=self.user,
-        )
-        if self.confirms.wait():
-            raise NoticeNotConfirmed(f"notice {message_id}: nacked or not routed by the broker")
+    def publish(self, notices: Sequence[tuple[bytes, str]]) -> set[str]:
+        for index, (payload, message_id) in enumerate(notices):
+            self.confirms.publish(
+                (index, message_id),
+                payload,
+                topology.INBOUND_EXCHANGE,
+                "",
+                mandatory=True,  # a notice no queue took is not sent
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=message_id,
+                user_id=self.user,
+            )
+        return {message_id for _, message_id in self.confirms.wait()}
 
 
 PublisherFactory = Callable[[ConfirmedPublisher, str], NoticePublisher]
@@ -266,24 +264,28 @@ class Tracker(Worker):
                 metrics.TRACKER_OBLIGATIONS.labels("open").set(open_)
                 metrics.TRACKER_OBLIGATIONS.labels("overdue").set(overdue)
                 return sent
-            for notice in claimed:
-                if self.stopping.is_set():
-                    return sent  # the claim lapses after the lease; any tracker sends it then
-                if not self._send(notice, publisher):
-                    return sent
-                sent += 1
+            if self.stopping.is_set():
+                return sent  # the claims lapse after the lease; any tracker sends them then
+            marked, refused = self._send(claimed, publisher)
+            sent += marked
+            if refused:
+                return sent
 
-    def _send(self, notice: ClaimedNotice, publisher: NoticePublisher) -> bool:
-        """Publish one claimed notice and mark it sent; False when the broker refused it."""
-        try:
-            publisher.publish(notice.payload, notice.message_id)
-        except NoticeNotConfirmed as exc:
-            log.warning("notice not confirmed; retried after its lease", error=str(exc)[:200])
-            return False
-        self.store.mark_sent(notice, self.name, self.clock.now())
-        self.counters.notices += 1
-        metrics.TRACKER_NOTICES.labels(notice.notice.value).inc()
-        log.info(
-            "notice sent", notice=notice.notice.value, obligation_id=notice.obligation_id, to=notice.recipient
-        )
-        return True
+    def _send(self, claimed: list[ClaimedNotice], publisher: NoticePublisher) -> tuple[int, set[str]]:
+        """Publish the claimed notices and mark the confirmed ones sent; returns how many were marked
+        and the refused ones' ids (their claims lapse after the lease and they are sent again)."""
+        refused = publisher.publish([(n.payload, n.message_id) for n in claimed])
+        if refused:
+            log.warning("notices not confirmed; retried after their lease", refused=len(refused))
+        confirmed = [n for n in claimed if n.message_id not in refused]
+        marked = self.store.mark_all_sent(confirmed, self.name, self.clock.now())
+        for notice in marked:
+            self.counters.notices += 1
+            metrics.TRACKER_NOTICES.labels(notice.notice.value).inc()
+            log.info(
+                "notice sent",
+                notice=notice.notice.value,
+                obligation_id=notice.obligation_id,
+                to=notice.recipient,
+            )
+        return len(marked), refused

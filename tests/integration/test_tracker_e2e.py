@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -45,8 +45,8 @@ pytestmark = pytest.mark.rabbitmq
 class DyingPublisher(RecordingPublisher):
     """Gets the broker's confirm, then dies before the tracker can mark the notice sent."""
 
-    def publish(self, payload: bytes, message_id: str) -> None:
-        super().publish(payload, message_id)
+    def publish(self, notices: Sequence[tuple[bytes, str]]) -> set[str]:
+        super().publish(notices)
         raise Crash
 
 

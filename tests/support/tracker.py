@@ -4,6 +4,7 @@ and a crash that stands for the process dying."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from broker.store.tracker.store import TrackerStore
 from broker.tracker.clock import ManualClock
@@ -20,9 +21,10 @@ class RecordingPublisher(ConfirmedNotices):
         super().__init__(confirms, user)
         self.log = log
 
-    def publish(self, payload: bytes, message_id: str) -> None:
-        super().publish(payload, message_id)
-        self.log.append(message_id)
+    def publish(self, notices: Sequence[tuple[bytes, str]]) -> set[str]:
+        refused = super().publish(notices)
+        self.log.extend(message_id for _, message_id in notices if message_id not in refused)
+        return refused
 
 
 class Crash(Exception):

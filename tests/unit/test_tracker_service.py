@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
 from broker.tracker.clock import ManualClock
 from broker.tracker.record import Routed
-from broker.tracker.service import NoticeNotConfirmed, Tracker, scan_due
+from broker.tracker.service import Tracker, scan_due
 
 AT = datetime(2024, 9, 2, 10, tzinfo=BEIJING)
 
@@ -47,12 +47,16 @@ class Notices:
     refuse: int = 0
     confirmed: list[str] = field(default_factory=list)
 
-    def publish(self, payload: bytes, message_id: str) -> None:
-        json.loads(payload)  # the exact bytes of a message
-        if self.refuse:
-            self.refuse -= 1
-            raise NoticeNotConfirmed(message_id)
-        self.confirmed.append(message_id)
+    def publish(self, notices: Sequence[tuple[bytes, str]]) -> set[str]:
+        refused = set()
+        for payload, message_id in notices:
+            json.loads(payload)  # the exact bytes of a message
+            if self.refuse:
+                self.refuse -= 1
+                refused.add(message_id)
+            else:
+                self.confirmed.append(message_id)
+        return refused
 
 
 @pytest.fixture

@@ -88,7 +88,18 @@ class TrackerStore:
 
     def mark_sent(self, notice: ClaimedNotice, claimant: str, now: datetime) -> bool:
         """The broker confirmed the notice: record it as sent (once) in the audit trail."""
-        return transaction(self.engine, lambda tx: chasing.mark_sent(tx, notice, claimant), now)
+        return bool(self.mark_all_sent([notice], claimant, now))
+
+    def mark_all_sent(
+        self, confirmed: Sequence[ClaimedNotice], claimant: str, now: datetime
+    ) -> list[ClaimedNotice]:
+        """The notices of one publish the broker confirmed, recorded as sent in one transaction;
+        returns those marked (not one whose claim another tracker took over)."""
+        if not confirmed:
+            return []
+        return transaction(
+            self.engine, lambda tx: [n for n in confirmed if chasing.mark_sent(tx, n, claimant)], now
+        )
 
     # ---- calendar ----
 

@@ -205,8 +205,9 @@ def router_process(
     extra: Sequence[str] = (),
     profile_to: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it);
-    with `profile_to`, under cProfile (broker/tools/bench/profiled.py), which writes its
+    """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it), at
+    the default log level, so each decision's routing-log line is part of the cost measured; with
+    `profile_to`, under cProfile (broker/tools/bench/profiled.py), which writes its
     statistics there when the router exits."""
     env = {
         **os.environ,
@@ -214,7 +215,7 @@ def router_process(
         "RB_DATABASE_URL": f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
     }
-    command = ["route", "--participants", str(participants_file), "--log-level", "WARNING", *extra]
+    command = ["route", "--participants", str(participants_file), "--log-level", "INFO", *extra]
     entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]
     return subprocess.Popen(
         [sys.executable, "-m", *entry, *command],

@@ -59,7 +59,8 @@ def add_commands(sub: Any) -> None:
         default=5000,
         metavar="N",
         help="refused inputs per sender and hour kept whole in the quarantine (default 5000); up to "
-        "10×N more keep their entry without the body, and past that they are counted, not kept",
+        "9×N more keep their entry without the body (10×N entries in all); past that they are "
+        "counted, not kept (except refusals for rate, which keep their entry); per router process",
     )
     p.add_argument(
         "--sender-rate",

@@ -6,7 +6,7 @@ those, are copied, since the tracker needs them and they name no person.
 
 `DecisionRecord` is the one definition of the layout: the router builds it (`DecisionRecord.of`,
 and `wire_bytes` for the JSON it publishes) and the tracker parses the bytes straight
-into it. schemas/records.schema.json (RoutedRecord) describes the same JSON.
+into it. schemas/v2.1/records.schema.json (RoutedRecord) describes the same JSON.
 """
 
 from __future__ import annotations

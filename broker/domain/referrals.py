@@ -25,10 +25,11 @@ from typing import Any
 
 from broker.domain.address import SYSTEM_ADDRESS
 from broker.domain.case import CaseFacts
-from broker.domain.messages import SCHEMA_VERSION, Kind, Message
+from broker.domain.messages import Kind, Message
 from broker.domain.threshold import assess
 from broker.domain.threshold_values import Assessment
 from broker.domain.validation import validate_message
+from broker.domain.versions import oldest_for
 
 _NOTICE_NAMESPACE = uuid.UUID("6f1c2d0e-52a4-4c1b-9b1e-7a0c0e5b7d21")
 """Notice ids derive from the linked referral's id, so a redelivery produces the same notice."""
@@ -131,7 +132,7 @@ def linked_notice(first: Any, second: Message, police: str) -> Message:
             "envelope": {
                 "message_id": str(uuid.uuid5(_NOTICE_NAMESPACE, str(env.message_id))),
                 "kind": Kind.REFERRAL_LINKED.value,
-                "schema_version": SCHEMA_VERSION,
+                "schema_version": oldest_for(Kind.REFERRAL_LINKED, {"body": body}),
                 "sender": str(SYSTEM_ADDRESS),
                 "to": bureaus,
                 "case_id": env.case_id,

@@ -106,3 +106,11 @@ def _reason(version: str, name: str) -> str:
         if name in a.case_fields | {f for s in a.body_fields.values() for f in s}
     )
     return f"not part of contract {version}: added in {since}; send schema_version {since}"
+
+
+def oldest_for(kind: Kind, data: dict[str, Any]) -> str:
+    """The oldest version that carries this message (its kind and every field it uses): what the
+    broker writes its own messages in, so a recipient still validating an older version reads them
+    (a deadline_notice stays 2.0 for a 2.0 reader; a delivery_refused is 2.1, its kind's version)."""
+    version = added_in(kind)
+    return version if not later_fields(version, kind, data) else READ_VERSIONS[-1]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from broker import metrics
 from broker.domain.routing import RoutedRecord
-from broker.participants import Participants
+from broker.participants import SYSTEM, Participants
 from broker.router.authenticate import check, transport_check
 from broker.router.batch_memory import BatchMemory
 from broker.router.counting import Counters, count_and_log, count_dead_lettered, count_folded, log
@@ -89,10 +89,11 @@ class Pipeline:
         refused = transport_check(delivery)
         if refused is not None:
             return refused
-        if not self.rates.take(user_id_of(delivery)):
+        user_id = user_id_of(delivery)
+        if not self._broker_user(user_id) and not self.rates.take(user_id):
             return Quarantine("rate", "$", self.rates.refusal())
         try:
-            return check(delivery.body, user_id_of(delivery), self.participants)
+            return check(delivery.body, user_id, self.participants)
         except Exception as exc:  # a bug must cost one message (quarantined), never the worker
             log.exception("internal error while checking a message")
             return Quarantine.internal(exc)
@@ -176,7 +177,7 @@ class Pipeline:
                 out = self.route_outputs(index, outcome, user_id_of(delivery) or "", now)
             else:
                 user_id = user_id_of(delivery)
-                share = self.shares.admit(user_id, len(delivery.body))
+                share = self._share(user_id, outcome, len(delivery.body))
                 if share.keep is Keep.FOLDED:
                     count_folded(self.counters)  # acked with the batch, counted as quarantined
                     continue
@@ -190,6 +191,20 @@ class Pipeline:
                 self.counters.refusals += 1
             records[index] = out.record
         return records
+
+    def _broker_user(self, user_id: str | None) -> bool:
+        """The broker's own publisher (the tracker, as system:000000): neither a participant's rate
+        nor its quarantine share applies to it."""
+        return user_id is not None and user_id == self.participants.username(SYSTEM)
+
+    def _share(self, user_id: str | None, outcome: Quarantine, size: int) -> Admission:
+        """What the sender's quarantine share keeps of a refused input. Kept whole whatever the share:
+        an `internal` refusal (the router's fault, replayable once fixed) and the broker's own input.
+        Never folded: a `rate` refusal, a valid message its sender must be able to find and resend,
+        so each keeps its entry and its notice."""
+        if outcome.stage == "internal" or self._broker_user(user_id):
+            return KEEP_WHOLE
+        return self.shares.admit(user_id, size, foldable=outcome.stage != "rate")
 
     def park(self, batch: Sequence[Inbound], confirms: Confirms, publisher: Publisher) -> set[int]:
         """Move inputs whose copies were refused to the retry queue, so they neither hold the

@@ -94,13 +94,14 @@ class QuarantineShares:
     clock: Callable[[], float] = time.monotonic
     _accounts: dict[str, _Account] = field(default_factory=dict)
 
-    def admit(self, user_id: str | None, size: int) -> Admission:
+    def admit(self, user_id: str | None, size: int, foldable: bool = True) -> Admission:
         """What to keep of one refused input of `user_id` (None: no validated user; those share
-        one account) whose body has `size` bytes."""
+        one account) whose body has `size` bytes. Not `foldable`: past `entries` it still keeps
+        its entry (without the body), and its notice."""
         now = self.clock()
         account = self._account(user_id or "", now)
         limits = self.limits
-        if account.entries >= limits.entries:
+        if account.entries >= limits.entries and foldable:
             if account.last_fold is not None and now - account.last_fold < limits.fold_s:
                 account.folded += 1
                 return Admission(Keep.FOLDED)

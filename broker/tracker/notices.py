@@ -34,6 +34,7 @@ from broker.domain.address import SYSTEM_ADDRESS, Address, Party
 from broker.domain.factory import new_message
 from broker.domain.jurisdictions import Registry
 from broker.domain.messages import Kind, Message
+from broker.domain.versions import oldest_for
 
 PROVISIONAL_NOTE = (
     "PROVISIONAL due time: counted on the statutory holidays only, the State Council's holiday notice "
@@ -115,4 +116,5 @@ def notice_message(
         body,
         causation_id=regarding,
         sent_at=sent_at.isoformat() if sent_at else None,
+        schema_version=oldest_for(Kind.DEADLINE_NOTICE, {"body": body}),
     )

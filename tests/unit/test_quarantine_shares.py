@@ -86,3 +86,10 @@ def test_route_option_sets_ten_entries_per_body() -> None:
 def test_limits_that_make_no_sense_are_refused(limits: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="quarantine share limits"):
         ShareLimits(**limits)  # type: ignore[arg-type]
+
+
+def test_what_may_not_be_folded_keeps_its_entry_past_the_share() -> None:
+    s, _ = shares(bodies=1, entries=2)
+    assert keeps(s, "u", 3) == [Keep.WHOLE, Keep.ENTRY, Keep.FOLD]
+    assert [s.admit("u", 1, foldable=False).keep for _ in range(3)] == [Keep.ENTRY] * 3
+    assert s.admit("u", 1).keep is Keep.FOLDED  # the folding period goes on for the rest

@@ -567,3 +567,54 @@ def test_the_pipeline_imports_no_broker_or_database_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- quarantine shares and sender rates (broker/router/shares.py, rates.py) ----
+
+
+def shared_pipeline(memory: FakeMemory | None = None, burst: int = 1, **limits: Any) -> Pipeline:
+    from broker.router.rates import SenderRates
+    from broker.router.shares import QuarantineShares, ShareLimits
+
+    p = pipeline(memory)
+    p.shares = QuarantineShares(ShareLimits(**limits))
+    p.rates = SenderRates(rate=0.001, burst=burst)
+    return p
+
+
+def quarantined_headers(publisher: FakePublisher) -> list[dict[str, Any]]:
+    return [c.properties["application_headers"] for c in publisher.to(TO.quarantine)]
+
+
+def test_valid_input_over_its_rate_keeps_an_entry_and_a_notice_past_the_share() -> None:
+    p, publisher = shared_pipeline(burst=3, bodies=1, entries=2), FakePublisher()
+    bad = inputs(b"not JSON", b"not JSON either")
+    p.handle_batch(bad, publisher, holding=False)  # the share used up; the next would be folded
+    fast = inputs(*(body_of(escalation()) for _ in range(4)))
+    p.handle_batch(fast, publisher, holding=False)
+    stages = [h["x-quarantine-stage"] for h in quarantined_headers(publisher)]
+    # the bad two and the first escalation took the three tokens; the three after it are refused
+    assert stages == ["contract", "contract", "rate", "rate", "rate"]
+    assert p.counters.routed == 1 and p.counters.folded == 0
+    notices = [json.loads(n.body) for n in publisher.to(TO.deliver) if n.token[1] == REFUSAL_TOKEN]
+    refused_ids = {n["body"].get("refused_message_id") for n in notices if n["body"]["stage"] == "rate"}
+    assert refused_ids == {json.loads(f.body)["envelope"]["message_id"] for f in fast[1:]}
+
+
+def test_an_internal_refusal_is_kept_whole_whatever_the_share() -> None:
+    p, publisher = shared_pipeline(BrokenIndex(), bodies=0, entries=0), FakePublisher()
+    reply = msg(Kind.ASSISTANCE_REPLY, SENDER, [SUPERIOR], in_reply_to=UUID(int=7))
+    batch = inputs(body_of(reply))
+    p.handle_batch(batch, publisher, holding=False)
+    (copy,) = publisher.to(TO.quarantine)
+    assert copy.properties["application_headers"]["x-quarantine-stage"] == "internal"
+    assert copy.body == batch[0].body and "x-quarantine-body" not in copy.properties["application_headers"]
+
+
+def test_the_brokers_own_input_is_neither_rate_limited_nor_folded() -> None:
+    p, publisher = shared_pipeline(bodies=0, entries=0), FakePublisher()
+    batch = inputs(*(b"not JSON" for _ in range(3)), sender="system:000000")
+    p.handle_batch(batch, publisher, holding=False)
+    copies = publisher.to(TO.quarantine)
+    assert [c.properties["application_headers"]["x-quarantine-stage"] for c in copies] == ["contract"] * 3
+    assert all(c.body == b"not JSON" for c in copies)

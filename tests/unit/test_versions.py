@@ -1,6 +1,6 @@
 """Contract 2.1 beside 2.0 (broker/domain/versions.py): the router reads 2.0 messages of the 2.0
 kinds as they were published, refuses a 2.0 message that uses a kind or field 2.1 added (naming it
-and the version to send), and everything the broker makes carries 2.1."""
+and the version to send), and what the broker makes carries the oldest version that holds it."""
 
 from __future__ import annotations
 
@@ -159,7 +159,13 @@ def test_a_2_0_message_is_routed_like_a_2_1_one() -> None:
     assert World().route(older).deliveries == World().route(current).deliveries
 
 
-def test_what_the_broker_makes_carries_2_1() -> None:
+def test_what_the_broker_makes_carries_the_oldest_version_that_holds_it() -> None:
+    """A recipient still validating 2.0 reads the broker's deadline notices and referral links (2.0
+    kinds); what only 2.1 has (refusals, assessment results) carries 2.1."""
+    import jsonschema
+
+    from broker.tracker.notices import Notice, notice_message
+
     world = World(PARTICIPANTS | {Address.parse("police:330600")})
     world.route(msg(Kind.POLICE_REFERRAL, "bureau:330681", []))
     linked = world.route(msg(Kind.POLICE_REFERRAL, "bureau:330600", [])).notices
@@ -175,8 +181,25 @@ def test_what_the_broker_makes_carries_2_1() -> None:
         sent_at=datetime.now(UTC),
     )
     result = World().route(msg(Kind.ASSESSMENT_REQUEST, "bureau:330681", [], {}))
-    for made in (*linked, refused, *result.notices):
+    for made in (refused, *result.notices):
         assert made.envelope.schema_version == "2.1", made.envelope.kind
+    deadline = notice_message(
+        Notice.REMINDER,
+        to=Address.parse("bureau:330600"),
+        obligation_id="receipt-1",
+        what="receipt_ack",
+        regarding=str(asked.envelope.message_id),
+        case_id=asked.envelope.case_id,
+        owed_by=Address.parse("bureau:330600"),
+        owed_to=Address.parse("bureau:330681"),
+        due_at=datetime.now(UTC),
+        basis="b",
+    )
+    for made in (*linked, deadline):
+        assert made.envelope.schema_version == "2.0", made.envelope.kind
+        schema = json.loads((SCHEMAS / "v2.0" / f"{made.envelope.kind.value}.schema.json").read_text())
+        jsonschema.validate(json.loads(made.model_dump_json(exclude_none=True)), schema)
+    assert linked
 
 
 def test_each_version_has_its_folder_of_schemas_with_its_kinds_only() -> None:

@@ -27,6 +27,10 @@ LOGIN_FAILURE_PAUSE_S = 1.0
 """A wrong password is answered after this long, so guessing is slow even before a lock."""
 REFUSED = "unknown login or wrong password"
 
+LOGIN_MAX = 64
+"""Longest login the console reads from the form: no operator's is longer, and neither the throttle's
+keys nor the audit trail should hold whatever a client sends."""
+
 
 def _target(text: str) -> str:
     """Where to go after the log-in: a path of the console's own, never another site."""
@@ -43,7 +47,8 @@ def routes(console: Console, render: Render) -> list[Route]:
 
     async def login(request: Request) -> Response:
         form = await request.form()
-        login_name, password = str(form.get("login", "")), str(form.get("password", ""))
+        # a login is short; what is typed beyond LOGIN_MAX is not kept (the throttle keys on it)
+        login_name, password = str(form.get("login", ""))[:LOGIN_MAX], str(form.get("password", ""))
         target = _target(str(form.get("next") or "/log"))
         address = request.client.host if request.client else "?"
         refusal = console.throttle.refusal(login_name, address)

@@ -108,10 +108,33 @@ def _deliveries(
 
 
 def _deadline_notice(message: Message, sender: Address, ctx: RoutingContext) -> list[Delivery]:
+    about = f"{message.body.notice} about {message.body.regarding}"
     return [
-        Delivery(t, Rule.DEADLINE_NOTICE, f"{message.body.notice} about {message.body.regarding}")
+        _supervisor_present(t, message, ctx) or Delivery(t, Rule.DEADLINE_NOTICE, about)
         for t in targets_of(message)
     ]
+
+
+def _supervisor_present(target: Address, message: Message, ctx: RoutingContext) -> Delivery | None:
+    """Late police escalate to the procuratorate at their level (the tracker's rules); a deployment
+    without that procuratorate gets the escalation at the referring bureau's superior instead, so
+    it is delivered and not refused where nobody would hear of it (its sender is the broker)."""
+    if (
+        target.party is not Party.PROCURATORATE
+        or target in ctx.participants
+        or message.body.notice != "escalation"
+    ):
+        return None
+    referring = Address.parse(message.body.owed_to)
+    superior = ctx.registry.superior_of(referring.code) if referring.is_bureau else None
+    if superior is None:
+        return None
+    return Delivery(
+        bureau_of(superior),
+        Rule.DEADLINE_NOTICE,
+        f"{message.body.notice} about {message.body.regarding}: no {target} is provisioned, so it "
+        f"goes to the superior of {referring}",
+    )
 
 
 def _unique(deliveries: Iterable[Delivery]) -> list[Delivery]:

@@ -98,6 +98,16 @@ def test_repeated_failures_are_refused_for_a_while_then_tried_again(
     assert ("operator_login", "scope national") in events
 
 
+def test_a_huge_login_is_cut_before_the_throttle_or_the_trail_keeps_it(
+    console: tuple[Console, Clock],
+) -> None:
+    c, _ = console
+    (answer,) = attempts(c, ("m" * 200_000, "not the password"))
+    assert shown(answer) == (401, login.REFUSED, None)
+    assert max(len(key) for _, key in c.throttle._keys) <= login.LOGIN_MAX
+    assert all(len(e.detail) < 1000 for e in views.trace(c.engine, ""))
+
+
 def test_pages_are_gzipped_for_clients_that_accept_it(console: tuple[Console, Clock]) -> None:
     c, _ = console
 

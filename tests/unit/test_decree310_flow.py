@@ -258,3 +258,34 @@ def test_late_police_escalate_to_the_procuratorate_at_their_level_and_the_bureau
     # what a bureau owes still goes up the market hierarchy
     assert POLICY.rule("exhibits_handover").escalated_to is Supervisor.SUPERIOR_BUREAU
     assert POLICY.rule("transfer_decision").escalated_to is Supervisor.SUPERIOR_BUREAU
+
+
+def _police_escalation(police: str, bureau: str) -> object:
+    from broker.tracker.notices import notice_message
+
+    return notice_message(
+        Notice.ESCALATION,
+        to=Address.parse(f"procuratorate:{Address.parse(police).code}"),
+        obligation_id="filing-1",
+        what="filing_decision",
+        regarding="6f1c0d4e-1b0a-4f7e-9d55-0b6b7a2c9e10",
+        case_id="ZJ-2019-1",
+        owed_by=Address.parse(police),
+        owed_to=Address.parse(bureau),
+        due_at=datetime(2019, 6, 1, tzinfo=BEIJING),
+        basis="Decree 310 Art. 8",
+    )
+
+
+def test_late_police_escalate_to_a_provisioned_procuratorate_else_to_the_referring_bureaus_superior() -> None:
+    """Decree 310 Art. 9: the procuratorate supervises; a deployment that has no procuratorate at
+    the police office's level still hears of the lateness, at the referring bureau's superior,
+    instead of the escalation being refused where nobody would be told (its sender is the broker)."""
+    from tests.support.routing import PARTICIPANTS, World, routes
+
+    with_it = World(PARTICIPANTS).route(_police_escalation("police:330681", "bureau:330681"))  # type: ignore[arg-type]
+    assert routes(with_it) == {("procuratorate:330681", Rule.DEADLINE_NOTICE)}
+    without = World(PARTICIPANTS - {Address.parse("procuratorate:330681")})
+    decision = without.route(_police_escalation("police:330681", "bureau:330681"))  # type: ignore[arg-type]
+    assert routes(decision) == {("bureau:330600", Rule.DEADLINE_NOTICE)}
+    assert "no procuratorate:330681 is provisioned" in decision.deliveries[0].reason

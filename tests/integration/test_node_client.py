@@ -36,22 +36,29 @@ EXPECTED = {
 }
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has Node 20)")
-def test_a_node_amqplib_bureau_gets_one_refusal_per_mistake(deployment: Deployment) -> None:
+def run_node(dep: Deployment, script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """One of tests/node's scripts as the bureau SENDER, with its credentials and inbox in the
+    environment (and `env`)."""
     if not (NODE_DIR / "node_modules" / "amqplib").is_dir():
         pytest.fail("tests/node has no node_modules: run `npm ci --prefix tests/node` (.ci/run does)")
-    dep = deployment
-    env = {
+    environment = {
         "PATH": os.environ["PATH"],
         "RB_URL": dep.url_for(SENDER),
         "RB_USER": dep.participants.username(Address.parse(SENDER)),
         "RB_INBOX": dep.inbox(SENDER),
         "RB_ADDRESS": SENDER,
-        "RB_OTHER": OTHER,
+        **env,
     }
-    result = subprocess.run(
-        ["node", "refusal-client.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=60
+    return subprocess.run(
+        ["node", script], cwd=NODE_DIR, env=environment, capture_output=True, text=True, timeout=60
     )
+
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has Node 20)")
+def test_a_node_amqplib_bureau_gets_one_refusal_per_mistake(deployment: Deployment) -> None:
+    dep = deployment
+    result = run_node(dep, "refusal-client.mjs", RB_OTHER=OTHER)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     published = {p["name"]: p["messageId"] for p in lines[-1]["published"]}
@@ -74,20 +81,8 @@ ASKED = ("nothing", "art5.3.at", "art5.7.ten_times", "art6.1.at")
 def test_a_node_bureau_learns_level_and_clauses_before_it_refers(deployment: Deployment) -> None:
     """tests/node/assessment-client.mjs asks for the assessment of shared threshold vectors and gets
     what the Python evaluator gives: what its police_referral's body must state."""
-    if not (NODE_DIR / "node_modules" / "amqplib").is_dir():
-        pytest.fail("tests/node has no node_modules: run `npm ci --prefix tests/node` (.ci/run does)")
     dep = deployment
-    env = {
-        "PATH": os.environ["PATH"],
-        "RB_URL": dep.url_for(SENDER),
-        "RB_USER": dep.participants.username(Address.parse(SENDER)),
-        "RB_INBOX": dep.inbox(SENDER),
-        "RB_ADDRESS": SENDER,
-        "RB_VECTORS": ",".join(ASKED),
-    }
-    result = subprocess.run(
-        ["node", "assessment-client.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_node(dep, "assessment-client.mjs", RB_VECTORS=",".join(ASKED))
     assert result.returncode == 0, result.stderr
     answers = {
         a["name"]: a for a in (json.loads(line) for line in result.stdout.splitlines() if line.strip())

@@ -51,7 +51,7 @@ def routes(console: Console, render: Render) -> list[Route]:
         login_name, password = str(form.get("login", ""))[:LOGIN_MAX], str(form.get("password", ""))
         target = _target(str(form.get("next") or "/log"))
         address = request.client.host if request.client else "?"
-        refusal = console.throttle.refusal(login_name, address)
+        refusal = console.throttle.begin(login_name, address)
         if refusal is not None:
             wait = math.ceil(refusal.wait_s)
             await run_in_threadpool(
@@ -66,7 +66,11 @@ def routes(console: Console, render: Render) -> list[Route]:
             )
             locked.headers["retry-after"] = str(wait)
             return locked
-        operator = await run_in_threadpool(console.accounts.verify, login_name, password)
+        try:
+            operator = await run_in_threadpool(console.accounts.verify, login_name, password)
+        except BaseException:
+            console.throttle.abandoned(login_name, address)
+            raise
         if operator is None:
             console.throttle.failed(login_name, address)
             known = login_name in {o.login for o in console.accounts.operators()}
@@ -77,7 +81,7 @@ def routes(console: Console, render: Render) -> list[Route]:
             )
             await anyio.sleep(LOGIN_FAILURE_PAUSE_S)
             return render(request, "login.html", status=401, next=target, error=REFUSED)
-        console.throttle.succeeded(login_name)
+        console.throttle.succeeded(login_name, address)
         token = console.sessions.start(operator)
         session = console.sessions.get(token)
         assert session is not None

@@ -7,6 +7,11 @@ An account is counted by the login typed, whether or not it exists: an unknown l
 password are counted, locked and answered alike, so the answers tell no one which logins exist.
 The account's lock also delays its owner (someone guessing can keep an operator out for up to
 MAX_LOCK_S at a time); the address's lock is what stops one client trying many accounts.
+
+An attempt is counted from the moment it begins (`begin`), not only once its password is found
+wrong: a password check takes a while, and guesses sent at once would otherwise all pass the check
+before the first failure is counted. While failures are still free, as many attempts as there are
+free failures left may run at once; past them, one at a time.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class _Failures:
     count: int
     last: float
     locked_until: float
+    in_flight: int = 0
+    """Attempts begun and not yet found right or wrong."""
 
 
 @dataclass(frozen=True)
@@ -62,32 +69,72 @@ class LoginThrottle:
         wait, what = max(waits)
         return Refusal(what, wait)
 
-    def failed(self, login: str, address: str) -> None:
+    def begin(self, login: str, address: str) -> Refusal | None:
+        """Like `refusal`, and when the attempt may go ahead, count it as running until `failed`,
+        `succeeded` or `abandoned` ends it; refused too when as many attempts already run as the
+        failures still free allow (one, past them)."""
+        refusal = self.refusal(login, address)
+        if refusal is not None:
+            return refusal
         now = self.clock()
         with self._lock:
             if len(self._keys) >= MAX_KEYS:
                 self._forget(now)
+            keys = [
+                (what, self._current(key, now))
+                for what, key in zip(("account", "address"), self._pair(login, address), strict=True)
+            ]
+            for what, f in keys:
+                if f.in_flight and f.count + f.in_flight >= FREE:
+                    return Refusal(what, FIRST_LOCK_S)
+            for _, f in keys:
+                f.in_flight += 1
+        return None
+
+    def abandoned(self, login: str, address: str) -> None:
+        """An attempt begun that ended without an answer (an error while checking it)."""
+        with self._lock:
+            self._end(login, address)
+
+    def failed(self, login: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self._end(login, address)
+            if len(self._keys) >= MAX_KEYS:
+                self._forget(now)
             for key in self._pair(login, address):
-                f = self._keys.get(key)
-                if f is None or now - f.last > FORGET_S:
-                    f = self._keys[key] = _Failures(0, now, now)
+                f = self._current(key, now)
                 f.count += 1
                 f.last = now
                 if f.count > FREE:
                     f.locked_until = now + min(MAX_LOCK_S, FIRST_LOCK_S * 2 ** (f.count - FREE - 1))
 
-    def succeeded(self, login: str) -> None:
+    def succeeded(self, login: str, address: str | None = None) -> None:
         """The account's failures are forgotten; the address's are not (one's own good login must
-        not reset a count of guesses at others)."""
+        not reset a count of guesses at others). `address`: the attempt began there (`begin`)."""
         with self._lock:
+            if address is not None:
+                self._end(login, address)
             self._keys.pop(("account", login), None)
+
+    def _current(self, key: tuple[str, str], now: float) -> _Failures:
+        f = self._keys.get(key)
+        if f is None or (now - f.last > FORGET_S and not f.in_flight):
+            f = self._keys[key] = _Failures(0, now, now)
+        return f
+
+    def _end(self, login: str, address: str) -> None:
+        for key in self._pair(login, address):
+            f = self._keys.get(key)
+            if f is not None and f.in_flight:
+                f.in_flight -= 1
 
     @staticmethod
     def _pair(login: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
         return ("account", login), ("address", address)
 
     def _forget(self, now: float) -> None:
-        for key in [k for k, f in self._keys.items() if now - f.last > FORGET_S]:
+        for key in [k for k, f in self._keys.items() if now - f.last > FORGET_S and not f.in_flight]:
             del self._keys[key]
         if len(self._keys) >= MAX_KEYS:  # still full: the oldest half goes
             oldest = sorted(self._keys, key=lambda k: self._keys[k].last)[: MAX_KEYS // 2]

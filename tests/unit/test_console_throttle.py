@@ -81,3 +81,26 @@ def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(50):
         t.failed(f"guess{n}", f"10.0.1.{n}")
     assert len(t._keys) <= 10
+
+
+def test_guesses_sent_at_once_are_counted_from_when_they_begin() -> None:
+    """Password checks take a while: guesses that all begin before the first is found wrong may not
+    all pass. As many run at once as failures are still free; past them, one at a time."""
+    t = LoginThrottle(Clock())
+    begun = [t.begin("alice", "10.0.0.1") for _ in range(throttle.FREE + 5)]
+    assert begun[: throttle.FREE] == [None] * throttle.FREE
+    assert all(r is not None and r.what == "account" for r in begun[throttle.FREE :])
+    fail(t, throttle.FREE)  # the three that ran were wrong: the account now locks at the next failure
+    assert t.begin("alice", "10.0.0.2") is None
+    assert t.begin("alice", "10.0.0.3") is not None  # one at a time past the free failures
+    t.succeeded("alice", "10.0.0.2")
+    assert t.begin("alice", "10.0.0.3") is None
+
+
+def test_an_attempt_that_ends_in_an_error_frees_its_place() -> None:
+    t = LoginThrottle(Clock())
+    fail(t, throttle.FREE)
+    assert t.begin("bob", "10.0.0.1") is None
+    assert t.begin("carol", "10.0.0.1") is not None  # the address: one at a time now
+    t.abandoned("bob", "10.0.0.1")
+    assert t.begin("carol", "10.0.0.1") is None

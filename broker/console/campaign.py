@@ -12,12 +12,15 @@ they are.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from broker.domain import campaign_figures as figures
 from broker.domain.case import Sector, Violation
+
+E = TypeVar("E", bound=StrEnum)
 
 POLICE_REFERRAL = "police_referral"
 COORDINATION_REQUEST = "coordination_request"
@@ -103,32 +106,31 @@ def _share(part: float, whole: float) -> float:
     return 100 * part / whole if whole else 0.0
 
 
+def _bars(
+    kinds: Iterable[E],
+    reported: Callable[[E], float],
+    report_total: float,
+    counted: Mapping[str, int],
+    total: float,
+) -> list[Bar]:
+    """One bar per kind: its share of the report's total beside its share of what the system counted."""
+    return [
+        Bar(_label(k.value), _share(reported(k), report_total), _share(counted[k.value], total))
+        for k in kinds
+    ]
+
+
 def charts(c: Counted) -> list[Chart]:
     records, cases = c.records, c.cases
-    by_sector = [
-        Bar(
-            _label(s.value),
-            _share(figures.SECTORS[s].records, figures.RECORDS),
-            _share(c.records_by_sector[s.value], records),
-        )
-        for s in Sector
-    ]
-    cases_by_sector = [
-        Bar(
-            _label(s.value),
-            _share(figures.SECTORS[s].cases, figures.CASES),
-            _share(c.cases_by_sector[s.value], cases),
-        )
-        for s in Sector
-    ]
-    by_violation = [
-        Bar(
-            _label(v.value),
-            _share(figures.VIOLATIONS[v].records, figures.RECORDS),
-            _share(c.records_by_violation[v.value], records),
-        )
-        for v in Violation
-    ]
+    by_sector = _bars(
+        Sector, lambda s: figures.SECTORS[s].records, figures.RECORDS, c.records_by_sector, records
+    )
+    cases_by_sector = _bars(
+        Sector, lambda s: figures.SECTORS[s].cases, figures.CASES, c.cases_by_sector, cases
+    )
+    by_violation = _bars(
+        Violation, lambda v: figures.VIOLATIONS[v].records, figures.RECORDS, c.records_by_violation, records
+    )
     named = ", ".join(_label(s.value) for s in figures.TOP_SECTORS)
     return [
         Chart(

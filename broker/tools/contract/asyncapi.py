@@ -113,6 +113,13 @@ def asyncapi_document() -> dict[str, Any]:
         },
     }
     persistent = {"deliveryMode": 2}
+    as_participant = {
+        "userId": "<party>-<code>, the participant's own RabbitMQ user (e.g. bureau-330681)",
+        **persistent,
+        "mandatory": True,
+        "bindingVersion": AMQP,
+    }
+    """How a participant publishes to rb.inbound (any message, an assessment request too)."""
 
     def exchange(name: str, kind: str, description: str, names: list[str]) -> dict[str, Any]:
         return {
@@ -242,14 +249,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "router drops repeats of a message_id).",
                 "channel": {"$ref": "#/channels/inbound"},
                 "messages": _op_refs("inbound", outgoing),
-                "bindings": {
-                    "amqp": {
-                        "userId": "<party>-<code>, the participant's own RabbitMQ user (e.g. bureau-330681)",
-                        "deliveryMode": 2,
-                        "mandatory": True,
-                        "bindingVersion": AMQP,
-                    }
-                },
+                "bindings": {"amqp": dict(as_participant)},  # a copy: YAML would write an alias
             },
             "consumeInbox": {
                 "action": "receive",
@@ -279,14 +279,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "nobody owes an answer; invalid facts get a delivery_refused naming the field.",
                 "channel": {"$ref": "#/channels/inbound"},
                 "messages": _op_refs("inbound", [_camel(Kind.ASSESSMENT_REQUEST)]),
-                "bindings": {
-                    "amqp": {
-                        "userId": "<party>-<code>, the participant's own RabbitMQ user (e.g. bureau-330681)",
-                        "deliveryMode": 2,
-                        "mandatory": True,
-                        "bindingVersion": AMQP,
-                    }
-                },
+                "bindings": {"amqp": dict(as_participant)},  # a copy: YAML would write an alias
                 "reply": {
                     "channel": {"$ref": "#/channels/inbox"},
                     "messages": _op_refs("inbox", [f"{_camel(Kind.ASSESSMENT_RESULT)}Delivered"]),

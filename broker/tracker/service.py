@@ -252,8 +252,8 @@ class Tracker(Worker):
         self.counters.closed += result.closed
 
     def scan_once(self, publisher: NoticePublisher) -> int:
-        """Claim the notices due now, publish each with a confirm and mark it sent. Returns how many
-        were sent."""
+        """Claim the notices due now, publish each claim's notices with streamed confirms and mark the
+        confirmed ones sent. Returns how many were sent."""
         self.counters.scans += 1
         self.store.refresh_calendar()
         sent = 0

@@ -23,6 +23,18 @@ def cst(*args: int) -> datetime:
     return datetime(*args, tzinfo=BEIJING)  # type: ignore[misc]
 
 
+def supervised_from_the_province() -> Routed:
+    """Zhejiang's bureau supervises a case of Zhuji's (2024-09-02 10:00)."""
+    return Desk().send(
+        Kind.DIRECTIVE,
+        "bureau:330000",
+        ["bureau:330681"],
+        cst(2024, 9, 2, 10),
+        body=SUPERVISE,
+        facts=OVER_THRESHOLD,
+    )
+
+
 def reports(record: Routed, policy: Policy = POLICY) -> dict[str, tuple[str, datetime]]:
     return {
         str(o.owed_by): (str(o.owed_to), o.due_at)
@@ -32,14 +44,7 @@ def reports(record: Routed, policy: Policy = POLICY) -> dict[str, tuple[str, dat
 
 
 def test_a_supervised_case_puts_the_supervised_bureau_on_a_clock_to_report_results() -> None:
-    directive = Desk().send(
-        Kind.DIRECTIVE,
-        "bureau:330000",
-        ["bureau:330681"],
-        cst(2024, 9, 2, 10),
-        body=SUPERVISE,
-        facts=OVER_THRESHOLD,
-    )
+    directive = supervised_from_the_province()
     # 90 calendar days from 09-02: 12-01 is a Sunday, so the period runs to the end of Monday 12-02
     assert reports(directive) == {"bureau:330681": ("bureau:330000", cst(2024, 12, 3))}
     rule = POLICY.rule("supervision_report")
@@ -92,14 +97,7 @@ def test_the_results_report_goes_back_to_the_supervising_bureau_and_closes_it() 
 
 
 def test_the_period_is_configurable() -> None:
-    directive = Desk().send(
-        Kind.DIRECTIVE,
-        "bureau:330000",
-        ["bureau:330681"],
-        cst(2024, 9, 2, 10),
-        body=SUPERVISE,
-        facts=OVER_THRESHOLD,
-    )
+    directive = supervised_from_the_province()
     thirty = Policy.from_overrides({"rules": {"supervision_report": {"amount": 30}}})
     # 30 days end on 10-02, in the National Day holiday: the period runs to the end of 10-08
     assert reports(directive, thirty) == {"bureau:330681": ("bureau:330000", cst(2024, 10, 9))}

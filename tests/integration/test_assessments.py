@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pika
 import pytest
 
 from broker.domain.address import Address
@@ -18,8 +17,8 @@ from broker.domain.case import CaseFacts
 from broker.domain.factory import new_message
 from broker.domain.messages import Kind, Message
 from broker.domain.threshold import assess
-from broker.transport import topology
 from tests.support.deployment import Deployment
+from tests.support.queues import routing_log_tap
 from tests.support.traffic import nothing_for, receive
 from tests.support.waiting import wait_for
 
@@ -44,11 +43,7 @@ def test_a_bureau_gets_the_evaluators_assessment_in_its_own_inbox_and_nobody_els
     deployment: Deployment,
 ) -> None:
     dep = deployment
-    connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
-    channel = connection.channel()
-    tap = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(tap, topology.ROUTING_LOG, "routed.assessment_request.#")
-    try:
+    with routing_log_tap(dep.settings, "routed.assessment_request.#") as take:
         client = dep.client(SENDER)
         requests = {name: request(VECTORS[name]["facts"]) for name in ASKED}
         for message in requests.values():
@@ -71,16 +66,13 @@ def test_a_bureau_gets_the_evaluators_assessment_in_its_own_inbox_and_nobody_els
             ), name
         for other in OTHERS:
             assert nothing_for(dep.client(other), wait=0.5), other
-        records: list[dict[str, Any]] = []
-        assert wait_for(lambda: len(_take(channel, tap, records)) == len(requests), timeout=5)
-        for record in records:
+        assert wait_for(lambda: len(take()) == len(requests), timeout=5)
+        for record in take():
             assert record["deliveries"] == [] and record["sender"] == SENDER
             (notice,) = record["notices"]
             assert notice["kind"] == "assessment_result" and notice["to"] == [SENDER]
             assert "explanation" not in record["threshold"]
         assert dep.router.counters.deliveries == 0 and dep.router.counters.quarantined == 0
-    finally:
-        connection.close()
 
 
 def test_bad_facts_get_a_refusal_naming_the_field(deployment: Deployment) -> None:
@@ -95,11 +87,3 @@ def test_bad_facts_get_a_refusal_naming_the_field(deployment: Deployment) -> Non
     assert str(notice.body.refused_message_id) == data["envelope"]["message_id"]
     for other in OTHERS:
         assert nothing_for(dep.client(other), wait=0.5), other
-
-
-def _take(channel: Any, queue: str, into: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            return into
-        into.append(json.loads(body))

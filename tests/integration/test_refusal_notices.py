@@ -20,7 +20,7 @@ from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.transport import topology
 from tests.support.deployment import Deployment
 from tests.support.messages import msg
-from tests.support.queues import drain
+from tests.support.queues import drain, routing_log_tap
 from tests.support.raw_amqp import RawPublisher
 from tests.support.traffic import nothing_for, receive
 from tests.support.waiting import wait_for
@@ -121,24 +121,10 @@ def test_undecodable_property_is_refused_with_a_notice(deployment: Deployment) -
 def test_the_routing_log_records_the_notice(deployment: Deployment) -> None:
     """An operator's `trace` of the refused message finds the notice sent for it."""
     dep = deployment
-    connection = pika.BlockingConnection(pika.URLParameters(dep.settings.amqp_url))
-    channel = connection.channel()
-    tap = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(tap, topology.ROUTING_LOG, "quarantined.#")
-    try:
+    with routing_log_tap(dep.settings, "quarantined.#") as take:
         _publish(dep, REFUSALS["retired_code"][0])
         assert wait_for(lambda: dep.router.counters.refusals == 1)
-        records: list[dict[str, Any]] = []
-        assert wait_for(lambda: bool(_take(channel, tap, records)), timeout=5)
-        (record,) = records
+        assert wait_for(lambda: bool(take()), timeout=5)
+        (record,) = take()
         assert record["refusal_notice"]["to"] == SENDER
         assert record["refusal_notice"]["message_id"]
-    finally:
-        connection.close()
-
-
-def _take(channel: Any, queue: str, into: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    method, _, body = channel.basic_get(queue, auto_ack=True)
-    if method is not None:
-        into.append(json.loads(body))
-    return into

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kombu import Connection, Queue
@@ -59,5 +62,32 @@ def _queue_counts(url: str, queue: str) -> tuple[int, int]:
     try:
         ok = connection.channel().queue_declare(queue, passive=True).method
         return int(ok.message_count), int(ok.consumer_count)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def routing_log_tap(settings: Settings, pattern: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A server-named queue bound to rb.routing-log by `pattern`, for as long as the block runs.
+    Yields `take`: each call adds the records that arrived since to one list and returns it."""
+    import pika
+
+    from broker.transport import topology
+
+    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
+    try:
+        channel = connection.channel()
+        tap = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(tap, topology.ROUTING_LOG, pattern)
+        records: list[dict[str, Any]] = []
+
+        def take() -> list[dict[str, Any]]:
+            while True:
+                method, _, body = channel.basic_get(tap, auto_ack=True)
+                if method is None:
+                    return records
+                records.append(json.loads(body))
+
+        yield take
     finally:
         connection.close()

@@ -59,37 +59,39 @@ class LoginThrottle:
         """None when an attempt may be tried now, else the longer of the two locks."""
         now = self.clock()
         with self._lock:
-            waits = [
-                (f.locked_until - now, what)
-                for what, f in ((w, self._keys.get((w, k))) for w, k in self._pair(login, address))
-                if f is not None and f.locked_until > now
-            ]
-        if not waits:
-            return None
-        wait, what = max(waits)
-        return Refusal(what, wait)
+            return self._locked(login, address, now)
 
     def begin(self, login: str, address: str) -> Refusal | None:
         """Like `refusal`, and when the attempt may go ahead, count it as running until `failed`,
         `succeeded` or `abandoned` ends it; refused too when as many attempts already run as the
-        failures still free allow (one, past them)."""
-        refusal = self.refusal(login, address)
-        if refusal is not None:
-            return refusal
+        failures still free allow (one, past them). One hold of the lock: no failure can lock the
+        account between the check and the count."""
         now = self.clock()
         with self._lock:
+            refusal = self._locked(login, address, now)
+            if refusal is not None:
+                return refusal
             if len(self._keys) >= MAX_KEYS:
                 self._forget(now)
-            keys = [
-                (what, self._current(key, now))
-                for what, key in zip(("account", "address"), self._pair(login, address), strict=True)
-            ]
+            keys = [(key[0], self._current(key, now)) for key in self._pair(login, address)]
             for what, f in keys:
                 if f.in_flight and f.count + f.in_flight >= FREE:
                     return Refusal(what, FIRST_LOCK_S)
             for _, f in keys:
                 f.in_flight += 1
         return None
+
+    def _locked(self, login: str, address: str, now: float) -> Refusal | None:
+        """The longer of the two locks still running at `now`, if any (the caller holds the lock)."""
+        waits = [
+            (f.locked_until - now, what)
+            for what, f in ((w, self._keys.get((w, k))) for w, k in self._pair(login, address))
+            if f is not None and f.locked_until > now
+        ]
+        if not waits:
+            return None
+        wait, what = max(waits)
+        return Refusal(what, wait)
 
     def abandoned(self, login: str, address: str) -> None:
         """An attempt begun that ended without an answer (an error while checking it)."""

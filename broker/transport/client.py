@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,13 @@ BLOCKED_TIMEOUT_S = 30.0
 """A connection the broker blocks (memory or disk alarm) longer than this is dropped, so a publish
 fails over, and in the end raises BrokerUnavailable, instead of hanging for the whole alarm. An
 address's own `blocked_connection_timeout` URL parameter takes precedence."""
+
+
+CONFIRM_TIMEOUT_S = 10.0
+"""Longest wait for the broker's confirm of one publish attempt (less when the publish's whole
+budget, connect_timeout_s, ends sooner). A connection the broker keeps open but never confirms on
+(a quorum queue whose leader died while the publish was in flight can stay silent well past its
+election) is dropped after it, and the message sent again on a new connection, with the same id."""
 
 
 class BrokerError(Exception):
@@ -118,6 +125,30 @@ def _worth_retrying(error: BaseException) -> bool:
     if tls_options.verification_failure(error) is not None:
         return False  # an untrusted certificate stays untrusted
     return isinstance(_as_broker_error(error), BrokerUnavailable | PublishRefused)
+
+
+class ConfirmNotReceived(BrokerUnavailable):
+    """The broker did not confirm a publish within its deadline; the connection was dropped, and the
+    publish is tried again on a new one while its budget lasts."""
+
+
+@contextlib.contextmanager
+def _confirm_deadline(connection: pika.BlockingConnection, seconds: float) -> Iterator[None]:
+    """Drop the connection when a publish inside is not confirmed within `seconds`.
+
+    pika's blocking channel waits for a confirm with no limit of its own, and its timers run only in
+    process_data_events. This arms a timer on the connection's I/O loop, which the wait for the
+    confirm does run, and ends the stream from it with ConfirmNotReceived: the mechanism pika's own
+    blocked_connection_timeout uses (Connection._on_blocked_connection_timeout)."""
+    impl = connection._impl
+    timer = impl._adapter_call_later(
+        seconds,
+        lambda: impl._terminate_stream(ConfirmNotReceived(f"no confirm within {seconds:.1f} s")),
+    )
+    try:
+        yield
+    finally:
+        impl._adapter_remove_timeout(timer)
 
 
 def connection_parameters(url: str, tls: TlsSettings | None = None) -> list[pika.URLParameters]:
@@ -259,11 +290,16 @@ class ParticipantClient:
             message_id=message_id,
             user_id=self.username,
         )
+        ends = time.monotonic() + self._connect_timeout_s
         try:
             for attempt in self._retrying():
                 with attempt:
                     channel = self._open_once()
-                    channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
+                    assert self._connection is not None
+                    with _confirm_deadline(
+                        self._connection, max(1.0, min(CONFIRM_TIMEOUT_S, ends - time.monotonic()))
+                    ):
+                        channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
         except Exception as exc:
             error = _as_broker_error(exc)
             raise type(error)(f"message {message_id}: {error}") from None

@@ -110,6 +110,7 @@ class Run:
         self.figures: list[str] = []
         self.failures: list[str] = []
         self.workers: list[worker_processes.Worker] = []
+        self.publisher: RetryingPublisher | None = None
 
     def report(self, line: str) -> None:
         self.figures.append(line)
@@ -136,8 +137,24 @@ class Run:
             if first is not None:
                 return (first - since).total_seconds()
             time.sleep(0.05)
-        self.fail(f"routing did not resume within {RESUME_TIMEOUT_S:.0f} s after {label}")
+        self.fail(
+            f"routing did not resume within {RESUME_TIMEOUT_S:.0f} s after {label}: {self._stalled(since)}"
+        )
         return None
+
+    def _stalled(self, since: datetime) -> str:
+        """What each part did since `since`, so that a stall says which part stalled: the
+        participants' publisher, the router (or the tap that watches it), or a worker."""
+        decided = [d for d in self.tap.snapshot() if d.routed_at is not None and d.routed_at > since]
+        sent = max((d.sent_at for d in decided if d.sent_at is not None), default=None)
+        parts = [
+            f"{len(decided)} decisions made since, of inputs sent up to {sent.isoformat() if sent else '-'}",
+            self.publisher.state() if self.publisher is not None else "publisher not started",
+            f"tap reconnects {self.tap.reconnects} {dict(self.tap.errors)}",
+            f"depths {[self.depth(q) for q in (topology.ROUTER_QUEUE, topology.RETRY_QUEUE)]} (input, retry)",
+        ]
+        parts += [f"{w.label} log:\n{w.log_tail(30)}" for w in self.workers]
+        return "; ".join(parts)
 
     def restart(self, node: RabbitNode) -> float:
         started = time.monotonic()
@@ -226,6 +243,7 @@ def _scenario(
     tracker.start()
 
     publisher = RetryingPublisher(dep, total=10**7, per_second=RATE, give_up_s=180)
+    run.publisher = publisher
     started = datetime.now(UTC)
     publisher.start()
     assert run.resumed_after(started, "the start", sent_after=False) is not None, router.log_tail()

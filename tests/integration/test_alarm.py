@@ -1,5 +1,6 @@
 """Memory alarms, on a RabbitMQ node of this module's own (never the shared one): what the router,
-the client library and the blocked-connection watch do while the broker blocks publishers.
+the client library and the blocked-connection watch do while the broker blocks publishers; and a
+node that keeps the connection open but stops answering (SIGSTOP), which never sends the confirm.
 
 The alarm is real: `rabbitmqctl set_vm_memory_high_watermark` puts the threshold under what the
 node uses, and setting it back ends the alarm.
@@ -8,6 +9,8 @@ node uses, and setting it back ends the alarm.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -21,7 +24,7 @@ from broker.domain.messages import Kind
 from broker.settings import Settings
 from broker.transport import topology
 from broker.transport.blocking import BlockedWatch
-from broker.transport.client import BrokerUnavailable, ParticipantClient
+from broker.transport.client import BrokerUnavailable, ConfirmNotReceived, ParticipantClient
 from broker.transport.confirms import CONFIRM_TIMEOUT_S
 from broker.transport.management import scratch_vhost
 from tests.support import rabbitmq_nodes
@@ -97,6 +100,23 @@ def test_a_client_publish_in_an_alarm_raises_broker_unavailable_then_goes_throug
     with ParticipantClient(url, "bureau:330681", connect_timeout_s=10) as client:
         client.publish(b"{}", message_id=str(uuid.uuid4()))  # the same client code, once it is over
     assert wait_for(lambda: queue_depth(scratch.amqp_url, topology.ROUTER_QUEUE) >= 1)
+
+
+def test_a_client_publish_the_broker_never_confirms_raises_within_its_budget(
+    own_node: RabbitNode, scratch: Settings
+) -> None:
+    """pika's blocking channel would wait for that confirm for ever: the client drops the
+    connection at its deadline and says so, and the same client publishes once the node is back."""
+    with ParticipantClient(scratch.amqp_url, "bureau:330681", connect_timeout_s=4) as client:
+        client.publish(b"{}", message_id=str(uuid.uuid4()))  # connected, confirms flowing
+        os.kill(own_node.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(ConfirmNotReceived, match="no confirm within"):
+                client.publish(b"{}", message_id=str(uuid.uuid4()))
+        finally:
+            os.kill(own_node.pid, signal.SIGCONT)
+        client.publish(b"{}", message_id=str(uuid.uuid4()))
+    assert wait_for(lambda: queue_depth(scratch.amqp_url, topology.ROUTER_QUEUE) >= 2)
 
 
 def test_the_router_waits_out_an_alarm_longer_than_its_confirm_timeout(own_node: RabbitNode) -> None:

@@ -54,6 +54,8 @@ class RetryingPublisher(threading.Thread):
         self.failure: BaseException | None = None
         self.stopping = threading.Event()
         self._clients: dict[str, ParticipantClient | None] = {}
+        self._publishing_since: float | None = None
+        """When the publish in hand began (monotonic), None between two publishes."""
 
     def run(self) -> None:
         try:
@@ -65,7 +67,9 @@ class RetryingPublisher(threading.Thread):
                 message = msg(kind, sender, to, case_id=f"S-{n}")
                 for recipient in recipients:
                     self.expected.setdefault(recipient, set()).add(str(message.envelope.message_id))
+                self._publishing_since = time.monotonic()
                 self._publish(sender, message)
+                self._publishing_since = None
                 self.confirmed += 1
                 next_at += self.interval
                 time.sleep(max(0.0, next_at - time.monotonic()))
@@ -76,6 +80,14 @@ class RetryingPublisher(threading.Thread):
                 if client is not None:
                     with contextlib.suppress(Exception):
                         client.close()
+
+    def state(self) -> str:
+        """Where the stream is, for a test's failure message."""
+        since = self._publishing_since
+        doing = (
+            "between two publishes" if since is None else f"in a publish for {time.monotonic() - since:.1f} s"
+        )
+        return f"publisher {doing}, {self.confirmed} confirmed, {self.retries} retries {dict(self.errors)}"
 
     def _publish(self, sender: str, message: Any) -> None:
         deadline = time.monotonic() + self.give_up_s

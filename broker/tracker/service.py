@@ -273,10 +273,11 @@ class Tracker(Worker):
 
     def _send(self, claimed: list[ClaimedNotice], publisher: NoticePublisher) -> tuple[int, set[str]]:
         """Publish the claimed notices and mark the confirmed ones sent; returns how many were marked
-        and the refused ones' ids (their claims lapse after the lease and they are sent again)."""
+        and the refused ones' ids (this tracker claims them again at its next scan; another tracker
+        once their lease lapsed)."""
         refused = publisher.publish([(n.payload, n.message_id) for n in claimed])
         if refused:
-            log.warning("notices not confirmed; retried after their lease", refused=len(refused))
+            log.warning("notices not confirmed; retried at the next scan", refused=len(refused))
         confirmed = [n for n in claimed if n.message_id not in refused]
         marked = self.store.mark_all_sent(confirmed, self.name, self.clock.now())
         for notice in marked:

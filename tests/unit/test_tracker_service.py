@@ -1,6 +1,7 @@
 """The tracker's service without a broker: records ingested and settled, notices sent once, a refused
-notice sent again after its lease. A real SQLite store; the broker's side (the delivered records,
-the confirmed publisher) is a fake behind the service's own protocols."""
+notice sent again at the next scan (by another tracker once its lease lapsed). A real SQLite store;
+the broker's side (the delivered records, the confirmed publisher) is a fake behind the service's
+own protocols."""
 
 from __future__ import annotations
 
@@ -104,24 +105,38 @@ def test_a_redelivered_record_is_acked_and_counted_as_a_duplicate(store: Tracker
     assert len(store.obligations(notice.message_id)) == 1
 
 
-def test_each_notice_is_sent_once_and_a_refused_one_again_after_its_lease(store: TrackerStore) -> None:
+def test_each_notice_is_sent_once_and_a_refused_one_again_at_the_next_scan(store: TrackerStore) -> None:
     desk = Desk()
     notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
     clock = ManualClock(AT)
-    t = tracker(store, clock, lease_s=0.2)
+    t = tracker(store, clock, lease_s=60.0)
     t.ingest(delivered(desk, notice))
     (receipt,) = store.obligations(notice.message_id)
     clock.set(receipt.reminder_at + timedelta(seconds=1))
     refusing = Notices(refuse=1)
     assert t.scan_once(refusing) == 0 and refusing.confirmed == []
-    assert t.scan_once(refusing) == 0  # claimed: not sent again before the lease lapses
-    time.sleep(0.3)
-    assert t.scan_once(refusing) == 1 and t.scan_once(refusing) == 0
+    other = Notices()
+    assert tracker(store, clock).scan_once(other) == 0 and other.confirmed == []  # another's live claim
+    assert t.scan_once(refusing) == 1 and t.scan_once(refusing) == 0  # its own claim, without the lease
     (reminder,) = refusing.confirmed
     assert [n[5] for n in store.sent_notices() if n[4] == "sent"] == [reminder]
     clock.set(receipt.due_at + timedelta(seconds=1))
     assert t.scan_once(refusing) == 2  # escalation and overdue
     assert t.counters.notices == 3
+
+
+def test_a_refused_notice_is_taken_over_by_another_tracker_once_its_lease_lapsed(store: TrackerStore) -> None:
+    desk = Desk()
+    notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
+    clock = ManualClock(AT)
+    gone = tracker(store, clock, lease_s=0.2)
+    gone.ingest(delivered(desk, notice))
+    (receipt,) = store.obligations(notice.message_id)
+    clock.set(receipt.reminder_at + timedelta(seconds=1))
+    assert gone.scan_once(Notices(refuse=1)) == 0
+    time.sleep(0.3)
+    taking_over = Notices()
+    assert tracker(store, clock).scan_once(taking_over) == 1 and len(taking_over.confirmed) == 1
 
 
 def test_a_scan_waits_for_the_consumer_to_catch_up_but_not_longer_than_five_intervals() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import structlog
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from broker.domain.address import Address
@@ -38,7 +38,7 @@ def claim(ctx: Context, tx: Tx, claimant: str, lease_s: float, limit: int) -> li
     )
     if ctx.postgres:
         query = query.with_for_update(skip_locked=True)
-    claimed: list[ClaimedNotice] = []
+    claimed = _reclaim(ctx, conn, claimant, wall, lease_s, limit)  # before this claim makes its own
     for row in conn.execute(query).all():
         ob = obligation_from_row(row)
         reminded = ob.chased and now >= ob.due_at and _notice_exists(conn, ob, Notice.REMINDER)
@@ -65,7 +65,6 @@ def claim(ctx: Context, tx: Tx, claimant: str, lease_s: float, limit: int) -> li
             .where(and_(obligations.c.id == ob.id, obligations.c.revision == ob.revision))
             .values(next_notice_at=ts(chase.next_at) if chase.next_at is not None else None)
         )
-    claimed += _reclaim(ctx, conn, claimant, wall, lease_s, limit)
     return claimed
 
 
@@ -171,8 +170,13 @@ def _supervisor(ctx: Context, ob: Obligation) -> Supervisor:
 def _reclaim(
     ctx: Context, conn: Connection, claimant: str, wall: float, lease_s: float, limit: int
 ) -> list[ClaimedNotice]:
-    """Notices whose claim lapsed: their tracker died before marking them sent."""
-    lapsed = and_(notices.c.state == "publishing", notices.c.lease_until < wall)
+    """Notices whose claim lapsed (their tracker died before marking them sent), and this tracker's
+    own unfinished claims: a scan claims again only after its last claim's notices were marked or
+    given up (refused by the broker, or the database went away before they were marked), so none of
+    its own is being published now, and waiting out its lease would only delay them."""
+    lapsed = and_(
+        notices.c.state == "publishing", or_(notices.c.lease_until < wall, notices.c.claimed_by == claimant)
+    )
     query = select(notices).where(lapsed).limit(limit)
     if ctx.postgres:
         query = query.with_for_update(skip_locked=True)

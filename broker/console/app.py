@@ -78,6 +78,8 @@ class Console:
         moved clock is a new key. One request computes a key while the others asking for it wait
         for its value: 50 operators turning to a new second would otherwise compute it 50 times."""
         with self._cache_lock:
+            if len(self._computing) > 2000:  # keys whose compute() failed never reach the cache
+                self._computing = {}
             lock = self._computing.setdefault(key, threading.Lock())
         with lock:
             now = time.monotonic()

@@ -3,6 +3,7 @@ wait for it, and a figure older than its time to live is computed again."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -42,3 +43,16 @@ def test_a_figure_past_its_time_to_live_is_computed_again(tmp_path: Any) -> None
     assert c.cached("other", 0.05, lambda: next(counter)) == 1  # another key, its own value
     time.sleep(0.06)
     assert c.cached("k", 0.05, lambda: next(counter)) == 2
+
+
+def test_keys_whose_computation_fails_are_not_kept_for_ever(tmp_path: Any) -> None:
+    c = console(tmp_path)
+
+    def failing() -> int:
+        raise OSError("the database is away")
+
+    for second in range(5000):  # a figure asked for every second of a long outage
+        with contextlib.suppress(OSError):
+            c.cached(("overdue", second), 1.0, failing)
+    assert len(c._computing) <= 2001
+    assert c.cached("k", 5.0, lambda: 7) == 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Any
 
@@ -28,6 +29,11 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         sender_rates=SenderRates(args.sender_rate, args.sender_burst),
     )
     router.install_signal_handlers()
+    # What is loaded by now (the division registry, the participants, the models' validators) lives
+    # as long as the process: out of the collector's way, a full collection walks only what routing
+    # allocates since, which shortens its pauses (the latency tail).
+    gc.collect()
+    gc.freeze()
     metrics.serve(args.metrics_port, metrics.ROUTER, args.metrics_host)
     try:
         router.run()

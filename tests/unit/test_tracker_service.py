@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from broker.domain.messages import Kind
+from broker.store.tracker.model import Obligation
 from broker.store.tracker.store import TrackerStore
 from broker.tools.records import Desk
 from broker.tracker.calendar import BEIJING
@@ -105,14 +106,20 @@ def test_a_redelivered_record_is_acked_and_counted_as_a_duplicate(store: Tracker
     assert len(store.obligations(notice.message_id)) == 1
 
 
-def test_each_notice_is_sent_once_and_a_refused_one_again_at_the_next_scan(store: TrackerStore) -> None:
+def reminder_due(store: TrackerStore, lease_s: float) -> tuple[Tracker, ManualClock, Obligation]:
+    """A tracker that took in a case notice, its clock just past the receipt's reminder time."""
     desk = Desk()
     notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
     clock = ManualClock(AT)
-    t = tracker(store, clock, lease_s=60.0)
+    t = tracker(store, clock, lease_s=lease_s)
     t.ingest(delivered(desk, notice))
     (receipt,) = store.obligations(notice.message_id)
     clock.set(receipt.reminder_at + timedelta(seconds=1))
+    return t, clock, receipt
+
+
+def test_each_notice_is_sent_once_and_a_refused_one_again_at_the_next_scan(store: TrackerStore) -> None:
+    t, clock, receipt = reminder_due(store, lease_s=60.0)
     refusing = Notices(refuse=1)
     assert t.scan_once(refusing) == 0 and refusing.confirmed == []
     other = Notices()
@@ -126,13 +133,7 @@ def test_each_notice_is_sent_once_and_a_refused_one_again_at_the_next_scan(store
 
 
 def test_a_refused_notice_is_taken_over_by_another_tracker_once_its_lease_lapsed(store: TrackerStore) -> None:
-    desk = Desk()
-    notice = desk.send(Kind.CASE_NOTICE, "bureau:330681", ["bureau:330600"], AT)
-    clock = ManualClock(AT)
-    gone = tracker(store, clock, lease_s=0.2)
-    gone.ingest(delivered(desk, notice))
-    (receipt,) = store.obligations(notice.message_id)
-    clock.set(receipt.reminder_at + timedelta(seconds=1))
+    gone, clock, _ = reminder_due(store, lease_s=0.2)
     assert gone.scan_once(Notices(refuse=1)) == 0
     time.sleep(0.3)
     taking_over = Notices()

@@ -78,7 +78,7 @@ class Console:
         moved clock is a new key. One request computes a key while the others asking for it wait
         for its value: 50 operators turning to a new second would otherwise compute it 50 times."""
         with self._cache_lock:
-            if len(self._computing) > 2000:  # keys whose compute() failed never reach the cache
+            if len(self._computing) > 2000:  # one lock per key asked, whether its compute() failed or not
                 self._computing = {}
             lock = self._computing.setdefault(key, threading.Lock())
         with lock:
@@ -90,7 +90,6 @@ class Console:
             with self._cache_lock:
                 if len(self._cache) > 1000:
                     self._cache.clear()
-                    self._computing = {key: lock}
                 self._cache[key] = (now, value)
             return value
 

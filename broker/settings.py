@@ -74,6 +74,20 @@ def broker_addresses(url: str, variable: str = "RB_AMQP_URL") -> tuple[str, ...]
     return addresses
 
 
+MAX_SHARDS = 64
+"""More shards than routers is no use; this bound keeps a typo from declaring thousands of queues."""
+
+
+def shard_count(text: str, variable: str = "RB_ROUTER_SHARDS") -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise SettingsError(f"{variable}: {text[:20]!r} is not a whole number of shards") from None
+    if not 1 <= count <= MAX_SHARDS:
+        raise SettingsError(f"{variable}: {count} shards; give 1 (unsharded) to {MAX_SHARDS}")
+    return count
+
+
 def failover_url(url: str) -> str:
     """The broker URL list in kombu's own failover form (addresses joined by `;`)."""
     return ";".join(broker_addresses(url))
@@ -162,6 +176,9 @@ class Settings:
     """RB_INBOX_SECRET_FILE: a file (mode 600) holding the inbox secret, when RB_INBOX_SECRET is empty."""
     tls: TlsSettings = field(default_factory=TlsSettings)
     """RB_TLS_*: CA, client certificate and key for amqps:// and the management API over HTTPS."""
+    router_shards: int = field(default_factory=lambda: shard_count(_env("RB_ROUTER_SHARDS", "1")))
+    """RB_ROUTER_SHARDS: how many shards the router's input is split into by case (1: one queue,
+    rb.router.inbound); `provision` declares them and each `route --shard K` consumes one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amqp_url", failover_url(self.amqp_url))

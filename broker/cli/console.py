@@ -42,7 +42,9 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     engine = existing_engine(announce=True)
     replay_url = os.environ.get("RB_CONSOLE_REPLAY_URL") or None
-    console = Console(settings.amqp_url, engine, accounts, replay_url=replay_url)
+    console = Console(
+        settings.amqp_url, engine, accounts, replay_url=replay_url, router_shards=settings.router_shards
+    )
     print(
         f"console on http://{args.host}:{args.port}/ for {len(accounts)} operators"
         + ("" if replay_url else " (no replays: RB_CONSOLE_REPLAY_URL is not set)"),

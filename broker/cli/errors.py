@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from broker.settings import Settings
+from broker.settings import Settings, SettingsError
 from broker.transport.errors import BrokerMistake, classify, reply_text
 
 EXIT_SETTING = 2
@@ -76,6 +76,7 @@ def _local(error: BaseException, settings: Settings) -> str | None:
     from broker.store.tracker.existing import TrackerDatabaseError
     from broker.transport.management import ManagementError
     from broker.transport.quarantine import OperatorError
+    from broker.transport.topology import ShardingUnavailable, TopologyMismatch
 
     if isinstance(error, ManagementError):
         reason = reply_text(error)
@@ -96,7 +97,9 @@ def _local(error: BaseException, settings: Settings) -> str | None:
         return f"error: {error.filename}: permission denied\nfix: check the file's owner and mode"
     if isinstance(error, ParticipantsError | AddressError | CredentialsError):
         return f"error: {error}"
-    if isinstance(error, TrackerDatabaseError | OperatorError):
+    if isinstance(
+        error, TrackerDatabaseError | OperatorError | TopologyMismatch | ShardingUnavailable | SettingsError
+    ):
         return f"error: {error}"
     return _database(error)
 

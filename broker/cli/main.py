@@ -15,7 +15,7 @@ from broker.settings import Settings, SettingsError
 def cmd_declare(args: argparse.Namespace, settings: Settings) -> int:
     from broker.transport import topology
 
-    count = topology.declare_at(settings.amqp_url)
+    count = topology.declare_at(settings.amqp_url, settings.router_shards)
     print(f"declared {count} exchanges and queues on {settings.vhost!r}")
     return 0
 

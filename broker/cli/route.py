@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from broker.cli.arguments import participants, positive_int, rate
-from broker.settings import Settings
+from broker.settings import Settings, SettingsError, shard_count
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,6 +20,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     from broker.transport.reconnect import is_authentication_error
 
     logs.configure(args.log_level)
+    shard = _shard(args, settings)
     router = Router(
         settings.amqp_url,
         participants(args, settings),
@@ -27,6 +28,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         prefetch=args.prefetch,
         quarantine_share=ShareLimits.per_hour(args.quarantine_share),
         sender_rates=SenderRates(args.sender_rate, args.sender_burst),
+        shard=shard,
     )
     router.install_signal_handlers()
     # What is loaded by now (the division registry, the participants, the models' validators) lives
@@ -49,6 +51,23 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _shard(args: argparse.Namespace, settings: Settings) -> Any:
+    """The shard this router consumes: --shard K of --shards N (default RB_ROUTER_SHARDS)."""
+    from broker.transport.topology import Shard
+
+    count = settings.router_shards if args.shards is None else shard_count(args.shards, "--shards")
+    if args.shard is None:
+        if count > 1:
+            raise SettingsError(
+                f"route: the input is split into {count} shards; --shard K (0 to {count - 1}) says which "
+                "one this router consumes"
+            )
+        return Shard()
+    if not 0 <= args.shard < count:
+        raise SettingsError(f"route: --shard {args.shard}, but there are {count} shards (0 to {count - 1})")
+    return Shard(args.shard, count)
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("route", help="run the router worker until SIGTERM")
     p.add_argument("--participants", help="participants file (default RB_PARTICIPANTS)")
@@ -59,6 +78,20 @@ def add_commands(sub: Any) -> None:
         help="unacked messages held at once, and the largest batch (default 256)",
     )
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--shards",
+        default=None,
+        metavar="N",
+        help="the input's shards by case (default RB_ROUTER_SHARDS, else 1); `provision` declares them",
+    )
+    p.add_argument(
+        "--shard",
+        type=int,
+        default=None,
+        metavar="K",
+        help="which shard this router consumes, 0 to N-1 (needed with N > 1); a second router of the "
+        "same shard waits as a standby (single active consumer) and takes over when the first stops",
+    )
     p.add_argument(
         "--quarantine-share",
         type=positive_int,

@@ -68,6 +68,8 @@ class Console:
     follow: bool = True
     """Follow rb.routing-log (False: the log is filled by the caller, as the benchmark does)."""
     follower: RoutingLogFollower | None = None
+    router_shards: int = 1
+    """RB_ROUTER_SHARDS: health shows every shard's queue, and the router up while each has one."""
     _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
     _computing: dict[Any, threading.Lock] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from broker.store.tracker.model import PartyStats
 from broker.transport import topology
-from broker.transport.observe import QueueState, queue_states
+from broker.transport.observe import QueueState, queue_states, watched_queues
 
 if TYPE_CHECKING:
     from broker.console.app import Console
@@ -33,7 +33,7 @@ class Health:
 
     @property
     def stalled(self) -> bool:
-        waiting = next((q.messages for q in self.queues if q.name == topology.ROUTER_QUEUE), 0) or 0
+        waiting = sum(q.messages or 0 for q in self.queues if topology.is_router_queue(q.name))
         age = self.last_decision_age_s
         return waiting > 0 and (age is None or age > STALE_DECISION_S)
 
@@ -44,13 +44,17 @@ class Health:
 
 
 def check(console: Console) -> Health:
-    queues: list[QueueState] = console.cached(("queues",), CACHE_S, lambda: queue_states(console.amqp_url))
+    watched = watched_queues(console.router_shards)
+    queues: list[QueueState] = console.cached(
+        ("queues",), CACHE_S, lambda: queue_states(console.amqp_url, watched)
+    )
     now = time.time()
     consumers = {q.name: q.consumers or 0 for q in queues}
+    inputs = topology.router_queues(console.router_shards)[1:] or [topology.ROUTER_QUEUE]
     last = console.log.last()
     follower = console.follower
     return Health(
-        router_up=consumers.get(topology.ROUTER_QUEUE, 0) > 0,
+        router_up=all(consumers.get(q, 0) > 0 for q in inputs),
         tracker_up=consumers.get(topology.TRACKER_QUEUE, 0) > 0,
         queues=queues,
         last_decision_age_s=now - last.received if last is not None else None,

@@ -50,12 +50,15 @@ input triggers), the router hands the batch back and takes deliveries one at a t
 have been handled: the input that caused it then fails alone and is quarantined alone (stage
 `internal`), and its innocent neighbours were redelivered once, never up to the delivery limit."""
 
-DESTINATIONS = Destinations(
-    deliver=topology.DELIVER_EXCHANGE,
-    quarantine=topology.QUARANTINE,
-    routing_log=topology.ROUTING_LOG,
-    retry_queue=topology.RETRY_QUEUE,
-)
+
+def destinations(shard: topology.Shard) -> Destinations:
+    """Where a router publishes; the retry queue is its shard's, so a parked input comes back to it."""
+    return Destinations(
+        deliver=topology.DELIVER_EXCHANGE,
+        quarantine=topology.QUARANTINE,
+        routing_log=topology.ROUTING_LOG,
+        retry_queue=shard.retry_queue,
+    )
 
 
 class Router(Worker):
@@ -73,12 +76,16 @@ class Router(Worker):
         clock_skew: timedelta = CLOCK_SKEW,
         quarantine_share: ShareLimits | None = None,
         sender_rates: SenderRates | None = None,
+        shard: topology.Shard = topology.UNSHARDED,
     ) -> None:
+        """`shard`: which shard of the input this router consumes (by default the one queue,
+        rb.router.inbound); routers of several shards share `memory` (PostgreSQL)."""
         self.participants = participants
+        self.shard = shard
         self.memory = memory
         self.counters = Counters()
         self.consumer = BatchConsumer(
-            amqp_url, topology.ROUTER_QUEUE, self, prefetch, HOLD_S, ISOLATION_DELIVERIES, log=log
+            amqp_url, shard.queue, self, prefetch, HOLD_S, ISOLATION_DELIVERIES, log=log
         )
         self.pipeline = self.pipeline_class(
             participants,
@@ -88,7 +95,7 @@ class Router(Worker):
                 participants.addresses,
                 clock_skew,
             ),
-            DESTINATIONS,
+            destinations(shard),
             self.counters,
             clock,  # the demo passes a compressed clock
             guard=self._database,
@@ -101,7 +108,7 @@ class Router(Worker):
 
     def on_session(self) -> None:
         self.counters.sessions += 1
-        log.info("connected", queue=topology.ROUTER_QUEUE, participants=len(self.participants))
+        log.info("connected", queue=self.shard.queue, participants=len(self.participants))
 
     def handle_batch(
         self, batch: list[Delivery], publisher: ConfirmedPublisher, holding: bool

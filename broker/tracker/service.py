@@ -31,7 +31,7 @@ from broker.store.tracker.model import ClaimedNotice
 from broker.store.tracker.store import DEFAULT_LEASE_S, TrackerStore
 from broker.tracker.clock import Clock, SystemClock
 from broker.tracker.record import Record, RecordError, parse_event
-from broker.transport import topology
+from broker.transport import shard_key, topology
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.consumer import BatchConsumer, Worker
 from broker.transport.inbound import Delivery
@@ -93,7 +93,7 @@ class ConfirmedNotices:
                 (index, message_id),
                 payload,
                 topology.INBOUND_EXCHANGE,
-                "",
+                shard_key.of_body(payload),
                 mandatory=True,  # a notice no queue took is not sent
                 content_type="application/json",
                 content_encoding="utf-8",

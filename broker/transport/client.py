@@ -37,8 +37,8 @@ from broker.domain.factory import new_message as new_message
 from broker.domain.messages import Kind, Message
 from broker.domain.validation import validate_message
 from broker.settings import TlsSettings, broker_addresses
+from broker.transport import shard_key, topology
 from broker.transport import tls as tls_options
-from broker.transport import topology
 
 SEEN_WINDOW = 100_000
 """Message ids a consumer remembers to drop duplicates (at-least-once delivery can repeat one)."""
@@ -281,8 +281,9 @@ class ParticipantClient:
         if isinstance(message, Message):
             body = message.model_dump_json(exclude_none=True).encode("utf-8")
             message_id = str(message.envelope.message_id)
+            key = shard_key.of_case(message.envelope.case_id)
         else:
-            body = message
+            body, key = message, shard_key.of_body(message)
         properties = pika.BasicProperties(
             content_type="application/json",
             content_encoding="utf-8",
@@ -299,7 +300,9 @@ class ParticipantClient:
                     with _confirm_deadline(
                         self._connection, max(1.0, min(CONFIRM_TIMEOUT_S, ends - time.monotonic()))
                     ):
-                        channel.basic_publish(topology.INBOUND_EXCHANGE, "", body, properties, mandatory=True)
+                        channel.basic_publish(
+                            topology.INBOUND_EXCHANGE, key, body, properties, mandatory=True
+                        )
         except Exception as exc:
             error = _as_broker_error(exc)
             raise type(error)(f"message {message_id}: {error}") from None

@@ -29,6 +29,14 @@ HOME: dict[str, tuple[str, str]] = {
 """Where a dead letter of each queue is re-fed: (exchange, routing key)."""
 
 
+def home(queue: str) -> tuple[str, str] | None:
+    """Where a dead letter of `queue` is re-fed; a router shard's input goes back to that shard's
+    queue (through the default exchange), so its case keeps its router."""
+    if queue in HOME:
+        return HOME[queue]
+    return ("", queue) if topology.is_router_queue(queue) else None
+
+
 class RefeedStopped(RuntimeError):
     """The broker refused a re-feed; what was re-fed so far is in `report`, the rest is untouched."""
 
@@ -77,10 +85,11 @@ def refeed(
             if method is None:
                 break
             origin = died_in(properties.headers)
-            if origin not in HOME:
+            target = home(origin) if origin is not None else None
+            if origin is None or target is None:
                 report.left += 1
                 continue
-            exchange, routing_key = HOME[origin]
+            exchange, routing_key = target
             try:
                 channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
             except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:

@@ -38,6 +38,11 @@ WATCHED_QUEUES = (
 """The queues the console's health page shows, in its order."""
 
 
+def watched_queues(router_shards: int = 1) -> tuple[str, ...]:
+    """WATCHED_QUEUES with each router shard's queue after rb.router.inbound."""
+    return (*topology.router_queues(router_shards), *WATCHED_QUEUES[1:])
+
+
 class RoutingLogFollower:
     """Calls `on_record` with every record on rb.routing-log, from a daemon thread, until stopped;
     reconnects by itself. `bound` is set once the queue is bound (and again after a reconnect)."""

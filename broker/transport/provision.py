@@ -95,8 +95,9 @@ def provision(
     report = ProvisionReport()
     vhost = settings.vhost
     with Connection(settings.amqp_url, **kombu_options(settings.amqp_url)) as conn:
-        declared = topology.declare(conn, list(participants), inbox_length, secret, inbox_type)
-        report.inboxes = declared - len(topology.core_entities())
+        shards = settings.router_shards
+        declared = topology.declare(conn, list(participants), inbox_length, secret, inbox_type, shards)
+        report.inboxes = declared - len(topology.core_entities(shards))
     with Management(settings) as api:
         router = f"{participants.user_prefix}{ROUTER_USER}"
         operator = f"{participants.user_prefix}{OPERATOR_USER}"

@@ -28,7 +28,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from broker.domain import quarantine_ids as ids
-from broker.transport import topology
+from broker.transport import shard_key, topology
 from broker.transport.client import connection_parameters
 from broker.transport.deadletter import died_in
 
@@ -214,7 +214,8 @@ class HoldingQueue:
             user_id=held.user_id,
         )
         try:
-            self.channel.basic_publish(topology.INBOUND_EXCHANGE, "", held.body, properties, mandatory=True)
+            key = shard_key.of_body(held.body)
+            self.channel.basic_publish(topology.INBOUND_EXCHANGE, key, held.body, properties, mandatory=True)
         except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:
             raise OperatorError(
                 f"the broker refused the replay of {held.id} ({type(exc).__name__}); it stays in quarantine"

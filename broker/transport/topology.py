@@ -1,6 +1,8 @@
 """The one place that names and declares exchanges, queues and bindings. Declaring is idempotent.
 
 participants ──publish──▶ rb.inbound (fanout) ──▶ rb.router.inbound ──▶ router
+  sharded (RB_ROUTER_SHARDS=N): rb.inbound ──▶ rb.router.shards (consistent hash of the routing key)
+              ──▶ rb.router.inbound.<k>, k < N (single active consumer) ──▶ the router of shard k
 router ──▶ rb.deliver (direct, key = address) ──▶ rb.inbox.<address>.<token>  (one per participant)
 router ──▶ rb.quarantine (fanout) ──▶ rb.quarantine        (rejected input, with reason headers)
 router ──▶ rb.routing-log (topic, key = event.kind.party.code) (one record per decision)
@@ -29,6 +31,11 @@ RETRY_QUEUE = "rb.router.retry"
 RETRY_DELAY_MS it is dead-lettered back to rb.inbound and routed again, sending only the copies not
 yet confirmed."""
 RETRY_DELAY_MS = 1000
+SHARD_EXCHANGE = "rb.router.shards"
+"""With RB_ROUTER_SHARDS=N > 1: the consistent-hash exchange (RabbitMQ's
+rabbitmq_consistent_hash_exchange plugin) between rb.inbound and the N shard queues. It hashes the
+routing key, which participants set to `shard_key.of_case(case_id)`, so every message of one case reaches
+one shard, in the order it was published, and one router decides them in that order."""
 DELIVER_EXCHANGE = "rb.deliver"
 """Where the router puts each copy; the routing key is the recipient's address."""
 INBOX_PREFIX = "rb.inbox."
@@ -102,14 +109,18 @@ class QueueArguments:
     """at-least-once keeps a quorum queue's message until the dead-letter target confirmed it, so a
     full rb.dead-letter loses nothing (needs reject-publish overflow):
     https://www.rabbitmq.com/docs/quorum-queues#dead-lettering"""
+    dead_letter_routing_key: str | None = None
+    """The routing key dead letters get (default: their own): https://www.rabbitmq.com/docs/dlx#routing"""
     message_ttl: int | None = None
     """Milliseconds a message waits before it expires (and is dead-lettered):
     https://www.rabbitmq.com/docs/ttl#per-queue-message-ttl"""
 
     def as_arguments(self) -> dict[str, Any]:
         args: dict[str, Any] = {"x-queue-type": self.queue_type}
-        if self.dead_letter_exchange:
+        if self.dead_letter_exchange is not None:
             args["x-dead-letter-exchange"] = self.dead_letter_exchange
+        if self.dead_letter_routing_key is not None:
+            args["x-dead-letter-routing-key"] = self.dead_letter_routing_key
         if self.max_length is not None:
             args["x-max-length"] = self.max_length
             args["x-overflow"] = self.overflow
@@ -121,7 +132,7 @@ class QueueArguments:
         if self.delivery_limit is not None and self.queue_type == "quorum":
             args["x-delivery-limit"] = self.delivery_limit
         if (
-            self.dead_letter_exchange
+            self.dead_letter_exchange is not None
             and self.dead_letter_strategy == "at-least-once"
             and self.queue_type == "quorum"
         ):
@@ -130,6 +141,46 @@ class QueueArguments:
         if self.message_ttl is not None:
             args["x-message-ttl"] = self.message_ttl
         return args
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count`: the queue its router consumes and the retry queue it parks in.
+    One shard (count 1) is the unsharded topology: rb.router.inbound and rb.router.retry."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}: the index counts from 0 to shards - 1")
+
+    @property
+    def queue(self) -> str:
+        return ROUTER_QUEUE if self.count == 1 else f"{ROUTER_QUEUE}.{self.index}"
+
+    @property
+    def retry_queue(self) -> str:
+        return RETRY_QUEUE if self.count == 1 else f"{RETRY_QUEUE}.{self.index}"
+
+
+UNSHARDED = Shard()
+
+
+def shards(count: int) -> list[Shard]:
+    return [Shard(k, count) for k in range(count)]
+
+
+def router_queues(count: int = 1) -> list[str]:
+    """The queues routers consume with `count` shards; rb.router.inbound first in any case, since
+    it exists (unbound) after a deployment went from one router queue to shards, until drained."""
+    return [ROUTER_QUEUE] + ([s.queue for s in shards(count)] if count > 1 else [])
+
+
+def is_router_queue(name: str) -> bool:
+    """rb.router.inbound or one of its shards, rb.router.inbound.<k>."""
+    prefix, _, index = name.rpartition(".")
+    return name == ROUTER_QUEUE or (prefix == ROUTER_QUEUE and index.isdigit())
 
 
 def inbox_name(address: Address, secret: str) -> str:
@@ -165,7 +216,51 @@ def _queue(name: str, exchange: Exchange, routing_key: str = "", args: QueueArgu
     )
 
 
-def core_entities() -> list[Exchange | Queue]:
+def _retry_queue(name: str, back: QueueArguments) -> Queue:
+    # Published to through the default exchange with `mandatory`: a missing queue is a return,
+    # never a silent hop to rb.unroutable; quorum, so a parked input outlives its node.
+    return Queue(name, durable=True, auto_delete=False, queue_arguments=back.as_arguments())
+
+
+def _retry_arguments(**back: Any) -> QueueArguments:
+    return QueueArguments(
+        dead_letter_strategy="at-least-once", message_ttl=RETRY_DELAY_MS, delivery_limit=None, **back
+    )
+
+
+def _shard_entities(count: int) -> list[Exchange | Queue]:
+    """The consistent-hash exchange bound to rb.inbound, and per shard its input queue (one active
+    consumer at a time, so a second router on the same shard waits as a standby and the order holds)
+    and its retry queue, which dead-letters back to that shard's queue, not through the hash."""
+    hashed = Exchange(
+        SHARD_EXCHANGE,
+        type="x-consistent-hash",
+        durable=True,
+        auto_delete=False,
+        arguments={"alternate-exchange": UNROUTABLE},
+    )
+    entities: list[Exchange | Queue] = [hashed]
+    for shard in shards(count):
+        entities.append(
+            Queue(
+                shard.queue,
+                exchange=hashed,
+                routing_key="1",  # with a consistent-hash exchange: the shard's weight
+                durable=True,
+                auto_delete=False,
+                queue_arguments={**QueueArguments().as_arguments(), "x-single-active-consumer": True},
+            )
+        )
+        entities.append(
+            _retry_queue(
+                shard.retry_queue,
+                _retry_arguments(dead_letter_exchange="", dead_letter_routing_key=shard.queue),
+            )
+        )
+    return entities
+
+
+def core_entities(shard_count: int = 1) -> list[Exchange | Queue]:
     """The fixed part of the topology, in declaration order."""
     unroutable = _exchange(UNROUTABLE, "fanout", alternate=False)
     dead = _exchange(DEAD_LETTER, "fanout", alternate=False)
@@ -178,20 +273,11 @@ def core_entities() -> list[Exchange | Queue]:
         dead,
         _queue(DEAD_LETTER_QUEUE, dead, args=holding(DEAD_LETTER_MAX_MESSAGES, DEAD_LETTER_MAX_BYTES)),
         inbound,
-        _queue(ROUTER_QUEUE, inbound),
-        # Published to through the default exchange with `mandatory`: a missing queue is a
-        # return, never a silent hop to rb.unroutable; quorum, so a parked input outlives its node.
-        Queue(
-            RETRY_QUEUE,
-            durable=True,
-            auto_delete=False,
-            queue_arguments=QueueArguments(
-                dead_letter_exchange=INBOUND_EXCHANGE,
-                dead_letter_strategy="at-least-once",
-                message_ttl=RETRY_DELAY_MS,
-                delivery_limit=None,
-            ).as_arguments(),
-        ),
+        # bound to rb.inbound by declare() unless the input is sharded; then it stays, unbound, so
+        # a router of this queue drains what it holds from before
+        Queue(ROUTER_QUEUE, durable=True, auto_delete=False, queue_arguments=QueueArguments().as_arguments()),
+        _retry_queue(RETRY_QUEUE, _retry_arguments(dead_letter_exchange=INBOUND_EXCHANGE)),
+        *(_shard_entities(shard_count) if shard_count > 1 else []),
         _exchange(DELIVER_EXCHANGE, "direct"),
         quarantine,
         _queue(QUARANTINE, quarantine, args=holding(QUARANTINE_MAX_MESSAGES, QUARANTINE_MAX_BYTES)),
@@ -231,10 +317,11 @@ def declare(
     inbox_length: int = DEFAULT_INBOX_LENGTH,
     inbox_secret: str = "",
     inbox_type: InboxType = "quorum",
+    shard_count: int = 1,
 ) -> int:
-    """Declare the core topology and the given inboxes (named with inbox_secret). Returns how many
-    entities were declared."""
-    entities: list[Exchange | Queue] = core_entities()
+    """Declare the core topology (with `shard_count` router shards) and the given inboxes (named
+    with inbox_secret). Returns how many entities were declared."""
+    entities: list[Exchange | Queue] = core_entities(shard_count)
     entities += [
         inbox_queue(a, inbox_length, secret=inbox_secret, queue_type=inbox_type) for a in inboxes or []
     ]
@@ -247,7 +334,43 @@ def declare(
                     f"{entity.name}: declared earlier with other arguments ({str(exc.reply_text)[:240]}); "
                     "see deploy/PRODUCTION.md, 'Upgrading the topology'"
                 ) from None
+            except amqp.exceptions.InvalidCommand as exc:
+                if entity.name != SHARD_EXCHANGE:
+                    raise
+                raise ShardingUnavailable(
+                    f"{SHARD_EXCHANGE}: the broker has no x-consistent-hash exchange type "
+                    f"({str(exc.reply_text)[:160]}); RB_ROUTER_SHARDS={shard_count} needs the "
+                    "rabbitmq_consistent_hash_exchange plugin on every node "
+                    "(rabbitmq-plugins enable rabbitmq_consistent_hash_exchange), or RB_ROUTER_SHARDS=1"
+                ) from None
+        _point_inbound(channel, shard_count)
     return len(entities)
+
+
+def _point_inbound(channel: Any, shard_count: int) -> None:
+    """rb.inbound feeds either rb.router.inbound or the shard exchange, never both (an input would
+    be routed twice). Unbinding what is not bound is a no-op; both ends exist by now."""
+    if shard_count == 1:
+        channel.queue_bind(ROUTER_QUEUE, INBOUND_EXCHANGE, "")
+        if _exists(channel, SHARD_EXCHANGE):
+            channel.exchange_unbind(SHARD_EXCHANGE, INBOUND_EXCHANGE, "")
+    else:
+        channel.exchange_bind(SHARD_EXCHANGE, INBOUND_EXCHANGE, "")
+        channel.queue_unbind(ROUTER_QUEUE, INBOUND_EXCHANGE, "")
+
+
+def _exists(channel: Any, exchange: str) -> bool:
+    """Whether an exchange exists, asked on a channel of its own (a 404 closes the channel)."""
+    with channel.connection.channel() as probe:
+        try:
+            probe.exchange_declare(exchange, "", passive=True)
+        except amqp.exceptions.NotFound:
+            return False
+    return True
+
+
+class ShardingUnavailable(RuntimeError):
+    """RB_ROUTER_SHARDS > 1 on a broker without the consistent-hash exchange plugin."""
 
 
 class TopologyMismatch(RuntimeError):
@@ -255,9 +378,9 @@ class TopologyMismatch(RuntimeError):
     change them in place: the queue must be emptied, deleted and declared again)."""
 
 
-def declare_at(url: str) -> int:
+def declare_at(url: str, shard_count: int = 1) -> int:
     """Connect to the broker at `url` (TLS settings applied) and declare the core topology."""
     from broker.transport.tls import kombu_options
 
     with Connection(url, **kombu_options(url)) as connection:
-        return declare(connection)
+        return declare(connection, shard_count=shard_count)

@@ -62,6 +62,8 @@ class RabbitNode(nodes.RabbitNode):
 
     peers: tuple[str, ...] = ()
     tls: NodeTls | None = None
+    extra_plugins: tuple[str, ...] = ()
+    """Plugins beside the tools' own (e.g. rabbitmq_consistent_hash_exchange for sharding)."""
 
     # ---- addresses ----
 
@@ -115,7 +117,8 @@ class RabbitNode(nodes.RabbitNode):
         ]
 
     def plugins(self) -> tuple[str, ...]:
-        return (*super().plugins(), "rabbitmq_auth_mechanism_ssl") if self.tls else super().plugins()
+        tls = ("rabbitmq_auth_mechanism_ssl",) if self.tls else ()
+        return (*super().plugins(), *tls, *self.extra_plugins)
 
     def env(self) -> dict[str, str]:
         env = super().env()
@@ -127,7 +130,9 @@ class RabbitNode(nodes.RabbitNode):
 class RabbitCluster:
     """`size` nodes under one temporary directory (size 1: a single node)."""
 
-    def __init__(self, size: int = 3, label: str = "test", tls: NodeTls | None = None) -> None:
+    def __init__(
+        self, size: int = 3, label: str = "test", tls: NodeTls | None = None, plugins: tuple[str, ...] = ()
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"rb-{label}-rabbit-"))
         self.home = nodes.new_home(self.root)
         stem = nodes.node_name(label)
@@ -145,6 +150,7 @@ class RabbitCluster:
                     home=self.home,
                     peers=names if size > 1 else (),
                     tls=tls,
+                    extra_plugins=plugins,
                 )
             )
 
@@ -235,10 +241,10 @@ class RabbitCluster:
 
 @contextlib.contextmanager
 def rabbitmq_cluster(
-    size: int = 3, label: str = "test", tls: NodeTls | None = None
+    size: int = 3, label: str = "test", tls: NodeTls | None = None, plugins: tuple[str, ...] = ()
 ) -> Iterator[RabbitCluster]:
     """Own RabbitMQ nodes, started and clustered; stopped and deleted afterwards."""
-    cluster = RabbitCluster(size, label, tls)
+    cluster = RabbitCluster(size, label, tls, plugins)
     try:
         cluster.start()
         yield cluster
@@ -247,7 +253,9 @@ def rabbitmq_cluster(
 
 
 @contextlib.contextmanager
-def rabbitmq_node(label: str = "test", tls: NodeTls | None = None) -> Iterator[RabbitNode]:
+def rabbitmq_node(
+    label: str = "test", tls: NodeTls | None = None, plugins: tuple[str, ...] = ()
+) -> Iterator[RabbitNode]:
     """One own RabbitMQ node, stopped and deleted afterwards."""
-    with rabbitmq_cluster(1, label, tls) as cluster:
+    with rabbitmq_cluster(1, label, tls, plugins) as cluster:
         yield cluster.nodes[0]

@@ -190,12 +190,15 @@ def metrics_port(service: dict[str, Any]) -> int:
 def test_prometheus_scrapes_the_ports_the_workers_serve() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    for worker in ("router", "tracker"):
-        service = services()[worker]
-        port = metrics_port(service)
-        assert [str(port)] == [str(p) for p in service["expose"]]
+    for worker, command in (("router", "route"), ("tracker", "track")):
+        running = [n for n, s in services().items() if command in [a[0] for a in referral_broker_commands(s)]]
+        assert worker in running  # with its shards' routers (router-1, ...) beside it
         (sd,) = jobs[worker]["dns_sd_configs"]
-        assert sd["names"] == [worker] and sd["port"] == port
+        assert sorted(sd["names"]) == sorted(running), "every service running the worker is scraped"
+        for name in running:
+            port = metrics_port(services()[name])
+            assert [str(port)] == [str(p) for p in services()[name]["expose"]]
+            assert sd["port"] == port
     for job in ("rabbitmq", "rabbitmq-queues"):
         (static,) = jobs[job]["static_configs"]
         assert static["targets"] == [f"{node}:15692" for node in RABBITMQ_NODES]
@@ -310,6 +313,7 @@ OWN_SECRETS = {
     "postgres": "postgres",
     "provision": "provision",
     "router": "router",
+    "router-1": "router",  # the second shard's router: the same user and database
     "tracker": "tracker",
 }
 """The subdirectory of the secrets volume each service may see (deploy/init-secrets.sh writes them)."""
@@ -340,12 +344,13 @@ def test_each_service_mounts_only_its_own_secrets() -> None:
         assert subpaths == allowed, f"{name} sees {sorted(subpaths)}, not only {sorted(allowed)}"
         if name != "provision":
             assert all(read_only for *_, read_only in mounts), f"{name} may write its secrets"
-    # nobody but the RabbitMQ nodes shares a subdirectory
+    # nobody but the RabbitMQ nodes and the routers of the shards shares a subdirectory
     owners: dict[str, set[str]] = {}
     for name, sub in OWN_SECRETS.items():
         owners.setdefault(sub, set()).add(name)
     assert owners["rabbitmq"] == set(RABBITMQ_NODES)
-    assert all(len(names) == 1 for sub, names in owners.items() if sub != "rabbitmq")
+    assert owners["router"] == {"router", "router-1"}
+    assert all(len(names) == 1 for sub, names in owners.items() if sub not in ("rabbitmq", "router"))
 
 
 def run_init_secrets(directory: Path) -> str:

@@ -44,7 +44,7 @@ from broker.participants import Participants
 from broker.settings import Settings
 from broker.tools.bench.procstat import cpu_seconds, peak_rss_mb
 from broker.tools.contract.examples import CASE_FACTS
-from broker.transport import topology
+from broker.transport import shard_key, topology
 from broker.transport.client import ParticipantClient
 from broker.transport.confirms import ConfirmedPublisher
 from broker.transport.management import scratch_vhost
@@ -184,7 +184,7 @@ def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
                     (i, ""),
                     message.model_dump_json(exclude_none=True).encode(),
                     topology.INBOUND_EXCHANGE,
-                    "",
+                    shard_key.of_case(message.envelope.case_id),
                     delivery_mode=2,
                     content_type="application/json",
                     content_encoding="utf-8",

@@ -204,8 +204,11 @@ def asyncapi_document() -> dict[str, Any]:
             "inbound": exchange(
                 topology.INBOUND_EXCHANGE,
                 "fanout",
-                "Where every participant publishes (fanout; any routing key). Set user_id, message_id "
-                "(= envelope.message_id), content_type application/json, delivery_mode 2.",
+                "Where every participant publishes (fanout). Set user_id, message_id "
+                "(= envelope.message_id), content_type application/json, delivery_mode 2, and the "
+                "routing key to the first 16 hex digits of the SHA-256 of envelope.case_id's UTF-8 bytes "
+                "(routers sharded by case hash it, so a case's messages are decided in the order sent; "
+                "any other key is routed too, without that order across shards).",
                 outgoing,
             ),
             "inbox": queue(

@@ -50,7 +50,7 @@ def check(console: Console) -> Health:
     )
     now = time.time()
     consumers = {q.name: q.consumers or 0 for q in queues}
-    inputs = topology.router_queues(console.router_shards)[1:] or [topology.ROUTER_QUEUE]
+    inputs = [shard.queue for shard in topology.shards(console.router_shards)]
     last = console.log.last()
     follower = console.follower
     return Health(

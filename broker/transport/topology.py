@@ -232,13 +232,7 @@ def _shard_entities(count: int) -> list[Exchange | Queue]:
     """The consistent-hash exchange bound to rb.inbound, and per shard its input queue (one active
     consumer at a time, so a second router on the same shard waits as a standby and the order holds)
     and its retry queue, which dead-letters back to that shard's queue, not through the hash."""
-    hashed = Exchange(
-        SHARD_EXCHANGE,
-        type="x-consistent-hash",
-        durable=True,
-        auto_delete=False,
-        arguments={"alternate-exchange": UNROUTABLE},
-    )
+    hashed = _exchange(SHARD_EXCHANGE, "x-consistent-hash")
     entities: list[Exchange | Queue] = [hashed]
     for shard in shards(count):
         entities.append(

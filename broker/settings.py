@@ -74,6 +74,46 @@ def broker_addresses(url: str, variable: str = "RB_AMQP_URL") -> tuple[str, ...]
     return addresses
 
 
+BODIES_MODES = ("sealed", "transitional")
+
+
+@dataclass(frozen=True)
+class SealingSettings:
+    """Sealed bodies (broker/sealing/, README "Sealed bodies"). RB_BODIES=sealed, the default, has the
+    router take sealed bodies only; `transitional` also takes plaintext ones, which the router reads:
+    a documented mode for participants not sealing yet, off in deploy/'s production configuration."""
+
+    bodies: str = field(default_factory=lambda: _env("RB_BODIES", "sealed"))
+    suite: str = field(default_factory=lambda: _env("RB_SEALING_SUITE", "international"))
+    """RB_SEALING_SUITE: international (X25519, AES-GCM, Ed25519) or national (SM2, SM3, SM4)."""
+    key_directory: str = field(default_factory=lambda: _env("RB_KEY_DIRECTORY", ""))
+    """RB_KEY_DIRECTORY: the signed key directory `provision` or `keys directory build` wrote."""
+    deployment_public_key: str = field(default_factory=lambda: _env("RB_DEPLOYMENT_PUBLIC_KEY", ""))
+    """RB_DEPLOYMENT_PUBLIC_KEY: the deployment key's public file, which the directory's signature is
+    checked against."""
+
+    def __post_init__(self) -> None:
+        if self.bodies not in BODIES_MODES:
+            raise SettingsError(f"RB_BODIES: {self.bodies[:20]!r}; give sealed or transitional")
+        if self.key_directory and not self.deployment_public_key:
+            raise SettingsError(
+                "RB_DEPLOYMENT_PUBLIC_KEY: needed beside RB_KEY_DIRECTORY, to check the directory's signature"
+            )
+
+    @property
+    def plaintext(self) -> bool:
+        return self.bodies == "transitional"
+
+    def check_router(self) -> None:
+        """The router needs a directory unless it takes plaintext bodies (the transitional mode)."""
+        if not self.plaintext and not self.key_directory:
+            raise SettingsError(
+                "RB_KEY_DIRECTORY: not set, and RB_BODIES=sealed (the default) takes sealed bodies only, "
+                "which the router checks against the key directory; set it and RB_DEPLOYMENT_PUBLIC_KEY, "
+                "or RB_BODIES=transitional to take plaintext bodies while participants move to sealing"
+            )
+
+
 MAX_SHARDS = 64
 """More shards than routers is no use; this bound keeps a typo from declaring thousands of queues."""
 
@@ -179,6 +219,9 @@ class Settings:
     router_shards: int = field(default_factory=lambda: shard_count(_env("RB_ROUTER_SHARDS", "1")))
     """RB_ROUTER_SHARDS: how many shards the router's input is split into by case (1: one queue,
     rb.router.inbound); `provision` declares them and each `route --shard K` consumes one."""
+
+    sealing: SealingSettings = field(default_factory=lambda: SealingSettings())
+    """RB_BODIES, RB_SEALING_SUITE, RB_KEY_DIRECTORY, RB_DEPLOYMENT_PUBLIC_KEY: sealed bodies."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amqp_url", failover_url(self.amqp_url))

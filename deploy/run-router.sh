@@ -26,5 +26,9 @@ export RB_PARTICIPANTS="$PARTICIPANTS"
 # the router's user carries RB_USER_PREFIX like every user provision makes (a shared broker)
 router_user="${RB_USER_PREFIX:-}referral-router"
 router_url=$(.venv/bin/python -c "import sys; from broker import credentials; from broker.settings import Settings; print(Settings().amqp_url_for(sys.argv[2], credentials.for_user(sys.argv[2], sys.argv[1]).password))" "$CREDENTIALS" "$router_user")
+# Sealed bodies need each participant's keys in a signed directory (README, "Sealed bodies"); this
+# one-machine run takes plaintext bodies unless told otherwise: the transitional mode, said aloud.
+export RB_BODIES="${RB_BODIES:-transitional}"
+[ "$RB_BODIES" = transitional ] && echo "RB_BODIES=transitional: the router takes and reads plaintext bodies (not for production)"
 echo "router starting; follow it with: .venv/bin/referral-broker tail"
 RB_AMQP_URL="$router_url" exec "$RB" route

@@ -21,6 +21,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
     logs.configure(args.log_level)
     shard = _shard(args, settings)
+    bodies = _bodies(settings)
     router = Router(
         settings.amqp_url,
         participants(args, settings),
@@ -29,6 +30,7 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         quarantine_share=ShareLimits.per_hour(args.quarantine_share),
         sender_rates=SenderRates(args.sender_rate, args.sender_burst),
         shard=shard,
+        bodies=bodies,
     )
     router.install_signal_handlers()
     # What is loaded by now (the division registry, the participants, the models' validators) lives
@@ -49,6 +51,21 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     return 0
+
+
+def _bodies(settings: Settings) -> Any:
+    """The bodies the router takes (RB_BODIES) and the key directory it checks sealed ones against."""
+    from broker.router.bodies import Bodies
+    from broker.sealing.errors import SealingError
+
+    sealing = settings.sealing
+    sealing.check_router()
+    try:
+        return Bodies.load(
+            sealing.plaintext, sealing.suite, sealing.key_directory, sealing.deployment_public_key
+        )
+    except SealingError as exc:
+        raise SettingsError(f"RB_KEY_DIRECTORY / RB_DEPLOYMENT_PUBLIC_KEY: {exc}") from None
 
 
 def _shard(args: argparse.Namespace, settings: Settings) -> Any:

@@ -55,6 +55,12 @@ BODY_NOT_KEPT = (
 )
 """Added to `what_to_do` when the quarantine entry holds no body (broker/router/shares.py)."""
 
+CLEAR_NOT_KEPT = (
+    "; the broker did not keep this message, since it keeps no body in clear, so it cannot be "
+    "replayed: publish it sealed"
+)
+"""Added to `what_to_do` when a plaintext body was refused where only sealed ones are taken."""
+
 FOLDING = (
     "; you have used up your quarantine share for the hour: until the next such notice your "
     "refused messages are counted, not kept, and get no notice of their own"

@@ -153,6 +153,24 @@ class RoutedRecord:
         )
 
 
+def received_record(message: Message, recipient: Address, rule: Rule) -> RoutedRecord:
+    """What a participant knows of a message delivered to it (its own delivery only): enough for the
+    routing decision of its answers, computed on its side before sealing them (recipients_of)."""
+    env = message.envelope
+    return RoutedRecord(
+        message_id=env.message_id,
+        kind=env.kind,
+        sender=Address.parse(env.sender),
+        case_id=env.case_id,
+        to=tuple(Address.parse(t) for t in env.to),
+        handling=frozenset(env.handling),
+        forwards=env.forwards,
+        deliveries=((recipient, rule),),
+        fingerprint=fingerprint(env.case) if env.kind is Kind.POLICE_REFERRAL and env.case else None,
+        subjects=case_subjects(env.case) if env.case else frozenset(),
+    )
+
+
 def case_subjects(facts: CaseFacts) -> frozenset[str]:
     """What a case is about: the company's credit code with each violation, one subject each.
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
+from broker.domain.sealed_view import ROUTING_FACTS, UNSEALABLE, sealed_model
 from broker.domain.versions import READ_VERSIONS, added_in, kinds_of, later_fields
 
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -171,6 +172,8 @@ def validate_message(data: Any, raw: bytes | None = None) -> Message:
         )
     assert isinstance(version, str)  # a version of SUPPORTED_VERSIONS
     model = _model_of(envelope.get("kind"), version, models)
+    if "sealed" in data:
+        return _validate_sealed(data, model, version)
     later = later_fields(version, model.KIND, data)
     if later:
         raise ContractError([FieldError(f, reason) for f, reason in later])
@@ -184,6 +187,55 @@ def validate_message(data: Any, raw: bytes | None = None) -> Message:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)[:MAX_ERRORS]
         raise ContractError([_field_error(e, data) for e in errors]) from None
+
+
+_SEALED_MEMBERS = ("envelope", "routing", "sealed")
+
+
+def _validate_sealed(data: dict[str, Any], model: type[Message], version: str) -> Message:
+    """A sealed message (broker/domain/sealed_view.py): the envelope and the clear routing facts
+    validated by the kind's models; `sealed` itself is the sealing check's (broker/router/bodies.py)."""
+    view = {"envelope": data["envelope"], "body": _sealed_routing(data, model.KIND)}
+    later = later_fields(version, model.KIND, view)
+    try:
+        if later:
+            raise ContractError([FieldError(f, reason) for f, reason in later])
+        return sealed_model(model).model_validate(view)
+    except ValidationError as exc:
+        errors = [_field_error(e, view) for e in exc.errors(include_url=False)[:MAX_ERRORS]]
+        raise ContractError([_as_routing(e) for e in errors]) from None
+    except ContractError as exc:
+        raise ContractError([_as_routing(e) for e in exc.errors]) from None
+
+
+def _sealed_routing(data: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    """The members of a sealed message checked; returns its routing facts ({} for none)."""
+    if kind in UNSEALABLE:
+        raise ContractError.single(
+            "sealed", f"a {kind.value} is read or written by the broker itself: publish it unsealed"
+        )
+    if "body" in data:
+        raise ContractError.single("body", "a sealed message carries no clear body: its body is in sealed")
+    for n, name in enumerate(data, 1):
+        if name not in _SEALED_MEMBERS:
+            raise ContractError.single(f"<key #{n}>", "unknown member of a sealed message")
+    if not isinstance(data["sealed"], dict):
+        raise ContractError.single("sealed", "must be a JSON object (schemas/sealing/FORMAT.md)")
+    routing = data.get("routing")
+    if ROUTING_FACTS.get(kind) and routing is None:
+        names = ", ".join(ROUTING_FACTS[kind])
+        raise ContractError.single("routing", f"missing: a sealed {kind.value} states its {names} in clear")
+    if routing is not None and not isinstance(routing, dict):
+        raise ContractError.single("routing", "must be a JSON object")
+    return routing or {}
+
+
+def _as_routing(error: FieldError) -> FieldError:
+    """A sealed message's routing facts are validated as its body: name them as they are sent."""
+    head, dot, rest = error.field.partition(".")
+    if head != "body":
+        return error
+    return FieldError(f"routing{dot}{rest}", error.reason.replace("body.", "routing."))
 
 
 def _model_of(kind: Any, version: str, models: dict[Kind, type[Message]]) -> type[Message]:

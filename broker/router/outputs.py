@@ -13,7 +13,7 @@ from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import DecisionRecord
 from broker.domain.messages import Kind, Message
-from broker.domain.refusals import BODY_NOT_KEPT, FOLDING, refusal_notice
+from broker.domain.refusals import BODY_NOT_KEPT, CLEAR_NOT_KEPT, FOLDING, refusal_notice
 from broker.domain.routing import RoutingDecision, Rule
 from broker.logs import REDACTED, _scrub
 from broker.participants import SYSTEM, Participants
@@ -203,7 +203,7 @@ def quarantine_outputs(
     }
     body, also = delivery.body, ""
     if share.keep is not Keep.WHOLE:
-        body, also = b"", (FOLDING if share.keep is Keep.FOLD else BODY_NOT_KEPT)
+        body, also = b"", {Keep.FOLD: FOLDING, Keep.CLEAR: CLEAR_NOT_KEPT}.get(share.keep, BODY_NOT_KEPT)
         headers |= {"x-quarantine-body": "withheld", "x-quarantine-size": len(delivery.body)}
         record["body_kept"] = False
     if share.keep is Keep.FOLD:

@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 
 from broker import metrics
 from broker.domain.routing import RoutedRecord
+from broker.domain.sealed_view import is_sealed
 from broker.participants import SYSTEM, Participants
 from broker.router.authenticate import check, transport_check
 from broker.router.batch_memory import BatchMemory
+from broker.router.bodies import PLAINTEXT_REFUSED, Bodies
 from broker.router.counting import Counters, count_and_log, count_dead_lettered, count_folded, log
 from broker.router.decide import Policy, route
 from broker.router.deduplicate import deduplicate
@@ -40,7 +42,7 @@ from broker.router.outputs import (
 from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, Token, unguarded
 from broker.router.rates import SenderRates
 from broker.router.settle import Action, Confirms, Settlement, read_confirms, settle, settle_alone
-from broker.router.shares import KEEP_WHOLE, Admission, Keep, QuarantineShares
+from broker.router.shares import KEEP_WHOLE, WITHOUT_CLEAR_BODY, Admission, Keep, QuarantineShares
 
 D = TypeVar("D", bound=Inbound)
 
@@ -66,12 +68,16 @@ class Pipeline:
     """How much of each sender's refused input is kept (broker/router/shares.py)."""
     rates: SenderRates = field(default_factory=SenderRates)
     """Each sender's publish rate (broker/router/rates.py)."""
+    bodies: Bodies = field(default_factory=Bodies)
+    """Which bodies are taken, and the check of a sealed one (broker/router/bodies.py); by default
+    plaintext only, as a library user builds it (`route` reads RB_BODIES)."""
 
     def handle_batch(self, batch: Sequence[D], publisher: Publisher, holding: bool) -> list[D]:
         """Route a batch and settle it; returns the inputs to hold and retry later. `holding`: some
         earlier input is held unacked on the same channel."""
         started = time.perf_counter()
         self.counters.received += len(batch)
+        self.bodies.refresh()
         outcomes = self.decide_batch(batch)
         records = self.publish(batch, outcomes, publisher)
         confirms = self.book_confirms(outcomes, records, publisher.wait())
@@ -93,7 +99,10 @@ class Pipeline:
         if not self._broker_user(user_id) and not self.rates.take(user_id):
             return Quarantine("rate", "$", self.rates.refusal())
         try:
-            return check(delivery.body, user_id, self.participants)
+            checked = check(delivery.body, user_id, self.participants)
+            if isinstance(checked, Checked):
+                return self.bodies.admit(checked.message) or checked
+            return checked
         except Exception as exc:  # a bug must cost one message (quarantined), never the worker
             log.exception("internal error while checking a message")
             return Quarantine.internal(exc)
@@ -104,6 +113,8 @@ class Pipeline:
         if not isinstance(attempt, Attempt):
             return attempt
         outcome = route(checked, attempt, memory, self.policy, self.clock())
+        if isinstance(outcome, Route) and is_sealed(checked.message):
+            outcome = self.bodies.check(checked.body, outcome.decision.recipients) or outcome
         if isinstance(outcome, Route):
             memory.remember(RoutedRecord.of(outcome.message, outcome.decision), checked.digest)
         return outcome
@@ -181,7 +192,7 @@ class Pipeline:
                 if share.keep is Keep.FOLDED:
                     count_folded(self.counters)  # acked with the batch, counted as quarantined
                     continue
-                if share.keep is not Keep.WHOLE:
+                if share.keep not in (Keep.WHOLE, Keep.CLEAR):
                     metrics.ROUTER_QUARANTINE_SHARE.labels(share.keep.value).inc()
                 if share.news:
                     log.warning("quarantine share used up", user_id=user_id, kept=share.keep.value)
@@ -204,6 +215,8 @@ class Pipeline:
         so each keeps its entry and its notice."""
         if outcome.stage == "internal" or self._broker_user(user_id):
             return KEEP_WHOLE
+        if outcome.reason == PLAINTEXT_REFUSED:
+            return WITHOUT_CLEAR_BODY
         return self.shares.admit(user_id, size, foldable=outcome.stage != "rate")
 
     def park(self, batch: Sequence[Inbound], confirms: Confirms, publisher: Publisher) -> set[int]:

@@ -22,6 +22,7 @@ from typing import TypeVar
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.plausible_time import CLOCK_SKEW
 from broker.participants import Participants
+from broker.router.bodies import Bodies
 from broker.router.counting import Counters, log
 from broker.router.decide import Policy
 from broker.router.outputs import Destinations
@@ -77,9 +78,11 @@ class Router(Worker):
         quarantine_share: ShareLimits | None = None,
         sender_rates: SenderRates | None = None,
         shard: topology.Shard = topology.UNSHARDED,
+        bodies: Bodies | None = None,
     ) -> None:
         """`shard`: which shard of the input this router consumes (by default the one queue,
-        rb.router.inbound); routers of several shards share `memory` (PostgreSQL)."""
+        rb.router.inbound); routers of several shards share `memory` (PostgreSQL). `bodies`: which
+        bodies it takes (broker/router/bodies.py; by default plaintext only, no key directory)."""
         self.participants = participants
         self.shard = shard
         self.memory = memory
@@ -102,6 +105,7 @@ class Router(Worker):
             is_infrastructure=is_infrastructure_error,
             shares=QuarantineShares(quarantine_share or ShareLimits()),
             rates=sender_rates or SenderRates(),
+            bodies=bodies or Bodies(),
         )
 
     # ---- the consumer's handler ----

@@ -34,6 +34,9 @@ class Keep(StrEnum):
     """Its entry is kept without the body (x-quarantine-body: withheld)."""
     FOLD = "fold"
     """An entry without the body that also says the sender's refusals are being folded."""
+    CLEAR = "clear"
+    """A plaintext body where only sealed ones are taken: its entry is kept without it, so no body
+    rests in clear on the broker (broker/router/bodies.py)."""
     FOLDED = "folded"
     """Counted only: no entry, no notice, no record (the next FOLD entry carries the count)."""
 
@@ -86,6 +89,9 @@ class Admission:
 
 KEEP_WHOLE = Admission(Keep.WHOLE)
 """What an input within its sender's share gets (and a router error's input, not its sender's fault)."""
+
+WITHOUT_CLEAR_BODY = Admission(Keep.CLEAR)
+"""What a plaintext input gets where only sealed bodies are taken, whatever the share."""
 
 
 @dataclass

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from broker.domain.address import Address
 from broker.domain.messages import Message
-from broker.domain.routing import RoutingMemory
+from broker.domain.routing import InMemoryRoutingMemory, RoutingMemory, Rule
+from broker.domain.routing_values import received_record
+from broker.domain.sealed_view import routing_facts, same_facts
+from broker.domain.validation import ContractError, validate_message
 from broker.sealing import directory, keys
 from broker.sealing.directory import KeyDirectory
 from broker.sealing.errors import SealingError
@@ -37,6 +40,8 @@ class Sealing:
     directory: KeyDirectory
     ring: KeyRing | None = None
     """The participant's own keys; None for the router, which opens nothing."""
+    received: InMemoryRoutingMemory = field(default_factory=InMemoryRoutingMemory, compare=False)
+    """What this participant was delivered, for the recipients of its answers and forwards."""
 
     @classmethod
     def load(
@@ -77,15 +82,28 @@ class Sealing:
             directory=self.directory,
             the_suite=self.suite,
             at=at or datetime.now(UTC),
+            routing=routing_facts(message),
         )
 
     def open(self, wire: object, at: datetime | None = None) -> dict[str, Any]:
-        """The plaintext message {"envelope", "body"}, once its signature verified; for parse_message."""
+        """The plaintext message {"envelope", "body"}, once its signature verified and its clear
+        routing facts found to be its body's (the router routed on them); for validate_message."""
         if self.ring is None:
             raise SealingError("keyring", "opening needs the participant's key ring")
-        return open_message(
+        plain = open_message(
             wire, ring=self.ring, directory=self.directory, at=at or datetime.now(UTC), expected=self.suite
         )
+        try:
+            message = validate_message(plain)
+        except ContractError as exc:
+            raise SealingError(f"opened {exc.field}", f"breaks the contract: {exc}") from None
+        stated = wire.get("routing") if isinstance(wire, dict) else None
+        body_model: type[Any] = type(message.body)
+        if not same_facts(message.KIND, body_model, stated, routing_facts(message)):
+            raise SealingError(
+                "routing", "differs from the opened body: the router routed on facts the body does not state"
+            )
+        return plain
 
     def check(self, wire: object, recipients: Iterable[Address | str], at: datetime | None = None) -> None:
         """The router's check: the sender's signature, and that each recipient it decided on can open."""
@@ -96,3 +114,21 @@ class Sealing:
             at=at or datetime.now(UTC),
             expected=self.suite,
         )
+
+    # ---- for the client library (broker/transport/client.py) ----
+
+    def wire(self, message: Message) -> bytes:
+        """The sealed message's bytes, for the recipients the router will choose among the
+        directory's participants, with what this participant was delivered as the router's memory."""
+        participants = {g.address for g in self.directory.entries}
+        sealed = self.seal(message, participants, memory=self.received)
+        return json.dumps(sealed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def take(self, data: object, rule: str | None) -> Message:
+        """A delivered message, opened when sealed (a plaintext one, from a sender in the transitional
+        mode, is taken as it is), validated, and remembered for the recipients of its answers."""
+        sealed = isinstance(data, dict) and "sealed" in data
+        message = validate_message(self.open(data) if sealed else data)
+        if self.ring is not None and rule is not None and rule in Rule._value2member_map_:
+            self.received.remember(received_record(message, Address.parse(self.ring.address), Rule(rule)))
+        return message

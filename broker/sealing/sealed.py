@@ -98,14 +98,20 @@ def content_aad(envelope: Mapping[str, Any], the_suite: Suite) -> bytes:
     return canonical({"envelope": dict(envelope), "suite": the_suite.id, "v": VERSION})
 
 
-def signed_bytes(envelope: Mapping[str, Any], sealed: Sealed) -> bytes:
-    """JCS of the envelope and the sealed member without its signature, the ciphertext replaced by
-    its digest: the signature then costs the same for any body size (SM2's own SM3 is pure Python,
-    and slow on 64 KiB), and the digest binds the ciphertext all the same."""
+def signed_bytes(
+    envelope: Mapping[str, Any], sealed: Sealed, routing: Mapping[str, Any] | None = None
+) -> bytes:
+    """JCS of the envelope, the clear routing facts when the message has them, and the sealed member
+    without its signature, the ciphertext replaced by its digest: the signature then costs the same
+    for any body size (SM2's own SM3 is pure Python, and slow on 64 KiB), and the digest binds the
+    ciphertext all the same."""
     unsigned = sealed.unsigned_json()
     del unsigned["ciphertext"]
     unsigned["ciphertext_digest"] = b64u(sealed.suite.digest(sealed.ciphertext))
-    return canonical({"envelope": dict(envelope), "sealed": unsigned})
+    signed: dict[str, Any] = {"envelope": dict(envelope), "sealed": unsigned}
+    if routing is not None:
+        signed["routing"] = dict(routing)
+    return canonical(signed)
 
 
 def seal(
@@ -117,6 +123,7 @@ def seal(
     directory: KeyDirectory,
     the_suite: Suite,
     at: datetime,
+    routing: Mapping[str, Any] | None = None,
 ) -> Sealed:
     """Seal the body for these addresses' current keys and sign it with the ring's current key.
 
@@ -153,13 +160,18 @@ def seal(
         b"",
     )
     signature = the_suite.sign(
-        mine.signing_private, mine.public.signing.public, signed_bytes(envelope, unsigned)
+        mine.signing_private, mine.public.signing.public, signed_bytes(envelope, unsigned, routing)
     )
     return Sealed(unsigned.suite, unsigned.recipients, nonce, unsigned.ciphertext, unsigned.signer, signature)
 
 
 def verify(
-    envelope: Mapping[str, Any], sealed: Sealed, directory: KeyDirectory, at: datetime, expected: Suite
+    envelope: Mapping[str, Any],
+    sealed: Sealed,
+    directory: KeyDirectory,
+    at: datetime,
+    expected: Suite,
+    routing: Mapping[str, Any] | None = None,
 ) -> Generation:
     """Check who signed: the signer's key must be the envelope sender's, in the directory, valid and
     unrevoked at `at`, and its signature must cover this envelope and sealed body. Returns the
@@ -177,7 +189,8 @@ def verify(
         raise SealingError("sealed.suite", f"is {sealed.suite.id}, but the signer's key is {signer.suite.id}")
     if refusal := signer.refusal_at(at):
         raise SealingError("sealed.signer", refusal)
-    if not sealed.suite.verify(signer.signing.public, signed_bytes(envelope, sealed), sealed.signature):
+    signed = signed_bytes(envelope, sealed, routing)
+    if not sealed.suite.verify(signer.signing.public, signed, sealed.signature):
         raise SealingError(
             "sealed.signature", "does not verify: the envelope or sealed body was altered after signing"
         )
@@ -242,12 +255,25 @@ def seal_message(
     directory: KeyDirectory,
     the_suite: Suite,
     at: datetime,
+    routing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """{"envelope", "body"} → {"envelope", "sealed"}: the body's JSON (UTF-8) sealed and signed."""
+    """{"envelope", "body"} → {"envelope", "routing", "sealed"}: the body's JSON (UTF-8) sealed, and
+    signed with the envelope and the clear routing facts (given for the kinds that route on body
+    fields, broker/domain/sealed_view.py)."""
     envelope = message["envelope"]
     body = json.dumps(message["body"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    sealed = seal(envelope, body, recipients, ring=ring, directory=directory, the_suite=the_suite, at=at)
-    return {"envelope": envelope, "sealed": sealed.to_json()}
+    sealed = seal(
+        envelope,
+        body,
+        recipients,
+        ring=ring,
+        directory=directory,
+        the_suite=the_suite,
+        at=at,
+        routing=routing or None,
+    )
+    clear = {"routing": dict(routing)} if routing else {}
+    return {"envelope": envelope, **clear, "sealed": sealed.to_json()}
 
 
 def split(message: object) -> tuple[dict[str, Any], Sealed]:
@@ -258,12 +284,21 @@ def split(message: object) -> tuple[dict[str, Any], Sealed]:
     return message["envelope"], Sealed.parse(message.get("sealed"))
 
 
+def routing_of(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The clear routing facts a sealed message carries beside its ciphertext, None when none."""
+    routing = message.get("routing")
+    if routing is not None and not isinstance(routing, dict):
+        raise SealingError("routing", "must be a JSON object")
+    return routing
+
+
 def open_message(
     message: object, *, ring: KeyRing, directory: KeyDirectory, at: datetime, expected: Suite
 ) -> dict[str, Any]:
     """{"envelope", "sealed"} → {"envelope", "body"}, once the signature verifies and the body opens."""
     envelope, sealed = split(message)
-    verify(envelope, sealed, directory, at, expected)
+    assert isinstance(message, dict)  # split checked
+    verify(envelope, sealed, directory, at, expected, routing_of(message))
     body = open_body(envelope, sealed, ring)
     try:
         return {"envelope": envelope, "body": json.loads(body)}
@@ -277,7 +312,8 @@ def check_for_router(
     """What the router checks of a sealed message before it delivers (it cannot open it): the sender's
     signature, and that every recipient its decision names can open it. Raises SealingError."""
     envelope, sealed = split(message)
-    verify(envelope, sealed, directory, at, expected)
+    assert isinstance(message, dict)  # split checked
+    verify(envelope, sealed, directory, at, expected, routing_of(message))
     if missing := unopenable(sealed, recipients, directory, at):
         raise SealingError(
             "sealed.recipients", f"not sealed for {', '.join(missing)}, a recipient of the routing decision"

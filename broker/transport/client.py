@@ -19,6 +19,7 @@ confirmed or `connect_timeout_s` has passed. The client raises only the exceptio
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from broker.domain.address import Address
 from broker.domain.factory import new_message as new_message
 from broker.domain.messages import Kind, Message
 from broker.domain.validation import validate_message
+from broker.sealing.participant import Sealing
 from broker.settings import TlsSettings, broker_addresses
 from broker.transport import shard_key, topology
 from broker.transport import tls as tls_options
@@ -188,7 +190,11 @@ class ParticipantClient:
         connect_timeout_s: float = 30.0,
         inbox: str | None = None,
         tls: TlsSettings | None = None,
+        sealing: Sealing | None = None,
     ) -> None:
+        """`sealing`: the participant's suite, key ring and key directory (broker/sealing/participant.py):
+        each message published is sealed and signed, each sealed one delivered opened and verified."""
+        self.sealing = sealing
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self._inbox = inbox
         tls = TlsSettings() if tls is None else tls
@@ -279,7 +285,8 @@ class ParticipantClient:
         address) and sending again while the connection fails or the broker nacks, for up to
         connect_timeout_s. Raises PublishRefused, BrokerUnavailable or NotAuthorised."""
         if isinstance(message, Message):
-            body = message.model_dump_json(exclude_none=True).encode("utf-8")
+            sealing = self.sealing
+            body = sealing.wire(message) if sealing else message.model_dump_json(exclude_none=True).encode()
             message_id = str(message.envelope.message_id)
             key = shard_key.of_case(message.envelope.case_id)
         else:
@@ -364,11 +371,10 @@ class ParticipantClient:
                 channel.basic_ack(method.delivery_tag)
                 continue
             try:
-                message = validate_message(_loads(raw))
-                handler(
-                    message,
-                    Delivered(props.user_id, (props.headers or {}).get("x-rule"), bool(method.redelivered)),
-                )
+                rule = (props.headers or {}).get("x-rule")
+                data = json.loads(raw)
+                message = validate_message(data) if self.sealing is None else self.sealing.take(data, rule)
+                handler(message, Delivered(props.user_id, rule, bool(method.redelivered)))
             except Exception as exc:
                 channel.basic_nack(method.delivery_tag, requeue=True)
                 time.sleep(0.1)
@@ -392,9 +398,3 @@ class _HandlerFailed(Exception):
 
     def __init__(self, error: Exception) -> None:
         self.error = error
-
-
-def _loads(raw: bytes) -> Any:
-    import json
-
-    return json.loads(raw)

@@ -68,6 +68,7 @@ def base_env(dep: Deployment, tmp: Path) -> dict[str, str]:
         RB_INBOX_SECRET=settings.inbox_secret,
         RB_TRACKER_DATABASE_URL=f"sqlite:///{tmp / 'no-tracker.sqlite3'}",
         RB_DATABASE_URL=f"sqlite:///{tmp / 'router.sqlite3'}",
+        RB_BODIES="transitional",
         PYTHONPATH=str(ROOT),
     )
     return env
@@ -171,6 +172,24 @@ def mistakes(dep: Deployment, tmp: Path) -> list[Mistake]:
             "route with a participants file that is not there",
             ["route", "--participants", "nope.txt"],
             "no such file",
+        ),
+        Mistake(
+            "route taking sealed bodies only, with no key directory",
+            ["route", "--participants", ok],
+            "RB_KEY_DIRECTORY",
+            {"RB_BODIES": "sealed"},
+        ),
+        Mistake(
+            "route with RB_BODIES neither sealed nor transitional",
+            ["route", "--participants", ok],
+            "give sealed or transitional",
+            {"RB_BODIES": "plain"},
+        ),
+        Mistake(
+            "route with a key directory that is not there",
+            ["route", "--participants", ok],
+            "RB_KEY_DIRECTORY",
+            {"RB_BODIES": "sealed", "RB_KEY_DIRECTORY": "nope.json", "RB_DEPLOYMENT_PUBLIC_KEY": "nope.json"},
         ),
         Mistake(
             "route with a wrong password",

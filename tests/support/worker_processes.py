@@ -84,6 +84,7 @@ def router(
         "RB_AMQP_URL": amqp_url,
         "RB_DATABASE_URL": database_url,
         "RB_USER_PREFIX": user_prefix,
+        "RB_BODIES": "transitional",  # these tests publish plaintext bodies, explicitly allowed
     }
     command = ["route", "--participants", str(participants_file), "--log-level", "WARNING"]
     return Worker("router", command, env, workdir / "router.log")

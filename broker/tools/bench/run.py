@@ -214,6 +214,7 @@ def router_process(
         "RB_AMQP_URL": router_url,
         "RB_DATABASE_URL": f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
+        "RB_BODIES": "transitional",  # the bench's bodies are plaintext: the router's cost, unsealed
     }
     command = ["route", "--participants", str(participants_file), "--log-level", "INFO", *extra]
     entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]

@@ -141,6 +141,42 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def register_at_provision(args: argparse.Namespace, addresses: list[str]) -> int:
+    """`provision --public-keys DIR`: the participants' public keys files become the signed key
+    directory the router checks sealed bodies against, keeping the revocations of the one before."""
+    from broker.sealing import directory, keys, registration
+    from broker.sealing.errors import SealingError
+
+    out = Path(args.key_directory_out)
+    try:
+        deployment = keys.load_deployment_key(args.deployment_key)
+        previous = directory.load(out, deployment) if out.exists() else None
+        done = registration.register(args.public_keys, addresses, deployment, datetime.now(UTC), previous)
+    except SealingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    directory.save(done.document, out)
+    keyed = len(addresses) - len(done.missing)
+    print(
+        f"key directory written to {out}: keys of {keyed} of {len(addresses)} participants, signed by "
+        f"{deployment.signing.kid}"
+    )
+    if done.missing:
+        print(
+            f"warning: {len(done.missing)} participants have no keys (e.g. {done.missing[0]}): nobody can "
+            "seal for them, so messages the router would deliver to them are refused until they hand over "
+            "theirs (`referral-broker keys generate`)",
+            file=sys.stderr,
+        )
+    if done.unknown:
+        print(
+            f"warning: {len(done.unknown)} keys files name addresses that are not provisioned (e.g. "
+            f"{done.unknown[0]}); they are in the directory but receive nothing",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _guard(command: Any) -> Any:
     """Refusals are one line; anything else is a bug and keeps its traceback (main's --debug)."""
 

@@ -26,6 +26,15 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     from broker.transport.provision import provision
 
     participants = _participants(args, settings)
+    if args.public_keys:  # before the broker is touched: a keys folder that does not load changes nothing
+        from broker.cli.keys import register_at_provision
+
+        if not args.deployment_key:
+            print("error: --public-keys needs --deployment-key FILE, to sign the directory", file=sys.stderr)
+            return 2
+        registered = register_at_provision(args, sorted(str(a) for a in participants.addresses))
+        if registered:
+            return registered
     try:
         report = provision(
             settings,
@@ -199,6 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_CHANNELS,
         help=f"RabbitMQ user limit per participant, all its connections (default {DEFAULT_MAX_CHANNELS})",
+    )
+    p.add_argument(
+        "--public-keys",
+        metavar="DIR",
+        help="participants' public keys files (`keys generate`): sign them into the key directory",
+    )
+    p.add_argument(
+        "--deployment-key", metavar="FILE", help="the deployment key (mode 600) that signs the directory"
+    )
+    p.add_argument(
+        "--key-directory-out",
+        default="key-directory.json",
+        metavar="FILE",
+        help="where the signed key directory is written (RB_KEY_DIRECTORY of the router and clients)",
     )
     p.set_defaults(func=cmd_provision)
 

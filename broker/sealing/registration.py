@@ -28,9 +28,11 @@ def register(
     addresses: Iterable[str],
     deployment: keys.DeploymentKey,
     at: datetime,
+    previous: directory.KeyDirectory | None = None,
 ) -> Registration:
     """The signed directory of every public keys file in this folder. A file that cannot be read
-    is refused naming the file and the reason, never skipped."""
+    is refused naming the file and the reason, never skipped. `previous`: the directory published
+    before; a key it revoked stays revoked, whatever the files list."""
     folder = Path(public_folder)
     if not folder.is_dir():
         raise SealingError("public keys folder", f"{folder.name} is not a folder")
@@ -38,6 +40,14 @@ def register(
     for path in sorted(folder.glob("*.json")):
         generations.extend(keys.load_public(path))
     built, document = directory.build(generations, deployment, at)
+    revoked = (
+        {} if previous is None else {g.signing.kid: g.revoked_at for g in previous.entries if g.revoked_at}
+    )
+    for g in built.entries:
+        if g.signing.kid in revoked and g.revoked_at is None:
+            built = built.revoked(g.signing.kid, revoked[g.signing.kid])
+    if revoked:
+        document = directory.sign(built, deployment)
     wanted = [str(a) for a in addresses]
     keyed = {g.address for g in built.entries}
     return Registration(

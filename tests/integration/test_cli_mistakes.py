@@ -174,6 +174,16 @@ def mistakes(dep: Deployment, tmp: Path) -> list[Mistake]:
             "no such file",
         ),
         Mistake(
+            "provision with public keys but no deployment key",
+            ["provision", ok, "--public-keys", str(tmp)],
+            "--deployment-key",
+        ),
+        Mistake(
+            "provision with a deployment key file that is not one",
+            ["provision", ok, "--public-keys", str(tmp), "--deployment-key", ok],
+            "participants.ok",
+        ),
+        Mistake(
             "route taking sealed bodies only, with no key directory",
             ["route", "--participants", ok],
             "RB_KEY_DIRECTORY",
@@ -265,7 +275,7 @@ def test_each_common_mistake_says_cause_and_fix_without_a_traceback(
     provisioned: Deployment, tmp_path: Path
 ) -> None:
     cases = mistakes(provisioned, tmp_path)
-    assert len(cases) == 36
+    assert len(cases) == 41
     env = base_env(provisioned, tmp_path)
 
     def attempt(mistake: Mistake) -> tuple[Mistake, Run]:

@@ -10,21 +10,30 @@ BrokerUnavailable naming TLS verification; plain AMQP finds no listener.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from kombu import Connection
 
 from broker.domain.address import Address
-from broker.domain.messages import Kind
+from broker.domain.messages import Kind, Message
+from broker.domain.validation import validate_message
 from broker.participants import SYSTEM, Participants
+from broker.router.bodies import Bodies
 from broker.router.service import Router
+from broker.sealing import Sealing, SealingError, directory, keys
+from broker.sealing.suites import SUITES as SUITE_NAMES
+from broker.sealing.suites import Suite
 from broker.settings import Settings, TlsSettings
 from broker.store.memory import SqlRoutingMemory
 from broker.store.tracker.store import TrackerStore
@@ -39,7 +48,7 @@ from tests.support.certificates import CertificateAuthority
 from tests.support.deployment import DEFAULT_PARTICIPANTS
 from tests.support.messages import msg
 from tests.support.rabbitmq_nodes import NodeTls, RabbitNode
-from tests.support.traffic import receive
+from tests.support.traffic import nothing_for, receive
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
@@ -289,3 +298,219 @@ def test_plain_amqp_to_the_node_is_refused(
         pytest.raises(BrokerUnavailable),
     ):
         client.publish(msg(Kind.CASE_NOTICE, COUNTY, [CITY]))
+
+
+# ---- sealed bodies over TLS (issue 17) ----
+
+POLICE, PROCURATORATE = "police:330681", "procuratorate:330681"
+HUB, HOME_HUB, LOCAL, OUTSIDER = "bureau:440000", "bureau:330000", "bureau:440300", "bureau:330600"
+SEALED_PARTIES = (COUNTY, POLICE, PROCURATORATE, HUB, HOME_HUB, LOCAL, OUTSIDER)
+PERSON = {"role": "suspect", "name": "王秀英", "id_number": "330681199001011234", "phone": "13805710123"}
+PERSONAL = [v.encode() for k, v in PERSON.items() if k != "role"]
+
+
+@dataclass
+class SealedWorld:
+    """Each party's keys (generated here, as `keys generate` does), the signed directory, and the
+    router's body policy: sealed bodies only."""
+
+    suite: Suite
+    parties: dict[str, Sealing]
+    bodies: Bodies
+
+
+@pytest.fixture(scope="module", params=sorted(SUITE_NAMES))
+def sealed_world(request: pytest.FixtureRequest) -> SealedWorld:
+    the_suite = SUITE_NAMES[request.param]
+    now = datetime.now(UTC)
+    deployment = keys.generate_deployment_key(the_suite)
+    rings = {
+        address: keys.generate(address, the_suite, now - timedelta(minutes=1)) for address in SEALED_PARTIES
+    }
+    found, _ = directory.build([g for r in rings.values() for g in r.public()], deployment, now)
+    trusted = replace(deployment, private=None)
+    parties = {a: Sealing(the_suite, trusted, found, ring) for a, ring in rings.items()}
+    return SealedWorld(
+        the_suite, parties, Bodies(plaintext=False, sealing=Sealing(the_suite, trusted, found))
+    )
+
+
+@pytest.fixture
+def sealed_router(
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    tls_node: RabbitNode,
+    sealed_world: SealedWorld,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Router]:
+    settings, participants, passwords = deployment
+    assert tls_node.tls is not None
+    monkeypatch.setenv("RB_TLS_CA_FILE", str(tls_node.tls.ca_file))
+    user = f"{settings.user_prefix}referral-router"
+    router = Router(
+        settings.amqp_url_for(user, passwords[user]),
+        participants,
+        SqlRoutingMemory("sqlite://"),
+        bodies=sealed_world.bodies,
+    )
+    thread = threading.Thread(target=router.run, daemon=True)
+    thread.start()
+    try:
+        yield router
+    finally:
+        router.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "router did not stop"
+
+
+def sealed_client(
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    tls_node: RabbitNode,
+    world: SealedWorld,
+    address: str,
+) -> ParticipantClient:
+    settings, participants, passwords = deployment
+    user = participants.username(Address.parse(address))
+    return ParticipantClient(
+        settings.amqp_url_for(user, passwords[user]),
+        address,
+        tls=tls_node.client_tls,
+        inbox=topology.inbox_name(Address.parse(address), settings.inbox_secret),
+        sealing=world.parties[address],
+    )
+
+
+def with_person(message: Message) -> Message:
+    plain = json.loads(message.model_dump_json(exclude_none=True))
+    plain["body"]["persons"] = [PERSON]
+    return validate_message(plain)
+
+
+def peek_everything(node: RabbitNode, vhost: str) -> list[bytes]:
+    """Every message of every queue of the vhost, as the administrator reads it through the
+    management API (requeued), and the broker's definitions export."""
+    served: list[bytes] = []
+    with httpx_client(node) as client:
+        served.append(client.get("/api/definitions").content)
+        for queue in client.get(f"/api/queues/{quote(vhost, safe='')}").json():
+            if not queue.get("messages"):
+                continue
+            got = client.post(
+                f"/api/queues/{quote(vhost, safe='')}/{quote(queue['name'], safe='')}/get",
+                json={
+                    "count": 1000,
+                    "ackmode": "reject_requeue_true",
+                    "encoding": "auto",
+                    "truncate": 1 << 20,
+                },
+            )
+            served += [json.dumps(m, ensure_ascii=False).encode() for m in got.json()]
+    return served
+
+
+def stored_on_disk(node: RabbitNode, needle: bytes) -> list[str]:
+    """The files under the node's data directory (quorum logs, message stores) holding these bytes."""
+    return [str(p.name) for p in node.directory.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def queue_depth(node: RabbitNode, vhost: str, name: str) -> int:
+    with httpx_client(node) as client:
+        found = client.get(f"/api/queues/{quote(vhost, safe='')}/{quote(name, safe='')}").json()
+    return int(found.get("messages", 0))
+
+
+def test_a_sealed_referral_opens_at_the_police_and_the_procuratorate_and_nowhere_else(
+    tls_node: RabbitNode,
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    sealed_world: SealedWorld,
+    sealed_router: Router,
+) -> None:
+    settings = deployment[0]
+    referral = with_person(msg(Kind.POLICE_REFERRAL, COUNTY, []))
+    with sealed_client(deployment, tls_node, sealed_world, COUNTY) as county:
+        county.publish(referral)
+    inboxes = {
+        a: topology.inbox_name(Address.parse(a), settings.inbox_secret) for a in (POLICE, PROCURATORATE)
+    }
+    assert wait_for(lambda: all(queue_depth(tls_node, settings.vhost, q) == 1 for q in inboxes.values()), 15)
+
+    # what the broker serves its administrator, and what it keeps on disk: ciphertext only
+    served = peek_everything(tls_node, settings.vhost)
+    message_id = str(referral.envelope.message_id).encode()
+    assert any(message_id in s for s in served)  # the clear envelope is there, so the search reads them
+    assert [value for value in PERSONAL for s in served if value in s] == []
+    assert stored_on_disk(tls_node, message_id)  # the quorum logs hold the message...
+    assert [value for value in PERSONAL if stored_on_disk(tls_node, value)] == []  # ...but not the person
+
+    for address in (POLICE, PROCURATORATE):
+        with sealed_client(deployment, tls_node, sealed_world, address) as recipient:
+            ((got, delivered),) = receive(recipient)
+            assert got.body.persons[0].id_number == PERSON["id_number"]
+            assert got.envelope.message_id == referral.envelope.message_id
+            assert delivered.sender_user == deployment[1].username(Address.parse(COUNTY))
+    wire = seal_for(sealed_world, referral)
+    for outsider in (OUTSIDER,):
+        with pytest.raises(SealingError, match="not sealed for any key"):
+            sealed_world.parties[outsider].open(wire)
+    with pytest.raises(SealingError, match="key ring"):  # the router's side holds no private key at all
+        sealed_world.bodies.sealing.open(wire)  # type: ignore[union-attr]
+
+
+def seal_for(world: SealedWorld, message: Message) -> dict[str, Any]:
+    return json.loads(world.parties[COUNTY].wire(message))
+
+
+@pytest.mark.parametrize("member", ["ciphertext", "signature"])
+def test_a_tampered_sealed_referral_is_quarantined_with_the_reason_and_the_sender_told(
+    tls_node: RabbitNode,
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    sealed_world: SealedWorld,
+    sealed_router: Router,
+    member: str,
+) -> None:
+    referral = with_person(msg(Kind.POLICE_REFERRAL, COUNTY, []))
+    wire = seal_for(sealed_world, referral)
+    wire["sealed"][member] = flipped(wire["sealed"][member])
+    with sealed_client(deployment, tls_node, sealed_world, COUNTY) as county:
+        county.publish(json.dumps(wire).encode(), str(referral.envelope.message_id))
+        ((notice, _),) = receive(county)
+    assert notice.envelope.kind is Kind.DELIVERY_REFUSED
+    assert (notice.body.stage, notice.body.field) == ("authentication", "sealed.signature")
+    assert notice.body.refused_message_id == referral.envelope.message_id
+    with sealed_client(deployment, tls_node, sealed_world, POLICE) as police:
+        assert nothing_for(police, 1.0)
+
+
+def flipped(text: str) -> str:
+    """The base64url text with one bit of its first byte changed."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet[alphabet.index(text[0]) ^ 1] + text[1:]
+
+
+def test_a_sealed_cross_province_request_forwarded_by_the_hub_opens_at_the_local_bureau(
+    tls_node: RabbitNode,
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    sealed_world: SealedWorld,
+    sealed_router: Router,
+) -> None:
+    request = msg(Kind.ASSISTANCE_REQUEST, COUNTY, [LOCAL], body={"questions": [f"who is {PERSON['name']}?"]})
+    with sealed_client(deployment, tls_node, sealed_world, COUNTY) as county:
+        county.publish(request)
+    with sealed_client(deployment, tls_node, sealed_world, HUB) as hub:
+        ((received, delivered),) = receive(hub)
+        assert delivered.rule == "regional.hub_inbound" and received.body.questions == request.body.questions
+        forward = msg(
+            Kind.ASSISTANCE_REQUEST,
+            HUB,
+            [LOCAL],
+            body=received.body.model_dump(mode="json"),
+            forwards=received.envelope.message_id,
+            case_id=received.envelope.case_id,
+        )
+        hub.publish(forward)  # re-sealed for the bureau the hub chose, from what it was delivered
+    with sealed_client(deployment, tls_node, sealed_world, LOCAL) as local:
+        ((got, delivered),) = receive(local)
+    assert delivered.rule == "regional.forward" and got.envelope.forwards == request.envelope.message_id
+    assert got.body.questions == request.body.questions
+    with sealed_client(deployment, tls_node, sealed_world, HOME_HUB) as home:
+        ((copy, _),) = receive(home)  # the home province's hub gets its copy, sealed for it too
+    assert copy.envelope.message_id == request.envelope.message_id

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from broker.domain.sealed_view import routing_facts
+from broker.domain.validation import validate_message
 from broker.sealing import directory, keys
 from broker.sealing.encoding import parse_timestamp, timestamp
 from broker.sealing.keys import DeploymentKey, Generation, KeyRing, PrivateGeneration, PublicKey
@@ -125,10 +127,17 @@ def _flip(text: str) -> str:
 def suite_vectors(the_suite: Suite) -> dict[str, Any]:
     w = world(the_suite)
     referral = example("police_referral")
+    routing = routing_facts(validate_message(referral))  # what the router routes a sealed referral on
     sealed_at = datetime(2026, 5, 1, tzinfo=UTC)
     verify_at = timestamp(datetime(2026, 6, 1, tzinfo=UTC))
     current = seal_message(
-        referral, RECIPIENTS, ring=w.rings[SENDER], directory=w.directory, the_suite=the_suite, at=sealed_at
+        referral,
+        RECIPIENTS,
+        ring=w.rings[SENDER],
+        directory=w.directory,
+        the_suite=the_suite,
+        at=sealed_at,
+        routing=routing,
     )
     early_at = datetime(2026, 1, 15, tzinfo=UTC)
     early = seal_message(
@@ -138,6 +147,7 @@ def suite_vectors(the_suite: Suite) -> dict[str, Any]:
         directory=w.before_revocation,
         the_suite=the_suite,
         at=early_at,
+        routing=routing,
     )
 
     def altered(change: Any) -> dict[str, Any]:
@@ -157,6 +167,12 @@ def suite_vectors(the_suite: Suite) -> dict[str, Any]:
         (
             "tampered envelope",
             altered(lambda m: m["envelope"].update(case_id="ZJ-ZJ-2019-0043")),
+            verify_at,
+            "sealed.signature",
+        ),
+        (
+            "tampered routing facts",
+            altered(lambda m: m["routing"].update(level="serious")),
             verify_at,
             "sealed.signature",
         ),

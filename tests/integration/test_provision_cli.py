@@ -149,3 +149,59 @@ def test_publish_and_police_example_take_their_credentials_from_a_private_file(
     monkeypatch.setenv("RB_CREDENTIALS", str(tmp_path / "police-330681.json"))
     assert police_example.main(["--as", "police:330681", "--idle-timeout", "0.5"]) == 0
     assert "answered 0 messages" in capsys.readouterr().err
+
+
+def test_provision_signs_the_participants_public_keys_into_the_key_directory(
+    isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's steps: a deployment key, each participant's keys, then provision --public-keys;
+    the directory verifies with the deployment's public key, lists the keyed participants, names the
+    one without keys, and keeps a revocation when provisioned again."""
+    from broker.cli.main import main
+    from broker.sealing import directory, keys
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["keys", "deployment", "generate", "--suite", "international"]) == 0
+    public = tmp_path / "public-keys"
+    for address in PARTICIPANTS[:2]:
+        assert main(["keys", "generate", address, "--dir", "rings"]) == 0
+        public.mkdir(exist_ok=True)
+        name = address.replace(":", "-")
+        (public / f"{name}.public.json").write_bytes(
+            (tmp_path / "rings" / f"{name}.public.json").read_bytes()
+        )
+    participants = tmp_path / "participants.txt"
+    participants.write_text("\n".join(PARTICIPANTS) + "\n")
+    argv = [str(participants), "--credentials-out", "credentials.json", "--public-keys", str(public)]
+    argv += ["--deployment-key", "deployment.key.json"]
+    capsys.readouterr()
+    assert provision_cli(isolated, monkeypatch, *argv) == 0
+    said = capsys.readouterr()
+    assert "key directory written to key-directory.json: keys of 2 of 3 participants" in said.out
+    assert "1 participants have no keys (e.g. system:000000)" in said.err
+
+    trusted = keys.load_deployment_public("deployment.public.json")
+    found = directory.load("key-directory.json", trusted)
+    assert {g.address for g in found.entries} == set(PARTICIPANTS[:2])
+    kid = found.entries[0].signing.kid
+    assert (
+        main(
+            [
+                "keys",
+                "directory",
+                "build",
+                "--from",
+                "key-directory.json",
+                "--revoke",
+                kid,
+                "--deployment-key",
+                "deployment.key.json",
+                "--out",
+                "key-directory.json",
+            ]
+        )
+        == 0
+    )
+    assert provision_cli(isolated, monkeypatch, *argv) == 0  # the files still list the revoked key
+    again = directory.load("key-directory.json", trusted)
+    assert next(g for g in again.entries if g.signing.kid == kid).revoked_at is not None

@@ -80,7 +80,7 @@ def test_the_stack_has_what_the_readme_promises() -> None:
     assert s["router"]["deploy"]["replicas"] >= 2
     assert s["tracker"]["deploy"]["replicas"] >= 2
     assert referral_broker_commands(s["provision"])[0] == ["declare"]
-    assert referral_broker_commands(s["provision"])[1][0] == "provision"
+    assert referral_broker_commands(s["provision"])[-1][0] == "provision"
     assert referral_broker_commands(s["router"])[0][0] == "route"
     assert referral_broker_commands(s["tracker"])[0][0] == "track"
 
@@ -418,12 +418,19 @@ def test_every_secret_a_service_reads_is_in_its_own_subdirectory() -> None:
     default = re.search(r'CREDENTIALS_FILE"\) or "([^"]+)"', entrypoint)
     assert default, "entrypoint.sh names its default credentials file"
     provision = services()["provision"]
-    argv_provision = referral_broker_commands(provision)[1]
+    argv_provision = referral_broker_commands(provision)[-1]
     handed: dict[str, str] = {}
+    written = set()  # the other files provision hands over: the key directory, the deployment's public key
     for i, word in enumerate(argv_provision):
         if word == "--service-credentials":
             user, path = argv_provision[i + 1].split("=", 1)
             handed[user] = path
+        if word == "--key-directory-out":
+            written.add(in_mount(provision, argv_provision[i + 1]))
+    for part in re.split(r"&&|;", str(provision["command"][2])):
+        words = shlex.split(part)
+        if words[:1] == ["cp"]:
+            written.add(in_mount(provision, words[-1]))
     for name, service in services().items():
         if name not in OWN_SECRETS:
             continue
@@ -440,6 +447,8 @@ def test_every_secret_a_service_reads_is_in_its_own_subdirectory() -> None:
             # otherwise provision writes it: the hand-over file, or this worker's own entry
             if name == "provision":
                 assert f"/secrets/{file}" in argv_provision, f"nothing writes {path} for provision"
+                continue
+            if (sub, file) in written:
                 continue
             user = env["CREDENTIALS_USER"]
             assert user in handed, f"provision hands {name}'s user {user} no credentials"

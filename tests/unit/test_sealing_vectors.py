@@ -40,6 +40,7 @@ def test_every_suite_has_vectors_and_every_case() -> None:
         assert {r["name"] for r in v["refused"]} == {
             "tampered ciphertext",
             "tampered envelope",
+            "tampered routing facts",
             "tampered signature",
             "wrong suite",
             "unknown signer fingerprint",

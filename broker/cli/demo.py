@@ -41,6 +41,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         shares=shares,
         keep=args.keep,
         inboxes=InboxType(args.inboxes),
+        sealed=not args.plaintext_bodies,
     )
     shown: list[Summary] = []
 
@@ -165,6 +166,12 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="end with one JSON line: published, routed, quarantined, acknowledged, overdue, escalated, "
         "police_referrals, lost and more",
+    )
+    p.add_argument(
+        "--plaintext-bodies",
+        action="store_true",
+        help="publish bodies in clear and run the router in its transitional mode (by default every "
+        "body is sealed for its recipients and the router takes sealed bodies only)",
     )
     p.add_argument(
         "--remove", metavar="VHOST", help="remove a vhost kept by an earlier --keep, and its users"

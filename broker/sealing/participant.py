@@ -22,7 +22,7 @@ from broker.domain.address import Address
 from broker.domain.messages import Message
 from broker.domain.routing import InMemoryRoutingMemory, RoutingMemory, Rule
 from broker.domain.routing_values import received_record
-from broker.domain.sealed_view import routing_facts, same_facts
+from broker.domain.sealed_view import UNSEALABLE, routing_facts, same_facts
 from broker.domain.validation import ContractError, validate_message
 from broker.sealing import directory, keys
 from broker.sealing.directory import KeyDirectory
@@ -120,6 +120,8 @@ class Sealing:
     def wire(self, message: Message) -> bytes:
         """The sealed message's bytes, for the recipients the router will choose among the
         directory's participants, with what this participant was delivered as the router's memory."""
+        if message.KIND in UNSEALABLE:  # the broker reads it, or writes it: never sealed
+            return message.model_dump_json(exclude_none=True).encode("utf-8")
         participants = {g.address for g in self.directory.entries}
         sealed = self.seal(message, participants, memory=self.received)
         return json.dumps(sealed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -17,6 +17,7 @@ import pika
 import pika.exceptions
 
 from broker.domain.address import Address
+from broker.participants import SYSTEM
 from broker.transport import topology
 from broker.transport.client import connection_parameters
 
@@ -111,9 +112,13 @@ class LogTap:
                 connection.close()
 
 
-def read_inboxes(url: str, addresses: Iterable[Address], secret: str) -> Counter[tuple[str, str]]:
+def read_inboxes(
+    url: str, addresses: Iterable[Address], secret: str, bodies: Counter[str] | None = None
+) -> Counter[tuple[str, str]]:
     """(message id, address) of every copy in these inboxes. Nothing is removed: each message is
-    read without an ack and handed back when the channel closes (a kept vhost keeps its inboxes)."""
+    read without an ack and handed back when the channel closes (a kept vhost keeps its inboxes).
+    `bodies`, when given, counts the copies by body: `sealed`, or `clear` (from a participant) and
+    `broker` (a notice the broker itself wrote, never sealed)."""
     found: Counter[tuple[str, str]] = Counter()
     connection = _connect(url)
     try:
@@ -123,10 +128,12 @@ def read_inboxes(url: str, addresses: Iterable[Address], secret: str) -> Counter
             count = int(channel.queue_declare(name, passive=True).method.message_count)
             got = 0
             if count:
-                for method, props, _ in channel.consume(name, inactivity_timeout=2.0):
+                for method, props, body in channel.consume(name, inactivity_timeout=2.0):
                     if method is None:
                         break
                     found[(str(props.message_id), str(address))] += 1
+                    if bodies is not None:
+                        bodies[_body_form(body, props.headers or {})] += 1
                     got += 1
                     if got >= count:
                         break
@@ -135,3 +142,13 @@ def read_inboxes(url: str, addresses: Iterable[Address], secret: str) -> Counter
     finally:
         connection.close()
     return found
+
+
+def _body_form(body: bytes, headers: dict[str, object]) -> str:
+    if headers.get("x-sender") == str(SYSTEM):
+        return "broker"
+    try:
+        sealed = "sealed" in json.loads(body)
+    except (ValueError, TypeError):
+        sealed = False
+    return "sealed" if sealed else "clear"

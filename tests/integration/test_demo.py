@@ -50,6 +50,9 @@ def test_small_demo_loses_nothing(broker_root: Settings, capsys: pytest.CaptureF
     assert result["escalated"] > 0
     assert result["acknowledged"] > 0 and result["overdue"] > 0
     assert result["copies_found"] >= result["copies_expected"] > result["routed"]
+    # sealed by default: every participant's copy in the inboxes is ciphertext
+    assert result["bodies"]["sealed"] > 0 and result["bodies"].get("clear", 0) == 0
+    assert result["bodies"]["sealed"] + result["bodies"]["broker"] == result["copies_found"]
     assert all(
         result["routed_by_coordination"][k]["messages"] > 0 for k in ("vertical", "regional", "police")
     )

@@ -9,7 +9,10 @@ from typing import Any
 
 from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
+from broker.domain.routing import RoutingRefused
 from broker.participants import Participants
+from broker.sealing import SealingError
+from broker.sealing.participant import Sealing
 from broker.settings import Settings, with_query
 from broker.tools.demo.clock import ScaledClock
 from broker.transport.client import BrokerError, ParticipantClient
@@ -25,8 +28,15 @@ class SimulatedClient(ParticipantClient):
     """A ParticipantClient whose replies carry the simulated sent_at, and that reconnects once when
     an idle connection was dropped."""
 
-    def __init__(self, url: str, address: Address, clock: ScaledClock, before: BeforePublish) -> None:
-        super().__init__(url, address)
+    def __init__(
+        self,
+        url: str,
+        address: Address,
+        clock: ScaledClock,
+        before: BeforePublish,
+        sealing: Sealing | None = None,
+    ) -> None:
+        super().__init__(url, address, sealing=sealing)
         self.clock = clock
         self.before = before
         self.published = 0
@@ -38,6 +48,15 @@ class SimulatedClient(ParticipantClient):
         if message_id is None:
             raise ValueError("raw bytes need a message id")
         self.before(self.address, message, message_id)
+        if isinstance(message, Message) and self.sealing is not None:
+            plain = message
+            try:
+                message = self.sealing.wire(plain)
+            except (SealingError, RoutingRefused):
+                # The campaign's deliberate mistakes (a forged sender, an addressee nobody
+                # provisioned): a real client stops here, before sending; the demo publishes them
+                # unsealed, so the router is seen refusing them too.
+                message = plain.model_dump_json(exclude_none=True).encode("utf-8")
         try:
             super().publish(message, message_id)
         except (BrokerError, OSError):
@@ -70,7 +89,10 @@ class Desks:
         clock: ScaledClock,
         before: BeforePublish,
         max_open: int = MAX_OPEN,
+        sealing: Callable[[Address], Sealing | None] = lambda _: None,
     ) -> None:
+        """`sealing`: each participant's sealing (broker/tools/demo/sealing.py), None for plaintext."""
+        self.sealing = sealing
         self.settings = settings
         self.max_open = max_open
         self.participants = participants
@@ -87,7 +109,9 @@ class Desks:
     def __getitem__(self, address: Address) -> SimulatedClient:
         client = self._clients.get(address)
         if client is None:
-            client = SimulatedClient(self.url_for(address), address, self.clock, self.before)
+            client = SimulatedClient(
+                self.url_for(address), address, self.clock, self.before, self.sealing(address)
+            )
             self._clients[address] = client
         self._clients.move_to_end(address)
         self._limit_open()

@@ -27,7 +27,8 @@ def measure(
     sim.drain_log()
     ledger, workers = sim.ledger, sim.workers
     notice_ids = sim.sent_notice_ids()
-    found = read_inboxes(sim.admin_url, list(participants), sim.desks.settings.inbox_secret)
+    bodies: Counter[str] = Counter()
+    found = read_inboxes(sim.admin_url, list(participants), sim.desks.settings.inbox_secret, bodies)
     verdict = ledger.verdict(found, notice_ids)
     sinks = depths(sim.admin_url, [topology.UNROUTABLE, topology.DEAD_LETTER_QUEUE])
     frozen = sim.clock.now()
@@ -91,6 +92,7 @@ def measure(
         unroutable=sinks[topology.UNROUTABLE],
         dead_lettered=sinks[topology.DEAD_LETTER_QUEUE],
         lost=verdict.missing + unaccounted,
+        bodies=dict(bodies),
         fidelity=compare(plans, ledger.routed, ledger.book, referrals),
         notes=notes,
     )

@@ -82,6 +82,9 @@ class Summary:
     unroutable: int
     dead_lettered: int
     lost: int
+    bodies: dict[str, int] = field(default_factory=dict)
+    """The inbox copies by body: sealed, clear (a participant's, in the transitional mode), broker
+    (the broker's own notices, which name offices and times, never people)."""
     fidelity: list[Figure] = field(default_factory=list)
     """The 2019 report's figures beside the replay's (fidelity.py)."""
     notes: list[str] = field(default_factory=list)
@@ -132,6 +135,12 @@ def render(s: Summary) -> str:
             "copies checked in the inboxes",
             s.copies_found,
             f"{s.copies_expected} promised, {s.duplicate_copies} duplicate",
+        ),
+        row(
+            "sealed copies in the inboxes",
+            s.bodies.get("sealed", 0),
+            f"{s.bodies.get('clear', 0)} participants' bodies in clear, "
+            f"{s.bodies.get('broker', 0)} notices the broker wrote",
         ),
         row("unroutable / dead-lettered", f"{s.unroutable}/{s.dead_lettered}"),
         row("lost", s.lost, f"{s.missing} copies missing, {s.unaccounted} inputs without a decision"),

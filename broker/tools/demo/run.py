@@ -25,8 +25,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from broker.domain.address import Address
 from broker.domain.jurisdictions import default_registry
 from broker.participants import Participants
+from broker.router.bodies import Bodies
+from broker.sealing import INTERNATIONAL
+from broker.sealing.participant import Sealing
 from broker.settings import Settings
 from broker.tools.demo.agenda import Agenda
 from broker.tools.demo.behaviour import Responder, Shares
@@ -47,6 +51,7 @@ from broker.tools.demo.measure import measure
 from broker.tools.demo.provisioning import InboxType, provision_demo
 from broker.tools.demo.report import Summary
 from broker.tools.demo.script import Script
+from broker.tools.demo.sealing import DemoKeys, demo_keys
 from broker.tools.demo.simulation import Simulation
 from broker.tools.demo.steps import CaseAction, CaseStep, Step
 from broker.tools.demo.vhost import demo_vhost
@@ -71,6 +76,9 @@ class DemoOptions:
     keep: bool = False
     inboxes: InboxType = InboxType.CLASSIC
     progress_every_s: float = 3.0
+    sealed: bool = True
+    """Bodies sealed for their recipients and a router taking sealed ones only; False: plaintext
+    bodies and the router's transitional mode."""
 
     @property
     def end(self) -> datetime:
@@ -165,13 +173,28 @@ def run_demo(
         declare_audit_queue(scratch.amqp_url)
         tap = LogTap(scratch.amqp_url)
         tap.start()
-        workers = start_workers(scratch, participants, passwords, clock, workdir, options.scan_interval_s)
+        sealing = demo_keys(participants.addresses, options.start, clock) if options.sealed else None
+        say(
+            f"bodies sealed for their recipients ({INTERNATIONAL.id}; keys for {len(participants)} "
+            "participants, a signed key directory); the router takes sealed bodies only"
+            if sealing is not None
+            else "bodies in clear: the router's transitional mode (--plaintext-bodies)"
+        )
+        workers = start_workers(
+            scratch,
+            participants,
+            passwords,
+            clock,
+            workdir,
+            options.scan_interval_s,
+            sealing.bodies if sealing is not None else Bodies(),
+        )
         try:
             if options.keep:
                 kept = start_console(scratch, participants, passwords, clock.now, workdir)
                 say(f"or in a browser: {kept.url} (the operator's password is in {kept.login_file})")
             summary = _simulate(
-                scratch, options, cast, participants, passwords, clock, plans, tap, workers, say
+                scratch, options, cast, participants, passwords, clock, plans, tap, workers, say, sealing
             )
         except BaseException:
             if kept is not None:
@@ -206,10 +229,15 @@ def _simulate(
     tap: LogTap,
     workers: Workers,
     say: Callable[[str], None],
+    sealing: DemoKeys | None,
 ) -> Summary:
     rng = random.Random(options.seed + 1)
     ledger = Ledger(cast.registry, participants.addresses)
-    desks = Desks(scratch, participants, passwords, clock, ledger.before_publish)
+
+    def sealing_of(address: Address) -> Sealing | None:
+        return None if sealing is None else sealing.for_party(address, ledger.memory)
+
+    desks = Desks(scratch, participants, passwords, clock, ledger.before_publish, sealing=sealing_of)
     agenda: Agenda[Step] = Agenda()
     for plan in plans:
         for when, step in _opening_steps(plan, rng):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from broker.participants import SYSTEM, Participants
+from broker.router.bodies import Bodies
 from broker.router.service import Router
 from broker.settings import Settings
 from broker.store.memory import SqlRoutingMemory
@@ -57,6 +58,7 @@ def start_workers(
     clock: ScaledClock,
     workdir: Path,
     scan_interval_s: float,
+    bodies: Bodies | None = None,
 ) -> Workers:
     def url(user: str) -> str:
         return settings.amqp_url_for(user, passwords[user])
@@ -65,7 +67,7 @@ def start_workers(
     memory = SqlRoutingMemory(f"sqlite:///{workdir / 'router.sqlite3'}")
     # two real seconds of thread timing, in simulated time, as the senders' allowed clock skew
     skew = timedelta(seconds=2 * clock.factor)
-    router = Router(url(router_user), participants, memory, clock=clock.now, clock_skew=skew)
+    router = Router(url(router_user), participants, memory, clock=clock.now, clock_skew=skew, bodies=bodies)
     store = TrackerStore(f"sqlite:///{workdir / 'tracker.sqlite3'}", Policy())
     tracker = Tracker(
         url(participants.username(SYSTEM)),

@@ -38,6 +38,12 @@ def test_bench_reports_rates_cpu_latency_of_router_and_limit(broker_root: Settin
     assert result["latency_samples"] == 125  # 100 offered, a quarter of them with two copies
     assert result["limit_latency_samples"] == 100
     assert result["p50_ms"] <= result["p99_ms"]
+    # sealed by default, with the same messages in clear beside it
+    assert result["sealed"] is True and result["suite"] == "rb-intl-1"
+    assert result["seal_us_per_msg"] > 0 and result["router_plaintext_msgs_per_s"] > 0
+    assert result["router_sealing_cpu_us_per_msg"] == round(
+        result["router_cpu_us_per_msg"] - result["router_plaintext_cpu_us_per_msg"], 1
+    )
     json.dumps(result)
 
 

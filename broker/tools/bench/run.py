@@ -43,6 +43,7 @@ from broker.domain.messages import Kind, Message
 from broker.participants import Participants
 from broker.settings import Settings
 from broker.tools.bench.procstat import cpu_seconds, peak_rss_mb
+from broker.tools.bench.sealed import PLAINTEXT, PLAINTEXT_ENV, BenchBodies, sealed_bodies
 from broker.tools.contract.examples import CASE_FACTS
 from broker.transport import shard_key, topology
 from broker.transport.client import ParticipantClient
@@ -170,7 +171,9 @@ def measure_limit(dep: Deployment, bodies: list[bytes], module: str = BARE) -> D
     return _drain_rate(dep.settings.amqp_url, process, RAW_SOURCE, {RAW_TARGET: len(bodies)}, len(bodies))
 
 
-def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
+def publish_as_participants(
+    dep: Deployment, messages: list[Message], bodies: BenchBodies = PLAINTEXT
+) -> None:
     """Queue messages on rb.inbound as their senders, with streamed confirms (fast prefill)."""
     by_sender: dict[str, list[Message]] = defaultdict(list)
     for message in messages:
@@ -182,7 +185,7 @@ def publish_as_participants(dep: Deployment, messages: list[Message]) -> None:
             for i, message in enumerate(batch):
                 publisher.publish(
                     (i, ""),
-                    message.model_dump_json(exclude_none=True).encode(),
+                    bodies.wire(message),
                     topology.INBOUND_EXCHANGE,
                     shard_key.of_case(message.envelope.case_id),
                     delivery_mode=2,
@@ -204,6 +207,7 @@ def router_process(
     stderr: Any = None,
     extra: Sequence[str] = (),
     profile_to: Path | None = None,
+    bodies_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it), at
     the default log level, so each decision's routing-log line is part of the cost measured; with
@@ -214,7 +218,7 @@ def router_process(
         "RB_AMQP_URL": router_url,
         "RB_DATABASE_URL": f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
-        "RB_BODIES": "transitional",  # the bench's bodies are plaintext: the router's cost, unsealed
+        **(PLAINTEXT_ENV if bodies_env is None else bodies_env),
     }
     command = ["route", "--participants", str(participants_file), "--log-level", "INFO", *extra]
     entry = ["broker.cli"] if profile_to is None else ["broker.tools.bench.profiled", str(profile_to)]
@@ -226,11 +230,13 @@ def router_process(
     )
 
 
-def start_router(dep: Deployment, workdir: Path) -> subprocess.Popen[bytes]:
+def start_router(dep: Deployment, workdir: Path, bodies: BenchBodies = PLAINTEXT) -> subprocess.Popen[bytes]:
     participants = workdir / "participants.txt"
     participants.write_text(dep.participants.dump())
     database = workdir / f"router-{time.monotonic_ns()}.sqlite3"
-    return router_process(dep.router_url, dep.participants.user_prefix, participants, database)
+    return router_process(
+        dep.router_url, dep.participants.user_prefix, participants, database, bodies_env=bodies.router_env
+    )
 
 
 def _inbox_totals(recipient_lists: list[list[str]], secret: str) -> dict[str, int]:
@@ -248,12 +254,12 @@ def purge(dep: Deployment, queues: list[str]) -> None:
             channel.queue_purge(q)
 
 
-def measure_router(dep: Deployment, count: int, workdir: Path) -> Drain:
+def measure_router(dep: Deployment, count: int, workdir: Path, bodies: BenchBodies = PLAINTEXT) -> Drain:
     made = [mix_message(n) for n in range(count)]
-    publish_as_participants(dep, [m for m, _ in made])
+    publish_as_participants(dep, [m for m, _ in made], bodies)
     totals = _inbox_totals([r for _, r in made], dep.settings.inbox_secret)
     totals[topology.TRACKER_QUEUE] = count
-    process = start_router(dep, workdir)
+    process = start_router(dep, workdir, bodies)
     return _drain_rate(dep.settings.amqp_url, process, topology.ROUTER_QUEUE, totals, count)
 
 
@@ -307,18 +313,21 @@ def _offered(
     return latencies
 
 
-def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path) -> tuple[list[float], int]:
-    """End-to-end latencies (ms) of every copy at a fixed offered rate, and how many were offered."""
+def measure_latency(
+    dep: Deployment, rate: float, seconds: float, workdir: Path, bodies: BenchBodies = PLAINTEXT
+) -> tuple[list[float], int]:
+    """End-to-end latencies (ms) of every copy at a fixed offered rate, and how many were offered;
+    the participants' clients seal each message as they publish it when `bodies` are sealed."""
     total = int(rate * seconds)
     recipients = [mix_message(n)[1] for n in range(total)]
     inboxes = sorted(_inbox_totals(recipients, dep.settings.inbox_secret))
-    clients = {s: ParticipantClient(dep.url_for(s), s) for s, *_ in FLOWS}
+    clients = {s: ParticipantClient(dep.url_for(s), s, sealing=bodies.sealing_for(s)) for s, *_ in FLOWS}
 
     def publish(n: int) -> None:
         message, _ = mix_message(n)  # sent_at is now, at the offered instant
         clients[FLOWS[n % len(FLOWS)][0]].publish(message)
 
-    router = start_router(dep, workdir)
+    router = start_router(dep, workdir, bodies)
     try:
         expected = sum(len(r) for r in recipients)
         latencies = _offered(dep, topology.ROUTER_QUEUE, inboxes, expected, total, rate, publish)
@@ -330,7 +339,9 @@ def measure_latency(dep: Deployment, rate: float, seconds: float, workdir: Path)
     return latencies, total
 
 
-def measure_limit_latency(dep: Deployment, rate: float, seconds: float) -> list[float]:
+def measure_limit_latency(
+    dep: Deployment, rate: float, seconds: float, bodies: BenchBodies = PLAINTEXT
+) -> list[float]:
     """The bare forwarder's latencies (ms) at the same offered rate, with the same bodies, each
     published with a confirm as the participants' client does."""
     total = int(rate * seconds)
@@ -341,8 +352,7 @@ def measure_limit_latency(dep: Deployment, rate: float, seconds: float) -> list[
     properties = pika.BasicProperties(content_type="application/json", delivery_mode=2)
 
     def publish(n: int) -> None:
-        body = mix_message(n)[0].model_dump_json(exclude_none=True).encode()
-        channel.basic_publish("", RAW_SOURCE, body, properties, mandatory=True)
+        channel.basic_publish("", RAW_SOURCE, bodies.wire(mix_message(n)[0]), properties, mandatory=True)
 
     forwarder = _forwarder(dep, BARE)
     try:
@@ -370,35 +380,53 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[str, Any]:
+def run(
+    settings: Settings, messages: int, rate: float, seconds: float, sealed: bool = True
+) -> dict[str, Any]:
+    """`sealed`: every body sealed for its recipients and the router taking sealed bodies only (the
+    production setting); then a second router run on the same messages in clear says what the
+    router's sealing check costs. False: plaintext only, the router in its transitional mode."""
     began = time.perf_counter()
     with scratch_vhost(settings, "bench") as scratch, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         participants = Participants.of(PARTICIPANTS, scratch.user_prefix)
         report = provision(scratch, participants)
         dep = Deployment(scratch, participants, dict(report.created))
-        sample = [mix_message(n)[0].model_dump_json(exclude_none=True).encode() for n in range(messages)]
+        bodies = sealed_bodies(PARTICIPANTS, workdir) if sealed else PLAINTEXT
+        sealing_started = time.process_time()
+        sample = [bodies.wire(mix_message(n)[0]) for n in range(messages)]
+        seal_us = (time.process_time() - sealing_started) / messages * 1e6 if sealed else None
         _progress(f"limit: bare py-amqp forwarder draining {messages} queued messages …")
         limit = measure_limit(dep, sample, BARE)
         _progress(f"limit: {limit.msgs_per_s:,.0f} msg/s; kombu forwarder, same messages …")
         kombu = measure_limit(dep, sample, KOMBU)
         purge(dep, [RAW_SOURCE, RAW_TARGET])
-        _progress(f"kombu forwarder: {kombu.msgs_per_s:,.0f} msg/s; router: the same {messages} messages …")
-        router = measure_router(dep, messages, workdir)
+        what = "sealed" if sealed else "plaintext"
+        _progress(
+            f"kombu forwarder: {kombu.msgs_per_s:,.0f} msg/s; router: the same {messages} {what} messages …"
+        )
+        router = measure_router(dep, messages, workdir, bodies)
+        inboxes = _inbox_totals([r for *_, r in FLOWS], scratch.inbox_secret)
+        purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
+        plaintext = None
+        if sealed:
+            _progress(f"router: {router.msgs_per_s:,.0f} msg/s; again with the bodies in clear …")
+            plaintext = measure_router(dep, messages, workdir)
+            purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
         _progress(
             f"router: {router.msgs_per_s:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …"
         )
-        inboxes = _inbox_totals([r for *_, r in FLOWS], scratch.inbox_secret)
-        purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
-        latencies, offered = measure_latency(dep, rate, seconds, workdir)
+        latencies, offered = measure_latency(dep, rate, seconds, workdir, bodies)
         _progress("latency of the bare forwarder at the same offered rate …")
-        limit_latencies = measure_limit_latency(dep, rate, seconds)
+        limit_latencies = measure_limit_latency(dep, rate, seconds, bodies)
     # the limit is the faster forwarder of this run (on a loaded machine either may win) and the
     # cheaper one's CPU, so the router is never measured against a slowed forwarder
     fastest = max(limit, kombu, key=lambda d: d.msgs_per_s)
     cpus = [d.cpu_us_per_msg for d in (limit, kombu) if d.cpu_us_per_msg is not None]
     return {
         "messages": messages,
+        "sealed": sealed,
+        "suite": "rb-intl-1" if sealed else None,
         "router_msgs_per_s": round(router.msgs_per_s, 1),
         "limit_msgs_per_s": round(fastest.msgs_per_s, 1),
         "limit_forwarder": "bare py-amqp" if fastest is limit else "kombu",
@@ -419,12 +447,23 @@ def run(settings: Settings, messages: int, rate: float, seconds: float) -> dict[
         "limit_p50_ms": _ms(limit_latencies, 0.5),
         "limit_p99_ms": _ms(limit_latencies, 0.99),
         "limit_latency_samples": len(limit_latencies),
+        "seal_us_per_msg": _round(seal_us),
+        "router_plaintext_msgs_per_s": None if plaintext is None else round(plaintext.msgs_per_s, 1),
+        "router_plaintext_cpu_us_per_msg": None if plaintext is None else _round(plaintext.cpu_us_per_msg),
+        "router_sealing_cpu_us_per_msg": _difference(router, plaintext),
         "peak_rss_mb": _round(router.peak_rss_mb),
         "limit_peak_rss_mb": _round(limit.peak_rss_mb),
         "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "elapsed_s": round(time.perf_counter() - began, 1),
     }
+
+
+def _difference(sealed: Drain, plaintext: Drain | None) -> float | None:
+    """The router's CPU per message for sealed bodies beyond what the same messages in clear cost."""
+    if plaintext is None or sealed.cpu_us_per_msg is None or plaintext.cpu_us_per_msg is None:
+        return None
+    return round(round(sealed.cpu_us_per_msg, 1) - round(plaintext.cpu_us_per_msg, 1), 1)  # as printed
 
 
 def render(result: dict[str, Any]) -> str:
@@ -439,7 +478,9 @@ def render(result: dict[str, Any]) -> str:
             f"limit (faster forwarder)    {r['limit_msgs_per_s']:>8,.0f} msg/s  "
             f"{r['limit_cpu_us_per_msg']} µs CPU/msg (the cheaper)   {r['limit_forwarder']}",
             f"router, all checks on       {r['router_msgs_per_s']:>8,.0f} msg/s  "
-            f"{r['router_cpu_us_per_msg']} µs CPU/msg  peak RSS {r['peak_rss_mb']} MB",
+            f"{r['router_cpu_us_per_msg']} µs CPU/msg  peak RSS {r['peak_rss_mb']} MB  "
+            f"({'sealed bodies, ' + str(r['suite']) if r['sealed'] else 'bodies in clear'})",
+            *_sealing_lines(r),
             f"ratio router / limit        {r['ratio']:>8.3f}   "
             f"(router / kombu forwarder {r['ratio_to_kombu_forwarder']:.3f})",
             f"latency at {r['offered_rate_msgs_per_s']:.0f} msg/s offered: router p50 {r['p50_ms']} ms, "
@@ -449,3 +490,14 @@ def render(result: dict[str, Any]) -> str:
             f"{r['elapsed_s']:.0f} s in all",
         ]
     )
+
+
+def _sealing_lines(r: dict[str, Any]) -> list[str]:
+    if not r["sealed"]:
+        return []
+    return [
+        f"router, same bodies in clear{r['router_plaintext_msgs_per_s']:>8,.0f} msg/s  "
+        f"{r['router_plaintext_cpu_us_per_msg']} µs CPU/msg: the router's sealing check costs "
+        f"{r['router_sealing_cpu_us_per_msg']} µs CPU/msg",
+        f"sealing, each sender's side  {r['seal_us_per_msg']} µs CPU/msg (seal for the recipients, sign)",
+    ]

@@ -44,6 +44,31 @@ UNSEALABLE: frozenset[Kind] = FROM_SYSTEM | GENERATED_ONLY | {Kind.ASSESSMENT_RE
 times, never people), or reads them itself (an assessment request, whose facts are in the envelope)."""
 
 
+_B64U = r"^[A-Za-z0-9_-]+$"
+_KID = r"^(sha256|sm3):[0-9a-f]{64}$"
+
+
+class SealedRecipient(StrictModel):
+    """The content key wrapped for one recipient's encryption key (kid); epk in rb-intl-1 only."""
+
+    kid: str = Field(pattern=_KID, description="The recipient's encryption key fingerprint.")
+    epk: str | None = Field(default=None, pattern=_B64U, max_length=100)
+    wrapped: str = Field(pattern=_B64U, max_length=400)
+
+
+class SealedBody(StrictModel):
+    """The body sealed for its recipients and signed: the shape of schemas/sealing/FORMAT.md, format 1.
+    Its cryptography (the signature, the recipients' keys) is the router's sealing check."""
+
+    v: Literal[1] = Field(description="The sealing format's version.")
+    suite: Literal["rb-intl-1", "rb-sm-1"]
+    recipients: list[SealedRecipient] = Field(min_length=1, max_length=100)
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{16}$", description="12 bytes, b64u.")
+    ciphertext: str = Field(pattern=r"^[A-Za-z0-9_-]{22,}$", description="AEAD(body) with its tag, b64u.")
+    signer: str = Field(pattern=_KID, description="The sender's signing key fingerprint.")
+    signature: str = Field(pattern=_B64U, max_length=200)
+
+
 class LegalBasisRouting(StrictModel):
     """A referral's legal basis as the router reads it: the offence, not the citation or the reason."""
 
@@ -88,7 +113,7 @@ def sealed_model(model: type[Message]) -> type[Message]:
     facts = routing_model(model.KIND, body_model)
     namespace = {
         "__module__": __name__,
-        "__annotations__": {"body": facts},
+        "__annotations__": {"body": facts, "sealed": SealedBody},
         "body": Field(default_factory=facts),
     }
     return cast(type[Message], type(f"Sealed{model.__name__}", (model, SealedMessage), namespace))

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION, Kind, Message
-from broker.domain.sealed_view import ROUTING_FACTS, UNSEALABLE, sealed_model
+from broker.domain.sealed_view import ROUTING_FACTS, UNSEALABLE, SealedBody, sealed_model
 from broker.domain.versions import READ_VERSIONS, added_in, kinds_of, later_fields
 
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -195,7 +195,7 @@ _SEALED_MEMBERS = ("envelope", "routing", "sealed")
 def _validate_sealed(data: dict[str, Any], model: type[Message], version: str) -> Message:
     """A sealed message (broker/domain/sealed_view.py): the envelope and the clear routing facts
     validated by the kind's models; `sealed` itself is the sealing check's (broker/router/bodies.py)."""
-    view = {"envelope": data["envelope"], "body": _sealed_routing(data, model.KIND)}
+    view = {"envelope": data["envelope"], "body": _sealed_routing(data, model.KIND), "sealed": data["sealed"]}
     later = later_fields(version, model.KIND, view)
     try:
         if later:
@@ -311,7 +311,7 @@ def _key_name(key: str, node: dict[str, Any]) -> str:
 @cache
 def contract_names() -> frozenset[str]:
     """Every field name any supported contract version defines: the only keys echoed in errors."""
-    names: set[str] = {"envelope", "body"}
+    names: set[str] = {"envelope", "body", *_SEALED_MEMBERS}
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -327,6 +327,7 @@ def contract_names() -> frozenset[str]:
     for models in SUPPORTED_VERSIONS.values():
         for model in models.values():
             walk(model.model_json_schema(mode="validation"))
+    walk(SealedBody.model_json_schema(mode="validation"))
     return frozenset(names)
 
 

@@ -65,5 +65,17 @@ for (const name of readdirSync(corpusDir).filter((n) => n.endsWith(".json")).sor
     corpus[item.name] = index(data?.envelope?.schema_version)(data);
   }
 }
-console.log(JSON.stringify({ compiled, schemas: files, versions, examples, failures, corpus }));
+// the sealed form: every valid message of the sealing vectors against its kind's sealed schema
+let sealedVectors = 0;
+for (const [suite, vectors] of Object.entries(read(join(schemas, "sealing", "vectors.json")).suites)) {
+  for (const vector of vectors.valid) {
+    const kind = vector.message.envelope.kind;
+    const schema = ajvs.get(current).getSchema(`${kind}.sealed.schema.json`);
+    if (!schema(vector.message)) {
+      failures.push(`sealing/vectors.json ${suite} ${vector.name}: ${ajvs.get(current).errorsText(schema.errors)}`);
+    }
+    sealedVectors += 1;
+  }
+}
+console.log(JSON.stringify({ compiled, schemas: files, versions, examples, failures, corpus, sealedVectors }));
 process.exit(failures.length ? 1 : 0);

@@ -62,6 +62,7 @@ def test_ajv_strict_compiles_every_schema_and_agrees_with_the_corpus(tmp_path: P
     assert report["compiled"] == report["schemas"] == len(list(SCHEMAS.glob("v*/*.schema.json")))
     assert report["versions"] == [*READ_VERSIONS] and READ_VERSIONS[-1] == SCHEMA_VERSION
     assert report["examples"] == len(list((SCHEMAS / "examples").glob("*.json")))
+    assert report["sealedVectors"] == 4  # two valid sealed messages per suite
     expected = {i["name"]: "beyond_schema" in i or i["expect"] == "valid" for i in _corpus()}
     disagreements = sorted(n for n, ok in expected.items() if report["corpus"].get(n) != ok)
     assert disagreements == [] and len(report["corpus"]) == len(expected)

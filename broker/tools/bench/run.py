@@ -413,8 +413,9 @@ def run(
             _progress(f"router: {router.msgs_per_s:,.0f} msg/s; again with the bodies in clear …")
             plaintext = measure_router(dep, messages, workdir)
             purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
+        last = plaintext or router
         _progress(
-            f"router: {router.msgs_per_s:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …"
+            f"router: {last.msgs_per_s:,.0f} msg/s; latency: {rate:.0f} msg/s offered for {seconds:.0f} s …"
         )
         latencies, offered = measure_latency(dep, rate, seconds, workdir, bodies)
         _progress("latency of the bare forwarder at the same offered rate …")
@@ -496,8 +497,8 @@ def _sealing_lines(r: dict[str, Any]) -> list[str]:
     if not r["sealed"]:
         return []
     return [
-        f"router, same bodies in clear{r['router_plaintext_msgs_per_s']:>8,.0f} msg/s  "
+        f"router, same bodies in clear {r['router_plaintext_msgs_per_s']:>7,.0f} msg/s  "
         f"{r['router_plaintext_cpu_us_per_msg']} µs CPU/msg: the router's sealing check costs "
         f"{r['router_sealing_cpu_us_per_msg']} µs CPU/msg",
-        f"sealing, each sender's side  {r['seal_us_per_msg']} µs CPU/msg (seal for the recipients, sign)",
+        f"sealing, the senders' side  {r['seal_us_per_msg']:>8} µs CPU/msg (seal for the recipients, sign)",
     ]

@@ -23,6 +23,7 @@ from broker.tools.contract.corpus import corpus
 from broker.tools.contract.examples import example_messages
 from broker.tools.contract.records import record_definitions
 from broker.tools.contract.schema import json_schema
+from broker.tools.contract.sealed import SEALABLE, sealed_schema
 
 SCHEMA_BASE_URI = f"https://referral-broker.invalid/schemas/v{SCHEMA_VERSION}/"
 """Documented base URI of the current version's schema files (each version's folder has its own,
@@ -115,6 +116,8 @@ def rendered(root: Path) -> dict[Path, str]:
         files[folder / "message.schema.json"] = _dump(index_schema(version))
     # what the broker writes (one format, whichever version it read) is described once, with the current
     files[root / f"v{SCHEMA_VERSION}" / "records.schema.json"] = _dump(records_schema())
+    for kind in SEALABLE:  # the sealed form, of the current version (FORMAT.md)
+        files[root / f"v{SCHEMA_VERSION}" / f"{kind.value}.sealed.schema.json"] = _dump(sealed_schema(kind))
     for message in example_messages():
         data = message.model_dump(mode="json", exclude_none=True)
         files[root / "examples" / f"{message.envelope.kind.value}.json"] = _dump(data)

@@ -15,6 +15,7 @@ from broker.domain.plausible_time import CLOCK_SKEW, SENT_AT_MAX_AGE
 from broker.domain.validation import MAX_MESSAGE_BYTES
 from broker.tools.contract.records import record_definitions
 from broker.tools.contract.schema import kind_definitions, with_refs
+from broker.tools.contract.sealed import SEALABLE, sealed_definitions
 
 AMQP = "0.3.0"
 """Version of the AsyncAPI AMQP bindings used."""
@@ -34,6 +35,7 @@ def component_schemas() -> dict[str, Any]:
     """Every named schema: the kinds' definitions merged (shared ones must agree) and the records."""
     merged: dict[str, Any] = {}
     sources = [kind_definitions(kind)[1] for kind in MESSAGE_TYPES] + [record_definitions()]
+    sources += [sealed_definitions(kind)[1] for kind in SEALABLE]
     for defs in sources:
         for name, schema in defs.items():
             schema = with_refs(schema, SCHEMAS)
@@ -83,7 +85,13 @@ def asyncapi_document() -> dict[str, Any]:
             },
         }
         if kind in published:
-            messages[_camel(kind)] = {**base, "description": "As a participant publishes it to rb.inbound."}
+            messages[_camel(kind)] = {
+                **base,
+                "description": "As a participant publishes it to rb.inbound, its body in clear (taken "
+                "only by a router in the transitional mode, RB_BODIES=transitional)"
+                if kind in SEALABLE
+                else "As a participant publishes it to rb.inbound (never sealed).",
+            }
         messages[f"{_camel(kind)}Delivered"] = {
             **base,
             "name": f"{kind.value}_delivered",
@@ -91,9 +99,28 @@ def asyncapi_document() -> dict[str, Any]:
             "sender's validated user_id, correlation_id = envelope.in_reply_to, and DeliveryHeaders.",
             "headers": {"$ref": f"{SCHEMAS}DeliveryHeaders"},
         }
-    outgoing = [_camel(k) for k in published]
+        if kind in SEALABLE:
+            sealed = {**base, "payload": {"$ref": f"{SCHEMAS}Sealed{model.__name__}"}}
+            messages[f"{_camel(kind)}Sealed"] = {
+                **sealed,
+                "name": f"{kind.value}_sealed",
+                "title": f"{kind.value.replace('_', ' ')}, sealed",
+                "description": "As a participant publishes it to rb.inbound with its body sealed for its "
+                "recipients and signed (schemas/sealing/FORMAT.md): what a production router takes.",
+            }
+            messages[f"{_camel(kind)}SealedDelivered"] = {
+                **sealed,
+                "name": f"{kind.value}_sealed_delivered",
+                "title": f"{kind.value.replace('_', ' ')}, sealed, delivered",
+                "description": "As the router delivers a sealed one: the published bytes unchanged; the "
+                "recipient opens it, verifies the signature and checks the routing facts.",
+                "headers": {"$ref": f"{SCHEMAS}DeliveryHeaders"},
+            }
+    sealable = [k for k in published if k in SEALABLE]
+    outgoing = [_camel(k) for k in published] + [f"{_camel(k)}Sealed" for k in sealable]
     delivered = [f"{_camel(k)}Delivered" for k in MESSAGE_TYPES]
-    reply_names = [_camel(k) for k in replies]
+    delivered += [f"{_camel(k)}SealedDelivered" for k in sealable]
+    reply_names = [_camel(k) for k in replies] + [f"{_camel(k)}Sealed" for k in replies if k in SEALABLE]
     messages["quarantined"] = {
         "name": "quarantined",
         "title": "quarantined input",

@@ -91,10 +91,15 @@ class SealingSettings:
     deployment_public_key: str = field(default_factory=lambda: _env("RB_DEPLOYMENT_PUBLIC_KEY", ""))
     """RB_DEPLOYMENT_PUBLIC_KEY: the deployment key's public file, which the directory's signature is
     checked against."""
+    keyring: str = field(default_factory=lambda: _env("RB_KEYRING", ""))
+    """RB_KEYRING: a participant's own key ring (mode 600), for `publish` and `police-example` to seal
+    what they send and open what they receive."""
 
     def __post_init__(self) -> None:
         if self.bodies not in BODIES_MODES:
             raise SettingsError(f"RB_BODIES: {self.bodies[:20]!r}; give sealed or transitional")
+        if self.keyring and not self.key_directory:
+            raise SettingsError("RB_KEY_DIRECTORY: needed beside RB_KEYRING, to seal for recipients' keys")
         if self.key_directory and not self.deployment_public_key:
             raise SettingsError(
                 "RB_DEPLOYMENT_PUBLIC_KEY: needed beside RB_KEY_DIRECTORY, to check the directory's signature"

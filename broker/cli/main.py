@@ -108,11 +108,28 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     url = settings.amqp_url_for(f"{settings.user_prefix}{address.username}", password)
-    with ParticipantClient(url, address) as client:
+    from broker.domain.routing import RoutingRefused
+    from broker.sealing import Sealing, SealingError
+
+    try:
+        sealing = Sealing.of_participant(settings.sealing)
+    except SealingError as exc:
+        print(f"error: RB_KEYRING / RB_KEY_DIRECTORY / RB_DEPLOYMENT_PUBLIC_KEY: {exc}", file=sys.stderr)
+        return 2
+    if sealing is None:
+        print(
+            "warning: no RB_KEYRING: the body goes in clear, which a router taking sealed bodies only "
+            "refuses (README, 'Sealed bodies')",
+            file=sys.stderr,
+        )
+    with ParticipantClient(url, address, sealing=sealing) as client:
         try:
             client.publish(message)
-        except PublishRefused as exc:
+        except (PublishRefused, SealingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except RoutingRefused as exc:  # found while computing whom to seal it for
+            print(f"error: the router would refuse it: {exc}", file=sys.stderr)
             return 1
     print(f"published {message.envelope.kind.value} {message.envelope.message_id} (confirmed by the broker)")
     return 0

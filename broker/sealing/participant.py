@@ -31,6 +31,7 @@ from broker.sealing.keys import DeploymentKey, KeyRing
 from broker.sealing.recipients import recipients_of
 from broker.sealing.sealed import check_for_router, open_message, seal_message
 from broker.sealing.suites import Suite, suite
+from broker.settings import SealingSettings
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class Sealing:
         trusted = keys.load_deployment_public(deployment_public_path)
         ring = keys.load_keyring(keyring_path) if keyring_path is not None else None
         return cls(suite(suite_name), trusted, directory.load(directory_path, trusted), ring)
+
+    @classmethod
+    def of_participant(cls, settings: SealingSettings) -> Sealing | None:
+        """A participant's sealing from RB_KEYRING, RB_KEY_DIRECTORY, RB_DEPLOYMENT_PUBLIC_KEY and
+        RB_SEALING_SUITE; None when no key ring is configured (bodies go in clear)."""
+        if not settings.keyring:
+            return None
+        s = settings
+        return cls.load(s.suite, s.key_directory, s.deployment_public_key, s.keyring)
 
     def with_directory(self, document: object) -> Sealing:
         """The setup with a newly published directory, verified, and refused when older than the one

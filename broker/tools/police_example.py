@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url = settings.amqp_url_for(user, mine.password)
     decide = file_everything if args.decision == "filed" else decline_everything
-    with ParticipantClient(url, address, inbox=mine.inbox) as client:
+    from broker.sealing import Sealing, SealingError
+
+    try:
+        sealing = Sealing.of_participant(settings.sealing)  # sealed referrals open, answers go sealed
+    except SealingError as exc:
+        print(f"error: RB_KEYRING / RB_KEY_DIRECTORY / RB_DEPLOYMENT_PUBLIC_KEY: {exc}", file=sys.stderr)
+        return 2
+    with ParticipantClient(url, address, inbox=mine.inbox, sealing=sealing) as client:
         handled = serve(client, decide, idle_timeout_s=args.idle_timeout)
     print(f"answered {handled} messages", file=sys.stderr)
     return 0

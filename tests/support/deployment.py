@@ -55,6 +55,7 @@ class Deployment:
         clock_skew: Any = None,
         quarantine_share: Any = None,
         sender_rates: Any = None,
+        bodies: Any = None,
     ) -> None:
         from broker.router.service import Router
         from broker.store.memory import SqlRoutingMemory
@@ -68,6 +69,7 @@ class Deployment:
             prefetch=32,
             quarantine_share=quarantine_share,
             sender_rates=sender_rates,
+            bodies=bodies,
             **skew,
         )
         self.thread = threading.Thread(target=self.router.run, daemon=True)

@@ -18,6 +18,7 @@ from broker.domain.refusals import refusal_notice
 from broker.domain.validation import SUPPORTED_VERSIONS, ContractError, parse_message
 from broker.domain.versions import ADDED_IN, READ_VERSIONS, kinds_of
 from broker.tools.contract import rendered
+from broker.tools.contract.sealed import SEALABLE
 from tests.support.messages import msg
 from tests.support.routing import PARTICIPANTS, World
 
@@ -206,8 +207,12 @@ def test_each_version_has_its_folder_of_schemas_with_its_kinds_only() -> None:
     files = rendered(SCHEMAS)
     for version in READ_VERSIONS:
         names = {p.name for p in files if p.parent == SCHEMAS / f"v{version}"}
-        kinds = {n.removesuffix(".schema.json") for n in names} - {"message", "records"}
+        sealed = {n.removesuffix(".sealed.schema.json") for n in names if n.endswith(".sealed.schema.json")}
+        plain = {n for n in names if not n.endswith(".sealed.schema.json")}
+        kinds = {n.removesuffix(".schema.json") for n in plain} - {"message", "records"}
         assert kinds == {k.value for k in kinds_of(version)}, version
+        # the sealed form is written for the current version only (FORMAT.md)
+        assert sealed == ({k.value for k in SEALABLE} if version == READ_VERSIONS[-1] else set()), version
         index = json.loads(files[SCHEMAS / f"v{version}" / "message.schema.json"])
         assert set(index["properties"]["envelope"]["properties"]["kind"]["enum"]) == kinds
     old = json.loads(files[SCHEMAS / "v2.0" / "police_referral.schema.json"])

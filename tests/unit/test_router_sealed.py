@@ -7,15 +7,19 @@ transitional mode takes them; each recipient opens and checks the routing facts.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from broker.domain.address import Address
 from broker.domain.messages import Kind, Message
 from broker.domain.sealed_view import ROUTING_FACTS, routing_facts
 from broker.domain.validation import ContractError, validate_message
 from broker.router.bodies import Bodies
-from broker.sealing import Sealing, SealingError, seal_message
+from broker.sealing import Sealing, SealingError, directory, seal_message
 from broker.sealing.suites import SUITES
 from broker.sealing.vectors import OUTSIDER, RECIPIENTS, World, _flip, world
 from tests.support.messages import msg
@@ -193,3 +197,31 @@ def test_a_sealed_message_with_a_clear_body_is_refused() -> None:
     with pytest.raises(ContractError) as caught:
         validate_message({**plain, "sealed": {}})
     assert caught.value.field == "body"
+
+
+def test_the_router_takes_a_new_directory_when_its_file_changes_and_keeps_its_own_when_it_is_bad(
+    w: World, tmp_path: Path
+) -> None:
+    """A revocation published as a new directory file takes effect at the next batch, without a
+    restart; a file that does not verify is logged and the directory held is kept."""
+    public = tmp_path / "deployment.public.json"
+    public.write_text(json.dumps(w.deployment.public_json()))
+    path = tmp_path / "key-directory.json"
+    path.write_text(json.dumps(w.document))
+    bodies = Bodies.load(False, w.suite.id, str(path), str(public))
+    raw = sealed_bytes(w, referral())
+    assert bodies.check(raw, [Address.parse(a) for a in RECIPIENTS]) is None
+
+    signer = w.rings[SENDER].current(datetime.now(UTC)).public.signing.kid
+    revoked = w.directory.revoked(signer, datetime.now(UTC) - timedelta(minutes=1))
+    newer = replace(revoked, issued_at=datetime.now(UTC))
+    path.write_text(json.dumps(directory.sign(newer, w.deployment)))
+    bodies.refresh()
+    refused = bodies.check(raw, [Address.parse(a) for a in RECIPIENTS])
+    assert refused is not None and (refused.stage, refused.field) == ("authentication", "sealed.signer")
+    assert bodies.sealing is not None
+    held = bodies.sealing.directory
+
+    path.write_text("not a directory")
+    bodies.refresh()
+    assert bodies.sealing.directory is held  # kept

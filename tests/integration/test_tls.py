@@ -79,17 +79,17 @@ def tls_node(pki: CertificateAuthority) -> Iterator[RabbitNode]:
 
 @contextlib.contextmanager
 def trusting(ca_file: Path) -> Iterator[None]:
-    """`provision` opens its kombu connection without the RB_TLS_* options (broker/transport/provision.py
-    builds it), so the node's CA is handed to OpenSSL's default store for that call only."""
-    before = os.environ.get("SSL_CERT_FILE")
-    os.environ["SSL_CERT_FILE"] = str(ca_file)
+    """RB_TLS_CA_FILE for a call of a module-scoped fixture (monkeypatch is per test): `provision`,
+    like `declare` and `tail`, verifies the node with the RB_TLS_* settings."""
+    before = os.environ.get("RB_TLS_CA_FILE")
+    os.environ["RB_TLS_CA_FILE"] = str(ca_file)
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop("SSL_CERT_FILE", None)
+            os.environ.pop("RB_TLS_CA_FILE", None)
         else:
-            os.environ["SSL_CERT_FILE"] = before
+            os.environ["RB_TLS_CA_FILE"] = before
 
 
 @pytest.fixture(scope="module")

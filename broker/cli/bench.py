@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,16 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _router_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be router counts separated by commas, e.g. 1,2,4") from None
+    if not counts or any(not 1 <= n <= 16 for n in counts):
+        raise argparse.ArgumentTypeError("each router count must be between 1 and 16")
+    return counts
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.profile:
         from broker.tools.bench.profile import render_profile, run_profile
@@ -33,6 +44,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
         result = run_flood(settings, args.flood, args.honest, args.body_bytes, args.quarantine_share)
         print(render_flood(result))
+    elif args.cluster:
+        from broker.tools.bench.cluster import ClusterBenchError, render_cluster, run_cluster
+
+        try:
+            result = run_cluster(args.routers, messages=args.cluster_messages)
+        except ClusterBenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(render_cluster(result))
     elif args.scale:
         from broker.tools.bench.scale import render_scale, run_scale
 
@@ -72,6 +92,21 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (default 20)")
     p.add_argument("--scale", action="store_true", help="measure the participant curve on a node of its own")
     p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="routers sharded by case on a three-node cluster of its own, sharing a PostgreSQL memory "
+        "(RB_TEST_POSTGRES_URL)",
+    )
+    p.add_argument(
+        "--routers",
+        type=_router_counts,
+        default=(1, 2, 4),
+        help="with --cluster: router counts (default 1,2,4)",
+    )
+    p.add_argument(
+        "--cluster-messages", type=int, default=6_000, help="with --cluster: messages per step (default 6000)"
+    )
+    p.add_argument(
         "--sizes",
         type=_sizes,
         default=(100, 1_000, 6_420),
@@ -100,7 +135,7 @@ def add_commands(sub: Any) -> None:
         default=0,
         metavar="N",
         help="instead: one sender's N bad messages, then others' valid ones, routed with the quarantine "
-        "share and without (README \"Quarantine shares\")",
+        'share and without (README "Quarantine shares")',
     )
     p.add_argument("--honest", type=int, default=500, help="with --flood: valid messages (default 500)")
     p.add_argument("--body-bytes", type=int, default=2048, help="with --flood: size of each bad message")

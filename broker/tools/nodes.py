@@ -1,5 +1,6 @@
-"""RabbitMQ nodes of our own, on this machine: the scale benchmark's, and (tests/support/
-rabbitmq_nodes.py adds TLS and clusters) the tests'.
+"""RabbitMQ nodes of our own, on this machine, alone or as a cluster whose nodes join each other at
+first boot (classic-config peer discovery): the benchmarks' and (tests/support/rabbitmq_nodes.py
+adds TLS) the tests'.
 
 Each node is a `rabbitmq-server` with its own node name, AMQP, management and distribution ports,
 config file, enabled-plugins file (management on), data and log directories in a temporary
@@ -112,6 +113,11 @@ class RabbitNode:
     dist_port: int
     directory: Path
     home: Path
+    peers: tuple[str, ...] = ()
+    """Every node name of its cluster, its own included: it joins them at first boot (classic-config
+    peer discovery). Empty: a node alone."""
+    extra_plugins: tuple[str, ...] = ()
+    """Plugins beside management (e.g. rabbitmq_consistent_hash_exchange for router shards)."""
     _shell: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _beam: int | None = field(default=None, init=False, repr=False)
 
@@ -166,12 +172,18 @@ class RabbitNode:
     # ---- files and environment ----
 
     def config_lines(self) -> list[str]:
-        return [
+        lines = [
             *self.listener_lines(),
             "collect_statistics_interval = 1000",  # the API sees new connections within a second
             "log.console = false",
             "log.file.level = info",
         ]
+        if len(self.peers) > 1:
+            lines.append("cluster_formation.peer_discovery_backend = classic_config")
+            lines += [
+                f"cluster_formation.classic_config.nodes.{n} = {peer}" for n, peer in enumerate(self.peers, 1)
+            ]
+        return lines
 
     def listener_lines(self) -> list[str]:
         return [
@@ -181,7 +193,7 @@ class RabbitNode:
         ]
 
     def plugins(self) -> tuple[str, ...]:
-        return ("rabbitmq_management",)
+        return ("rabbitmq_management", *self.extra_plugins)
 
     def _write_files(self) -> None:
         (self.directory / "mnesia").mkdir(parents=True, exist_ok=True)
@@ -359,6 +371,137 @@ def own_node(label: str = "bench") -> Iterator[RabbitNode]:
     finally:
         node.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class RabbitCluster:
+    """`size` nodes under one temporary directory (size 1: a single node), of `node_class` built with
+    `node_options` (tests/support/rabbitmq_nodes.py adds TLS)."""
+
+    def __init__(
+        self,
+        size: int = 3,
+        label: str = "test",
+        plugins: tuple[str, ...] = (),
+        node_class: type[RabbitNode] = RabbitNode,
+        node_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=f"rb-{label}-rabbit-"))
+        self.home = new_home(self.root)
+        stem = node_name(label)
+        names = tuple(f"{stem}-{n}@{HOST}" for n in range(1, size + 1))
+        self.nodes: list[RabbitNode] = []
+        for n, name in enumerate(names):
+            first = node_ports()  # AMQP, management, distribution
+            self.nodes.append(
+                node_class(
+                    name=name,
+                    amqp_port=first,
+                    management_port=first + 1,
+                    dist_port=first + 2,
+                    directory=self.root / f"node{n + 1}",
+                    home=self.home,
+                    peers=names if size > 1 else (),
+                    extra_plugins=plugins,
+                    **(node_options or {}),
+                )
+            )
+
+    def start(self) -> None:
+        """The first node, then the others, which join it; returns when all run as one cluster."""
+        first, *others = self.nodes
+        first.start()
+        first.wait_running()
+        for node in others:
+            node.start()
+        for node in others:
+            node.wait_running()
+        if others:
+            self.wait_clustered()
+
+    def wait_clustered(self, timeout: float = 60.0) -> None:
+        """Until every node is running and each sees all of them."""
+        deadline = time.monotonic() + timeout
+        wanted = {n.name for n in self.nodes}
+        while True:
+            running = self.running_node_names()
+            if running == wanted:
+                return
+            if time.monotonic() > deadline:
+                raise NodeError(f"cluster not formed: running {sorted(running)} of {sorted(wanted)}")
+            time.sleep(0.5)
+
+    def running_node_names(self) -> set[str]:
+        try:
+            listing = self.api("/api/nodes")
+        except (httpx.HTTPError, NodeError):
+            return set()
+        return {n["name"] for n in listing if n.get("running")}
+
+    def node(self, name: str) -> RabbitNode:
+        return next(n for n in self.nodes if n.name == name)
+
+    def up(self) -> list[RabbitNode]:
+        return [n for n in self.nodes if n.is_up()]
+
+    def settings(self, vhost: str = "/") -> Settings:
+        """The administrator on the first running node."""
+        return self.up()[0].settings(vhost)
+
+    def amqp_urls(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> list[str]:
+        return [n.amqp_url(user, password, vhost) for n in self.nodes]
+
+    def failover_url(
+        self, user: str = "guest", password: str = "guest", vhost: str = "/", first: int = 0
+    ) -> str:
+        """Every node's address in one URL, `;`-separated (RB_AMQP_URL's list), starting with node
+        number `first` (from 0), so that clients can be spread over the nodes."""
+        urls = self.amqp_urls(user, password, vhost)
+        return ";".join(urls[first:] + urls[:first])
+
+    # ---- what the management API says ----
+
+    def api(self, path: str) -> Any:
+        """GET from the management API of the first node that answers."""
+        errors = []
+        for node in self.up():
+            try:
+                return node.api(path, timeout=5)
+            except httpx.HTTPError as exc:
+                errors.append(f"{node.name}: {exc}")
+        raise NodeError(f"no management API answered {path}: {errors}")
+
+    def queue_node(self, vhost: str, queue: str) -> RabbitNode:
+        """The node holding a queue: a quorum queue's leader, or a classic queue's only node."""
+        info = self.api(f"/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}")
+        return self.node(info.get("leader") or info["node"])
+
+    def connection_nodes(self, user: str) -> list[RabbitNode]:
+        """The nodes a user's connections are open on."""
+        names = {c["node"] for c in self.api("/api/connections") if c.get("user") == user}
+        return [n for n in self.nodes if n.name in names]
+
+    # ---- teardown ----
+
+    def stop(self) -> None:
+        """Stop every node (by its PID) and delete the directories."""
+        for node in self.nodes:
+            node.terminate()  # all at once: a node stopping alone waits for its peers' goodbyes
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_cluster(
+    size: int = 3, label: str = "bench", plugins: tuple[str, ...] = ()
+) -> Iterator[RabbitCluster]:
+    """Nodes of our own, started and clustered; stopped and deleted afterwards."""
+    cluster = RabbitCluster(size, label, plugins)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @atexit.register

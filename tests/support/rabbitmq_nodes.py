@@ -16,21 +16,14 @@ Teardown stops the nodes and deletes their directories.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import ssl
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import httpx
-
-from broker.settings import Settings, TlsSettings
+from broker.settings import TlsSettings
 from broker.tools import nodes
-from broker.tools.nodes import CLI_DIST_OFFSET, HOST, SHARED_NODE_PORTS, NodeError, available
+from broker.tools.nodes import CLI_DIST_OFFSET, SHARED_NODE_PORTS, NodeError, available
 from broker.transport.tls import client_context
 
 __all__ = [
@@ -57,13 +50,9 @@ class NodeTls:
 
 @dataclass(eq=False)
 class RabbitNode(nodes.RabbitNode):
-    """One node. `peers` (every node's name, this one's included) makes it join them at first boot
-    (classic-config peer discovery)."""
+    """One node of the tools' (its `peers` make it join a cluster at first boot), with TLS when asked."""
 
-    peers: tuple[str, ...] = ()
     tls: NodeTls | None = None
-    extra_plugins: tuple[str, ...] = ()
-    """Plugins beside the tools' own (e.g. rabbitmq_consistent_hash_exchange for sharding)."""
 
     # ---- addresses ----
 
@@ -80,15 +69,6 @@ class RabbitNode(nodes.RabbitNode):
         return client_context(self.client_tls) if self.tls else True
 
     # ---- files and environment ----
-
-    def config_lines(self) -> list[str]:
-        lines = super().config_lines()
-        if len(self.peers) > 1:
-            lines.append("cluster_formation.peer_discovery_backend = classic_config")
-            lines += [
-                f"cluster_formation.classic_config.nodes.{n} = {peer}" for n, peer in enumerate(self.peers, 1)
-            ]
-        return lines
 
     def listener_lines(self) -> list[str]:
         """As deploy/rabbitmq/rabbitmq.conf's production listeners, on this node's own ports."""
@@ -118,7 +98,7 @@ class RabbitNode(nodes.RabbitNode):
 
     def plugins(self) -> tuple[str, ...]:
         tls = ("rabbitmq_auth_mechanism_ssl",) if self.tls else ()
-        return (*super().plugins(), *tls, *self.extra_plugins)
+        return (*super().plugins(), *tls)
 
     def env(self) -> dict[str, str]:
         env = super().env()
@@ -127,116 +107,13 @@ class RabbitNode(nodes.RabbitNode):
         return env
 
 
-class RabbitCluster:
-    """`size` nodes under one temporary directory (size 1: a single node)."""
+class RabbitCluster(nodes.RabbitCluster):
+    """The tools' cluster (broker/tools/nodes.py) of this module's nodes, with TLS when asked."""
 
     def __init__(
         self, size: int = 3, label: str = "test", tls: NodeTls | None = None, plugins: tuple[str, ...] = ()
     ) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=f"rb-{label}-rabbit-"))
-        self.home = nodes.new_home(self.root)
-        stem = nodes.node_name(label)
-        names = tuple(f"{stem}-{n}@{HOST}" for n in range(1, size + 1))
-        self.nodes: list[RabbitNode] = []
-        for n, name in enumerate(names):
-            first = nodes.node_ports()  # AMQP, management, distribution
-            self.nodes.append(
-                RabbitNode(
-                    name=name,
-                    amqp_port=first,
-                    management_port=first + 1,
-                    dist_port=first + 2,
-                    directory=self.root / f"node{n + 1}",
-                    home=self.home,
-                    peers=names if size > 1 else (),
-                    tls=tls,
-                    extra_plugins=plugins,
-                )
-            )
-
-    def start(self) -> None:
-        """The first node, then the others, which join it; returns when all run as one cluster."""
-        first, *others = self.nodes
-        first.start()
-        first.wait_running()
-        for node in others:
-            node.start()
-        for node in others:
-            node.wait_running()
-        if others:
-            self.wait_clustered()
-
-    def wait_clustered(self, timeout: float = 60.0) -> None:
-        """Until every node is running and each sees all of them."""
-        deadline = time.monotonic() + timeout
-        wanted = {n.name for n in self.nodes}
-        while True:
-            running = self.running_node_names()
-            if running == wanted:
-                return
-            if time.monotonic() > deadline:
-                raise NodeError(f"cluster not formed: running {sorted(running)} of {sorted(wanted)}")
-            time.sleep(0.5)
-
-    def running_node_names(self) -> set[str]:
-        try:
-            listing = self.api("/api/nodes")
-        except (httpx.HTTPError, NodeError):
-            return set()
-        return {n["name"] for n in listing if n.get("running")}
-
-    def node(self, name: str) -> RabbitNode:
-        return next(n for n in self.nodes if n.name == name)
-
-    def up(self) -> list[RabbitNode]:
-        return [n for n in self.nodes if n.is_up()]
-
-    def settings(self, vhost: str = "/") -> Settings:
-        """The administrator on the first running node."""
-        return self.up()[0].settings(vhost)
-
-    def amqp_urls(self, user: str = "guest", password: str = "guest", vhost: str = "/") -> list[str]:
-        return [n.amqp_url(user, password, vhost) for n in self.nodes]
-
-    def failover_url(
-        self, user: str = "guest", password: str = "guest", vhost: str = "/", first: int = 0
-    ) -> str:
-        """Every node's address in one URL, `;`-separated (RB_AMQP_URL's list), starting with node
-        number `first` (from 0), so that clients can be spread over the nodes."""
-        urls = self.amqp_urls(user, password, vhost)
-        return ";".join(urls[first:] + urls[:first])
-
-    # ---- what the management API says ----
-
-    def api(self, path: str) -> Any:
-        """GET from the management API of the first node that answers."""
-        errors = []
-        for node in self.up():
-            try:
-                return node.api(path, timeout=5)
-            except httpx.HTTPError as exc:
-                errors.append(f"{node.name}: {exc}")
-        raise NodeError(f"no management API answered {path}: {errors}")
-
-    def queue_node(self, vhost: str, queue: str) -> RabbitNode:
-        """The node holding a queue: a quorum queue's leader, or a classic queue's only node."""
-        info = self.api(f"/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}")
-        return self.node(info.get("leader") or info["node"])
-
-    def connection_nodes(self, user: str) -> list[RabbitNode]:
-        """The nodes a user's connections are open on."""
-        names = {c["node"] for c in self.api("/api/connections") if c.get("user") == user}
-        return [n for n in self.nodes if n.name in names]
-
-    # ---- teardown ----
-
-    def stop(self) -> None:
-        """Stop every node (by its PID) and delete the directories."""
-        for node in self.nodes:
-            node.terminate()  # all at once: a node stopping alone waits for its peers' goodbyes
-        for node in self.nodes:
-            node.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        super().__init__(size, label, plugins, node_class=RabbitNode, node_options={"tls": tls})
 
 
 @contextlib.contextmanager

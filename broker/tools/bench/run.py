@@ -208,6 +208,7 @@ def router_process(
     extra: Sequence[str] = (),
     profile_to: Path | None = None,
     bodies_env: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """`referral-broker route` as a subprocess, as an operator would run it (SIGTERM stops it), at
     the default log level, so each decision's routing-log line is part of the cost measured; with
@@ -216,7 +217,7 @@ def router_process(
     env = {
         **os.environ,
         "RB_AMQP_URL": router_url,
-        "RB_DATABASE_URL": f"sqlite:///{database_file}",
+        "RB_DATABASE_URL": database_url or f"sqlite:///{database_file}",
         "RB_USER_PREFIX": user_prefix,
         **(PLAINTEXT_ENV if bodies_env is None else bodies_env),
     }

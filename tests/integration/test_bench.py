@@ -71,6 +71,31 @@ def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
     assert "participants" in done.stdout.splitlines()[1]  # the printed curve's header
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not nodes.available(), reason="rabbitmq-server is not installed here")
+def test_bench_cluster_routes_every_message_with_one_and_two_sharded_routers() -> None:
+    from broker.store.scratch import postgres_reachable
+
+    if not postgres_reachable():
+        pytest.skip("the routers share a PostgreSQL memory: none answers at RB_TEST_POSTGRES_URL")
+    command = ["bench", "--cluster", "--routers", "1,2", "--cluster-messages", "400", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    steps = result["cluster"]
+    assert [s["routers"] for s in steps] == [1, 2] and result["nodes"] == 3
+    assert steps[0]["scaling"] == 1.0
+    for step in steps:  # a step ends only once every output of its 400 messages is in place
+        assert step["msgs_per_s"] > 0 and step["cpu_us_per_msg"] > 0 and step["router_peak_rss_mb"] > 0
+    assert "routers" in done.stdout.splitlines()[1]  # the printed table's header
+
+
 def test_bench_profile_names_where_the_routers_cpu_goes(broker_root: Settings, tmp_path: Path) -> None:
     from broker.tools.bench.profile import run_profile
 

@@ -103,7 +103,7 @@ def _step(
         "routers": routers,
         "msgs_per_s": round(messages / elapsed, 1),
         "cpu_us_per_msg": None if cpu is None else round(cpu / messages * 1e6, 1),
-        "router_peak_rss_mb": max((r for r in rss if r is not None), default=None),
+        "router_peak_rss_mb": max((round(r, 1) for r in rss if r is not None), default=None),
     }
 
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,19 +48,18 @@ def test_bench_reports_rates_cpu_latency_of_router_and_limit(broker_root: Settin
     json.dumps(result)
 
 
+def bench_cli(options: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """`referral-broker bench OPTIONS --json` as a subprocess: the run, and its JSON line."""
+    command = [sys.executable, "-m", "broker.cli", "bench", *options, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done, json.loads(done.stdout.splitlines()[-1])
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not nodes.available(), reason="rabbitmq-server is not installed here")
 def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
-    command = ["bench", "--scale", "--sizes", "10,30", "--scale-messages", "200", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.splitlines()[-1])
+    done, result = bench_cli(["--scale", "--sizes", "10,30", "--scale-messages", "200"], 280)
     steps = result["scale"]
     assert [s["participants"] for s in steps] == [10, 30]
     assert [s["provisioned_now"] for s in steps] == [10, 20]
@@ -78,16 +78,7 @@ def test_bench_cluster_routes_every_message_with_one_and_two_sharded_routers() -
 
     if not postgres_reachable():
         pytest.skip("the routers share a PostgreSQL memory: none answers at RB_TEST_POSTGRES_URL")
-    command = ["bench", "--cluster", "--routers", "1,2", "--cluster-messages", "400", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.splitlines()[-1])
+    done, result = bench_cli(["--cluster", "--routers", "1,2", "--cluster-messages", "400"], 400)
     steps = result["cluster"]
     assert [s["routers"] for s in steps] == [1, 2] and result["nodes"] == 3
     assert steps[0]["scaling"] == 1.0

@@ -110,11 +110,23 @@ def router(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Router]:
     """The router over amqps://, trusting the node's CA through RB_TLS_CA_FILE, with its password."""
+    with running_router(deployment, tls_node, monkeypatch) as router:
+        yield router
+
+
+@contextlib.contextmanager
+def running_router(
+    deployment: tuple[Settings, Participants, dict[str, str]],
+    tls_node: RabbitNode,
+    monkeypatch: pytest.MonkeyPatch,
+    bodies: Bodies | None = None,
+) -> Iterator[Router]:
     settings, participants, passwords = deployment
     assert tls_node.tls is not None
     monkeypatch.setenv("RB_TLS_CA_FILE", str(tls_node.tls.ca_file))
     user = f"{settings.user_prefix}referral-router"
-    router = Router(settings.amqp_url_for(user, passwords[user]), participants, SqlRoutingMemory("sqlite://"))
+    url = settings.amqp_url_for(user, passwords[user])
+    router = Router(url, participants, SqlRoutingMemory("sqlite://"), bodies=bodies)
     thread = threading.Thread(target=router.run, daemon=True)
     thread.start()
     try:
@@ -342,24 +354,8 @@ def sealed_router(
     sealed_world: SealedWorld,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Router]:
-    settings, participants, passwords = deployment
-    assert tls_node.tls is not None
-    monkeypatch.setenv("RB_TLS_CA_FILE", str(tls_node.tls.ca_file))
-    user = f"{settings.user_prefix}referral-router"
-    router = Router(
-        settings.amqp_url_for(user, passwords[user]),
-        participants,
-        SqlRoutingMemory("sqlite://"),
-        bodies=sealed_world.bodies,
-    )
-    thread = threading.Thread(target=router.run, daemon=True)
-    thread.start()
-    try:
+    with running_router(deployment, tls_node, monkeypatch, sealed_world.bodies) as router:
         yield router
-    finally:
-        router.stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "router did not stop"
 
 
 def sealed_client(

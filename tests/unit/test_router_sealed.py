@@ -48,16 +48,23 @@ def sealed_bytes(w: World, message: Message, recipients: tuple[str, ...] | None 
     if recipients is None:
         wire = sealing(w, SENDER).seal(message, PEOPLE.addresses)
     else:
-        wire = seal_message(
-            json.loads(body_of(message)),
-            recipients,
-            ring=w.rings[SENDER],
-            directory=w.directory,
-            the_suite=w.suite,
-            at=message.envelope.sent_at,
-            routing=routing_facts(message),
-        )
+        wire = sealed_by_hand(w, message, recipients, routing_facts(message))
     return json.dumps(wire, ensure_ascii=False).encode()
+
+
+def sealed_by_hand(
+    w: World, message: Message, recipients: tuple[str, ...], routing: dict[str, Any]
+) -> dict[str, Any]:
+    """Sealed for recipients and with routing facts the sender chose, not the ones it should."""
+    return seal_message(
+        json.loads(body_of(message)),
+        recipients,
+        ring=w.rings[SENDER],
+        directory=w.directory,
+        the_suite=w.suite,
+        at=message.envelope.sent_at,
+        routing=routing,
+    )
 
 
 def routed(w: World, *raw: bytes, plaintext: bool = False) -> FakePublisher:
@@ -140,15 +147,7 @@ def test_a_sender_whose_routing_facts_differ_from_its_body_is_caught_by_each_rec
     message = referral()
     facts = routing_facts(message)
     facts["level"] = "serious" if facts["level"] != "serious" else "especially_serious"
-    wire = seal_message(
-        json.loads(body_of(message)),
-        RECIPIENTS,
-        ring=w.rings[SENDER],
-        directory=w.directory,
-        the_suite=w.suite,
-        at=message.envelope.sent_at,
-        routing=facts,
-    )
+    wire = sealed_by_hand(w, message, RECIPIENTS, facts)
     with pytest.raises(SealingError) as caught:
         sealing(w, RECIPIENTS[0]).open(wire)
     assert caught.value.field == "routing"

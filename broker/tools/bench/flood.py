@@ -90,9 +90,7 @@ def _one_run(
             honest_done = time.perf_counter() - started
         _wait(lambda: depth(topology.ROUTER_QUEUE) == 0, 600, 0.1)
         drained_s = _settled(lambda: depth(topology.TRACKER_QUEUE) + depth(flooder_inbox)) - started
-        time.sleep(STATS_SETTLE_S)
-        with Management(dep.settings) as api:
-            quarantine = api.queue(vhost, topology.QUARANTINE) or {}
+        quarantine = _queue_stats(dep.settings, vhost, topology.QUARANTINE, depth(topology.QUARANTINE))
         result = {
             "quarantine_share": share,
             "router_msgs_per_s": round((flood + honest) / drained_s, 1),
@@ -109,6 +107,18 @@ def _one_run(
         process.wait(timeout=30)
     purge(dep, [topology.QUARANTINE, topology.TRACKER_QUEUE, *targets, flooder_inbox])
     return result
+
+
+def _queue_stats(settings: Any, vhost: str, queue: str, messages: int) -> dict[str, Any]:
+    """The management API's figures of a queue once they count `messages` (they lag by its statistics
+    interval, 5 s by default, more on a busy machine), or the last ones after STATS_SETTLE_S × 10."""
+    deadline = time.monotonic() + STATS_SETTLE_S * 10
+    while True:
+        with Management(settings) as api:
+            found: dict[str, Any] = api.queue(vhost, queue) or {}
+        if found.get("messages") == messages or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _settled(count: Any) -> float:

@@ -275,15 +275,20 @@ def division_code_pattern() -> str:
 
 def json_schema(kind: Kind, version: str) -> Schema:
     """One kind's schema file: draft 2020-12, self-contained ($defs), $id under the base URI."""
-    name, defs = kind_definitions(kind, version)
-    root = defs.pop(name)
+    return schema_file(f"{kind.value}.schema.json", *kind_definitions(kind, version))
+
+
+def schema_file(schema_id: str, name: str, defs: dict[str, Schema]) -> Schema:
+    """A schema file whose root is the definition `name` of `defs`, the others its $defs."""
+    others = dict(defs)
+    root = others.pop(name)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{kind.value}.schema.json",
+        "$id": schema_id,
         "$comment": _COMMENT,
         "title": name,
         **{k: v for k, v in root.items() if k != "title"},
-        "$defs": dict(sorted(defs.items())),
+        "$defs": dict(sorted(others.items())),
     }
 
 

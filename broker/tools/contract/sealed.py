@@ -11,12 +11,13 @@ from typing import Any
 from broker.domain.kinds import PUBLISHED, Kind
 from broker.domain.messages import MESSAGE_TYPES, SCHEMA_VERSION
 from broker.domain.sealed_view import ROUTING_FACTS, UNSEALABLE, SealedBody
-from broker.tools.contract.schema import _COMMENT, _reachable, _refine, kind_definitions
+from broker.tools.contract.schema import _reachable, _refine, kind_definitions, schema_file
 
 Schema = dict[str, Any]
 
 SEALABLE = [k for k in MESSAGE_TYPES if k in PUBLISHED and k not in UNSEALABLE]
 """The kinds a participant may publish sealed, in the contract's order."""
+
 
 def _sealed_body() -> dict[str, Schema]:
     """SealedBody and SealedRecipient, from the models the router validates the sealed member with."""
@@ -87,12 +88,4 @@ def sealed_definitions(kind: Kind, version: str = SCHEMA_VERSION) -> tuple[str, 
 
 def sealed_schema(kind: Kind, version: str = SCHEMA_VERSION) -> Schema:
     """One kind's sealed schema file, self-contained as the plaintext ones are."""
-    name, defs = sealed_definitions(kind, version)
-    root = defs.pop(name)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{kind.value}.sealed.schema.json",
-        "$comment": _COMMENT,
-        **root,
-        "$defs": dict(sorted(defs.items())),
-    }
+    return schema_file(f"{kind.value}.sealed.schema.json", *sealed_definitions(kind, version))

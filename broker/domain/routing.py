@@ -28,6 +28,7 @@ from broker.domain.routing_values import (
     RECEIVES_CASE,
     Delivery,
     InMemoryRoutingMemory,
+    NotAParticipant,
     RoutedRecord,
     RoutingContext,
     RoutingDecision,
@@ -49,6 +50,7 @@ __all__ = [
     "RECEIVES_CASE",
     "Delivery",
     "InMemoryRoutingMemory",
+    "NotAParticipant",
     "RoutedRecord",
     "RoutingContext",
     "RoutingDecision",
@@ -81,9 +83,7 @@ def decide(message: Message, ctx: RoutingContext) -> RoutingDecision:
         raise RoutingRefused("envelope.to", "the message has no recipient other than its sender")
     for delivery in unique:
         if delivery.recipient not in ctx.participants:
-            raise RoutingRefused(
-                "envelope.to", f"{delivery.recipient} is not a provisioned participant ({delivery.reason})"
-            )
+            raise NotAParticipant(delivery.recipient, delivery.reason)
     return RoutingDecision(env.message_id, kind, sender, env.case_id, tuple(unique), **extras)
 
 

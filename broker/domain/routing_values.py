@@ -111,6 +111,15 @@ class RoutingRefused(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class NotAParticipant(RoutingRefused):
+    """A recipient the rules chose is not among the participants the decision was given: for the
+    router, not provisioned; for a sender computing whom to seal for, without keys in the directory."""
+
+    def __init__(self, recipient: Address, reason: str) -> None:
+        self.recipient = recipient
+        super().__init__("envelope.to", f"{recipient} is not a provisioned participant ({reason})")
+
+
 @dataclass(frozen=True)
 class RoutedRecord:
     """What the router remembers of a message it routed, for replies, forwards and transfers."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from broker.domain.address import Address
 from broker.domain.messages import Message
-from broker.domain.routing import InMemoryRoutingMemory, RoutingMemory, Rule
+from broker.domain.routing import InMemoryRoutingMemory, NotAParticipant, RoutingMemory, Rule
 from broker.domain.routing_values import received_record
 from broker.domain.sealed_view import UNSEALABLE, routing_facts, same_facts
 from broker.domain.validation import ContractError, validate_message
@@ -85,9 +85,17 @@ class Sealing:
         if self.ring is None:
             raise SealingError("keyring", "sealing needs the participant's key ring")
         plain = json.loads(message.model_dump_json(exclude_none=True))
+        try:
+            recipients = recipients_of(message, participants, memory=memory)
+        except NotAParticipant as exc:  # among the participants the directory lists, that is
+            raise SealingError(
+                "recipients",
+                f"{exc.recipient}, a recipient of this message, has no keys in the key directory: nothing "
+                "can be sealed for it until it hands over its public keys (or it is not provisioned)",
+            ) from None
         return seal_message(
             plain,
-            recipients_of(message, participants, memory=memory),
+            recipients,
             ring=self.ring,
             directory=self.directory,
             the_suite=self.suite,

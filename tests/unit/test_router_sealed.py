@@ -224,3 +224,10 @@ def test_the_router_takes_a_new_directory_when_its_file_changes_and_keeps_its_ow
     path.write_text("not a directory")
     bodies.refresh()
     assert bodies.sealing.directory is held  # kept
+
+
+def test_a_sender_is_told_which_recipient_has_no_keys_before_anything_is_sent(w: World) -> None:
+    with pytest.raises(SealingError) as caught:
+        sealing(w, SENDER).wire(msg(Kind.CASE_NOTICE, SENDER, ["bureau:330100"]))  # not in the directory
+    assert caught.value.field == "recipients"
+    assert "bureau:330100, a recipient of this message, has no keys" in caught.value.reason

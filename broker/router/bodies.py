@@ -27,14 +27,20 @@ from broker.router.counting import log
 from broker.router.outcomes import Quarantine
 from broker.sealing.errors import SealingError
 from broker.sealing.participant import Sealing
-from broker.sealing.sealed import routing_of, split, unopenable, verify
 
 PLAINTEXT_REFUSED = (
     "this deployment takes sealed bodies only: seal the body for its recipients "
     "(schemas/sealing/FORMAT.md, or the client library's sealing=) and publish it again"
 )
 
-_SIGNER_FIELDS = ("sealed.signer", "sealed.signature")
+_STAGES = {
+    "sealed.signer": "authentication",
+    "sealed.signature": "authentication",
+    "sealed.recipients": "routing",  # a recipient of the decision the body is not sealed for
+}
+"""The stage of a sealing check's refusal, by its field; any other field is `contract`."""
+
+_RESEAL = ": seal it for the recipients recipients_of gives (schemas/sealing/FORMAT.md) and publish it again"
 
 
 @dataclass
@@ -92,28 +98,11 @@ class Bodies:
     def check(self, raw: bytes, recipients: Iterable[Address]) -> Quarantine | None:
         """After the decision: the sender's signature, and that each recipient can open the body."""
         assert self.sealing is not None  # admit refused sealed input without a directory
-        at = self.clock()
         try:
-            wire = json.loads(raw)
-            envelope, sealed = split(wire)
+            self.sealing.check(json.loads(raw), recipients, self.clock())
         except SealingError as exc:
-            return Quarantine("contract", exc.field, exc.reason)
-        try:
-            verify(envelope, sealed, self.sealing.directory, at, self.sealing.suite, routing_of(wire))
-        except SealingError as exc:
-            stage = "authentication" if exc.field in _SIGNER_FIELDS else "contract"
-            return Quarantine(stage, exc.field, exc.reason)
-        try:
-            missing = unopenable(sealed, [str(r) for r in recipients], self.sealing.directory, at)
-        except SealingError as exc:
-            return Quarantine("contract", exc.field, exc.reason)
-        if missing:
-            return Quarantine(
-                "routing",
-                "sealed.recipients",
-                f"not sealed for {', '.join(missing)}, a recipient of the routing decision: seal it for "
-                "the recipients recipients_of gives (schemas/sealing/FORMAT.md) and publish it again",
-            )
+            stage = _STAGES.get(exc.field, "contract")
+            return Quarantine(stage, exc.field, exc.reason + (_RESEAL if stage == "routing" else ""))
         return None
 
 

@@ -93,7 +93,7 @@ class Bodies:
             return None
         if self.plaintext or message.KIND in UNSEALABLE:
             return None
-        return Quarantine("contract", "body", PLAINTEXT_REFUSED)
+        return Quarantine("contract", "body", PLAINTEXT_REFUSED, clear_body=True)
 
     def check(self, raw: bytes, recipients: Iterable[Address]) -> Quarantine | None:
         """After the decision: the sender's signature, and that each recipient can open the body."""

@@ -15,6 +15,9 @@ class Quarantine:
     """transport, rate, contract, authentication, routing, duplicate or internal"""
     field: str
     reason: str
+    clear_body: bool = False
+    """A plaintext body where only sealed ones are taken: kept out of the quarantine, whatever the
+    sender's share (broker/router/bodies.py)."""
 
     @classmethod
     def internal(cls, error: BaseException) -> Quarantine:

@@ -24,7 +24,7 @@ from broker.domain.sealed_view import is_sealed
 from broker.participants import SYSTEM, Participants
 from broker.router.authenticate import check, transport_check
 from broker.router.batch_memory import BatchMemory
-from broker.router.bodies import PLAINTEXT_REFUSED, Bodies
+from broker.router.bodies import Bodies
 from broker.router.counting import Counters, count_and_log, count_dead_lettered, count_folded, log
 from broker.router.decide import Policy, route
 from broker.router.deduplicate import deduplicate
@@ -215,7 +215,7 @@ class Pipeline:
         so each keeps its entry and its notice."""
         if outcome.stage == "internal" or self._broker_user(user_id):
             return KEEP_WHOLE
-        if outcome.reason == PLAINTEXT_REFUSED:
+        if outcome.clear_body:
             return WITHOUT_CLEAR_BODY
         return self.shares.admit(user_id, size, foldable=outcome.stage != "rate")
 

@@ -106,6 +106,10 @@ class Sealing:
     def open(self, wire: object, at: datetime | None = None) -> dict[str, Any]:
         """The plaintext message {"envelope", "body"}, once its signature verified and its clear
         routing facts found to be its body's (the router routed on them); for validate_message."""
+        return self._opened(wire, at)[0]
+
+    def _opened(self, wire: object, at: datetime | None) -> tuple[dict[str, Any], Message]:
+        """The plaintext message and its model, once verified, opened and its routing facts checked."""
         if self.ring is None:
             raise SealingError("keyring", "opening needs the participant's key ring")
         plain = open_message(
@@ -121,7 +125,7 @@ class Sealing:
             raise SealingError(
                 "routing", "differs from the opened body: the router routed on facts the body does not state"
             )
-        return plain
+        return plain, message
 
     def check(self, wire: object, recipients: Iterable[Address | str], at: datetime | None = None) -> None:
         """The router's check: the sender's signature, and that each recipient it decided on can open."""
@@ -148,7 +152,7 @@ class Sealing:
         """A delivered message, opened when sealed (a plaintext one, from a sender in the transitional
         mode, is taken as it is), validated, and remembered for the recipients of its answers."""
         sealed = isinstance(data, dict) and "sealed" in data
-        message = validate_message(self.open(data) if sealed else data)
+        message = self._opened(data, None)[1] if sealed else validate_message(data)
         if self.ring is not None and rule is not None and rule in Rule._value2member_map_:
             self.received.remember(received_record(message, Address.parse(self.ring.address), Rule(rule)))
         return message

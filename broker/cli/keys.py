@@ -89,15 +89,11 @@ def cmd_directory_build(args: argparse.Namespace, settings: Settings) -> int:
 
     deployment = keys.load_deployment_key(args.deployment_key)
     now = datetime.now(UTC)
-    generations: dict[str, keys.Generation] = {}
-    if args.previous:
-        for g in directory.load(args.previous, deployment).entries:
-            generations[g.signing.kid] = g
+    previous = directory.load(args.previous, deployment) if args.previous else None
+    generations = {g.signing.kid: g for g in (previous.entries if previous else ())}
     for name in args.public_files:
-        for g in keys.load_public(name):
-            kept = generations.get(g.signing.kid)
-            # A revocation is never undone by a participant's file listing the key again.
-            generations[g.signing.kid] = g if kept is None else kept
+        for g in directory.carried(previous, keys.load_public(name)):
+            generations[g.signing.kid] = g
     built, _ = directory.build(generations.values(), deployment, now)
     for kid in args.revoke:
         built = built.revoked(kid, now)

@@ -95,6 +95,13 @@ def build(
     return directory, sign(directory, deployment)
 
 
+def carried(previous: KeyDirectory | None, generations: Iterable[Generation]) -> list[Generation]:
+    """These generations, each as the directory before lists it when it does: a revocation is never
+    undone by a participant's public keys file listing the key again."""
+    held = {} if previous is None else {g.signing.kid: g for g in previous.entries}
+    return [held.get(g.signing.kid, g) for g in generations]
+
+
 def sign(directory: KeyDirectory, deployment: DeploymentKey) -> dict[str, Any]:
     if deployment.private is None:
         raise SealingError("deployment key", "the private deployment key is needed to sign the directory")

@@ -39,15 +39,7 @@ def register(
     generations: list[keys.Generation] = []
     for path in sorted(folder.glob("*.json")):
         generations.extend(keys.load_public(path))
-    built, document = directory.build(generations, deployment, at)
-    revoked = (
-        {} if previous is None else {g.signing.kid: g.revoked_at for g in previous.entries if g.revoked_at}
-    )
-    for g in built.entries:
-        if g.signing.kid in revoked and g.revoked_at is None:
-            built = built.revoked(g.signing.kid, revoked[g.signing.kid])
-    if revoked:
-        document = directory.sign(built, deployment)
+    built, document = directory.build(directory.carried(previous, generations), deployment, at)
     wanted = [str(a) for a in addresses]
     keyed = {g.address for g in built.entries}
     return Registration(

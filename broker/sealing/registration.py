@@ -6,13 +6,15 @@ with the deployment key, and the participants with no keys are named so provisio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from broker.sealing import directory, keys
 from broker.sealing.errors import SealingError
+from broker.sealing.participant import Sealing
+from broker.sealing.suites import Suite
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,36 @@ def register(
         tuple(a for a in wanted if a not in keyed),
         tuple(sorted(keyed - set(wanted))),
     )
+
+
+@dataclass(frozen=True)
+class MadeKeys:
+    """Keys made in one place for a set of participants, as each would make its own with `keys
+    generate`, and the directory signed for them: for the demo, the bench and the tests, never for a
+    deployment (whose private keys stay with each participant)."""
+
+    deployment: keys.DeploymentKey
+    directory: directory.KeyDirectory
+    document: dict[str, Any]
+    parties: dict[str, Sealing]
+    """Each address's sealing, with its own key ring."""
+    router: Sealing
+    """The router's: the directory and the deployment's public key, no key ring."""
+
+
+def make_keys(
+    addresses: Iterable[str],
+    the_suite: Suite,
+    since: datetime,
+    valid_for: timedelta = keys.DEFAULT_VALIDITY,
+    at: datetime | None = None,
+) -> MadeKeys:
+    """A key ring per address valid from `since` for `valid_for`, and the directory issued `at`."""
+    deployment = keys.generate_deployment_key(the_suite)
+    rings = {a: keys.generate(a, the_suite, since, valid_for) for a in sorted(set(addresses))}
+    built, document = directory.build(
+        [g for ring in rings.values() for g in ring.public()], deployment, at or datetime.now(UTC)
+    )
+    trusted = replace(deployment, private=None)
+    parties = {a: Sealing(the_suite, trusted, built, ring) for a, ring in rings.items()}
+    return MadeKeys(deployment, built, document, parties, Sealing(the_suite, trusted, built))

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from broker.domain.validation import validate_message
 from broker.participants import SYSTEM, Participants
 from broker.router.bodies import Bodies
 from broker.router.service import Router
-from broker.sealing import Sealing, SealingError, directory, keys
+from broker.sealing import Sealing, SealingError
+from broker.sealing.registration import make_keys
 from broker.sealing.suites import SUITES as SUITE_NAMES
 from broker.sealing.suites import Suite
 from broker.settings import Settings, TlsSettings
@@ -334,17 +335,8 @@ class SealedWorld:
 @pytest.fixture(scope="module", params=sorted(SUITE_NAMES))
 def sealed_world(request: pytest.FixtureRequest) -> SealedWorld:
     the_suite = SUITE_NAMES[request.param]
-    now = datetime.now(UTC)
-    deployment = keys.generate_deployment_key(the_suite)
-    rings = {
-        address: keys.generate(address, the_suite, now - timedelta(minutes=1)) for address in SEALED_PARTIES
-    }
-    found, _ = directory.build([g for r in rings.values() for g in r.public()], deployment, now)
-    trusted = replace(deployment, private=None)
-    parties = {a: Sealing(the_suite, trusted, found, ring) for a, ring in rings.items()}
-    return SealedWorld(
-        the_suite, parties, Bodies(plaintext=False, sealing=Sealing(the_suite, trusted, found))
-    )
+    made = make_keys(SEALED_PARTIES, the_suite, datetime.now(UTC) - timedelta(minutes=1))
+    return SealedWorld(the_suite, made.parties, Bodies(plaintext=False, sealing=made.router))
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ the router's environment for either (RB_BODIES and the directory's files)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from broker.domain.messages import Message
 from broker.sealing import INTERNATIONAL, Sealing, directory, keys
+from broker.sealing.registration import make_keys
 
 PLAINTEXT_ENV = {"RB_BODIES": "transitional"}
 """The router's environment for plaintext bodies: the transitional mode, said explicitly."""
@@ -40,18 +41,14 @@ PLAINTEXT = BenchBodies({}, PLAINTEXT_ENV)
 
 def sealed_bodies(addresses: Iterable[str], workdir: Path) -> BenchBodies:
     """International-suite keys for these participants, as each would make with `keys generate`."""
-    now = datetime.now(UTC)
-    deployment = keys.generate_deployment_key(INTERNATIONAL)
-    rings = {a: keys.generate(a, INTERNATIONAL, now - timedelta(hours=1)) for a in sorted(addresses)}
-    found, document = directory.build([g for r in rings.values() for g in r.public()], deployment, now)
+    made = make_keys(addresses, INTERNATIONAL, datetime.now(UTC) - timedelta(hours=1))
     directory_file, public_file = workdir / "key-directory.json", workdir / "deployment.public.json"
-    directory.save(document, directory_file)
-    keys.save_deployment_key(deployment, workdir / "deployment.key.json", public_file)
-    trusted = replace(deployment, private=None)
+    directory.save(made.document, directory_file)
+    keys.save_deployment_key(made.deployment, workdir / "deployment.key.json", public_file)
     env = {
         "RB_BODIES": "sealed",
         "RB_SEALING_SUITE": "international",
         "RB_KEY_DIRECTORY": str(directory_file),
         "RB_DEPLOYMENT_PUBLIC_KEY": str(public_file),
     }
-    return BenchBodies({a: Sealing(INTERNATIONAL, trusted, found, ring) for a, ring in rings.items()}, env)
+    return BenchBodies(made.parties, env)

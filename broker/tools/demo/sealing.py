@@ -14,29 +14,25 @@ from datetime import UTC, datetime, timedelta
 from broker.domain.address import Address
 from broker.domain.routing import InMemoryRoutingMemory
 from broker.router.bodies import Bodies
-from broker.sealing import INTERNATIONAL, Sealing, directory, keys
+from broker.sealing import INTERNATIONAL, Sealing
+from broker.sealing.registration import make_keys
 from broker.tools.demo.clock import ScaledClock
 
 
 @dataclass(frozen=True)
 class DemoKeys:
-    parties: dict[Address, Sealing]
+    parties: dict[str, Sealing]
     bodies: Bodies
 
     def for_party(self, address: Address, memory: InMemoryRoutingMemory) -> Sealing:
         """The party's sealing, computing recipients from `memory` (the ledger's, which holds every
         decision the campaign led to, a superset of what the party was delivered)."""
-        return replace(self.parties[address], received=memory)
+        return replace(self.parties[str(address)], received=memory)
 
 
 def demo_keys(addresses: frozenset[Address], start: datetime, clock: ScaledClock) -> DemoKeys:
     now = datetime.now(UTC)
     since = min(start, now) - timedelta(days=1)
     valid_for = now - since + timedelta(days=365)
-    deployment = keys.generate_deployment_key(INTERNATIONAL)
-    rings = {a: keys.generate(str(a), INTERNATIONAL, since, valid_for) for a in sorted(addresses)}
-    found, _ = directory.build([g for ring in rings.values() for g in ring.public()], deployment, now)
-    trusted = replace(deployment, private=None)
-    parties = {a: Sealing(INTERNATIONAL, trusted, found, ring) for a, ring in rings.items()}
-    bodies = Bodies(plaintext=False, sealing=Sealing(INTERNATIONAL, trusted, found), clock=clock.now)
-    return DemoKeys(parties, bodies)
+    made = make_keys([str(a) for a in addresses], INTERNATIONAL, since, valid_for, now)
+    return DemoKeys(made.parties, Bodies(plaintext=False, sealing=made.router, clock=clock.now))

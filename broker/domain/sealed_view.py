@@ -18,12 +18,12 @@ bodies.py) verifies the signature and that each recipient it decided on can open
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field, create_model
 
 from broker.domain.kinds import FROM_SYSTEM, GENERATED_ONLY, Kind
-from broker.domain.messages import ClauseFinding, Message
+from broker.domain.messages import Message
 from broker.domain.strict import StrictModel
 
 ROUTING_FACTS: dict[Kind, tuple[str, ...]] = {
@@ -75,16 +75,12 @@ class LegalBasisRouting(StrictModel):
     offence: Literal["infringing_personal_information", "other_offence"]
 
 
-_REPLACED: dict[str, tuple[Any, Any]] = {
-    "legal_basis": (LegalBasisRouting | None, None),
-    "clauses": (list[ClauseFinding], Field(min_length=1)),
-}
+_REPLACED: dict[str, tuple[Any, Any]] = {"legal_basis": (LegalBasisRouting | None, None)}
+"""Routing facts that are not the body's field as it is (a legal basis: its offence only)."""
 
 
 class SealedMessage:
     """Marks a message model whose body is the routing facts of a sealed message, not the body."""
-
-    SEALED: ClassVar[bool] = True
 
 
 def is_sealed(message: Message) -> bool:

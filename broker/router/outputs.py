@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from broker.domain import quarantine_ids
 from broker.domain.address import Address
 from broker.domain.decision_record import DecisionRecord
@@ -128,7 +130,7 @@ def route_outputs(
         out.messages.extend(_notice_outputs(index, notice, decision, participants, to))
     age_ms = round((wall_s - env.sent_at.timestamp()) * 1000, 1)
     body = DecisionRecord.of(route.message, decision, now, age_ms).wire_bytes()
-    out.record = json.loads(body)  # for the log line; the bytes are what is published
+    out.record = orjson.loads(body)  # for the log line; the bytes are what is published
     out.messages.append(record_output(index, "routed", out.record, to, body))
     return out
 

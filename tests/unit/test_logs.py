@@ -125,3 +125,36 @@ def test_full_width_digits_are_counted_as_the_patterns_count_them() -> None:
     # and the quick check must count those digits too
     wide = card_number("622848004000000").translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
     assert scrub_text(f"card {wide}") == f"card {REDACTED}"
+
+
+_LINE_PIECE = st.text(
+    alphabet=st.sampled_from([*"0123456789", "\uff11", "\u0663", *' -()@.+x"\\\n', "\x01"]), max_size=20
+)
+_LINE_TEXT = (
+    _LINE_PIECE
+    | st.uuids().map(str)
+    | st.tuples(_LINE_PIECE, st.sampled_from(MASKED), _LINE_PIECE).map("".join)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["reason", "case_id", "a", "b"]), _LINE_TEXT | st.lists(_LINE_TEXT)))
+def test_a_line_checked_whole_is_what_its_values_scrubbed_one_by_one_give(values: dict[str, Any]) -> None:
+    """render_scrubbed writes a line unscrubbed only when the whole line cannot hold a pattern: the
+    result is the line rendered from values scrubbed one by one, whatever the values are (digits of
+    other scripts, separators, quotes and control characters that JSON escapes, UUIDs)."""
+    from broker.logs import _dumps, render_scrubbed, scrub_personal_data
+
+    expected = _dumps(scrub_personal_data(None, "info", dict(values)))
+    assert render_scrubbed(None, "info", dict(values)) == expected
+
+
+def test_a_line_with_nothing_to_mask_is_rendered_once_as_json() -> None:
+    from broker.logs import render_scrubbed
+
+    event = {"event": "routed", "message_id": str(uuid.UUID(int=2**127 + 1234567890123)), "batch": 255}
+    line = render_scrubbed(None, "info", dict(event))
+    assert json.loads(line) == event
+    reason = f"{event['message_id']} 13912345678"
+    masked = json.loads(render_scrubbed(None, "info", {**event, "reason": reason}))
+    assert masked["reason"] == f"{event['message_id']} {REDACTED}"

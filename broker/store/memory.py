@@ -72,6 +72,8 @@ deliveries = Table(
     Column("confirmed", Integer, nullable=False, default=0),
     Index("ix_deliveries_recipient_rule", "recipient", "rule"),
 )
+"""`confirmed` is read only while its message is `routing`: once the message is `routed`, every
+delivery of it is confirmed, and the column is not rewritten to say so."""
 
 
 subjects = Table(
@@ -189,13 +191,17 @@ class SqlRoutingMemory:
             ).all()
             if not rows:
                 return {}
-            pending_rows = conn.execute(
-                select(deliveries.c.message_id, deliveries.c.recipient).where(
-                    and_(
-                        deliveries.c.message_id.in_([r.message_id for r in rows]), deliveries.c.confirmed == 0
+            # a routed message has nothing pending (and a redelivered one is a duplicate)
+            routing = [r.message_id for r in rows if r.state == State.ROUTING.value]
+            pending_rows = (
+                conn.execute(
+                    select(deliveries.c.message_id, deliveries.c.recipient).where(
+                        and_(deliveries.c.message_id.in_(routing), deliveries.c.confirmed == 0)
                     )
-                )
-            ).all()
+                ).all()
+                if routing
+                else []
+            )
         pending: dict[str, set[Address]] = {}
         for row in pending_rows:
             pending.setdefault(row.message_id, set()).add(Address.parse(row.recipient))
@@ -265,15 +271,13 @@ class SqlRoutingMemory:
     def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
         """Mark confirmed deliveries and the messages whose every output is confirmed, in one transaction.
 
-        A finished message has all its deliveries confirmed, so those are marked in one statement;
-        only partly confirmed messages (an output was refused) are marked recipient by recipient.
+        A finished message is marked `routed`, which says that all its deliveries are confirmed
+        (`deliveries`); only partly confirmed messages (an output was refused) are marked recipient
+        by recipient.
         """
         finished_keys = [str(m) for m in finished]
         with self.engine.begin() as conn:
             if finished_keys:
-                conn.execute(
-                    update(deliveries).where(deliveries.c.message_id.in_(finished_keys)).values(confirmed=1)
-                )
                 conn.execute(
                     update(routed)
                     .where(routed.c.message_id.in_(finished_keys))

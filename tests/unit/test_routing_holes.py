@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import create_engine
@@ -27,6 +28,7 @@ from broker.domain.routing import (
     Rule,
     decide,
 )
+from broker.router.ports import State
 from broker.store.memory import SqlRoutingMemory, deliveries, routed
 from broker.store.scratch import postgres_reachable, temporary_database
 from broker.tools.contract.examples import CASE_FACTS, REFERRAL_FACTS
@@ -219,6 +221,28 @@ def sql_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlRo
             yield memory
         finally:
             memory.close()
+
+
+def test_sql_memory_keeps_what_is_pending_until_a_message_is_routed(sql_memory: SqlRoutingMemory) -> None:
+    """A redelivered input finds its unconfirmed deliveries while it is routing, and nothing
+    pending once every output is confirmed (which marks the message, not each delivery again)."""
+    w = SqlWorld(sql_memory)
+    to = ["bureau:330602", "bureau:330681"]
+    whole, partly, never = (
+        w.route(msg(Kind.CASE_NOTICE, "bureau:330600", to, case_id=f"SX-{n}")) for n in range(3)
+    )
+    assert len(partly.deliveries) == 2, partly.deliveries
+    first = partly.deliveries[0].recipient
+    sql_memory.confirmed(
+        {whole.message_id: [d.recipient for d in whole.deliveries], partly.message_id: [first]},
+        {whole.message_id},
+    )
+    seen = sql_memory.seen([whole.message_id, partly.message_id, never.message_id, uuid4()])
+    assert (seen[whole.message_id].state, seen[whole.message_id].pending) == (State.ROUTED, frozenset())
+    assert seen[partly.message_id].state is State.ROUTING
+    assert seen[partly.message_id].pending == {d.recipient for d in partly.deliveries} - {first}
+    assert seen[never.message_id].pending == {d.recipient for d in never.deliveries}
+    assert len(seen) == 3
 
 
 def test_sql_memory_refuses_a_renumbered_retransfer(sql_memory: SqlRoutingMemory) -> None:

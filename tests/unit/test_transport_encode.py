@@ -6,11 +6,12 @@ from typing import Any
 
 import amqp
 import pytest
+from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.transport.encode import EncodedContent, encode_properties, publish_arguments
+from broker.transport.encode import encode_properties, publish_arguments, publish_frames
 
 SHORT_STRINGS = ["content_type", "content_encoding", "correlation_id", "message_id", "user_id", "type"]
 
@@ -79,7 +80,35 @@ def test_publish_arguments_are_py_amqps(exchange: str, routing_key: str, mandato
     )
 
 
-def test_encoded_content_hands_the_frame_writer_its_bytes() -> None:
-    content = EncodedContent(b"{}", b"\x00\x00")
-    assert content.body == b"{}" and content._serialize_properties() == b"\x00\x00"
-    assert content.properties == {}
+class _Wire:
+    """What py-amqp's frame writer needs of a connection and a transport: frame_max, a sent count,
+    and a write that keeps the bytes."""
+
+    def __init__(self, frame_max: int) -> None:
+        self.frame_max = frame_max
+        self.bytes_sent = 0
+        self.written = bytearray()
+
+    def write(self, data: Any) -> None:
+        self.written += bytes(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 2047),
+    st.binary(max_size=9000),
+    properties,
+    st.sampled_from([4096, 4104, 131072]),
+    st.text(max_size=30),
+)
+def test_publish_frames_are_the_frames_py_amqp_writes(
+    channel: int, body: bytes, props: dict[str, Any], frame_max: int, routing_key: str
+) -> None:
+    """One frame or many (a body over frame_max - 8 bytes is split), an empty body (no body frame)."""
+    encoded = encode_properties(props)
+    assert encoded is not None
+    arguments = publish_arguments("rb.deliver", routing_key, False)
+    wire = _Wire(frame_max)
+    present = {k: v for k, v in props.items() if v is not None}
+    frame_writer(wire, wire)(1, channel, amqp.spec.Basic.Publish, arguments, amqp.Message(body, **present))
+    assert b"".join(publish_frames(channel, arguments, encoded, body, frame_max)) == bytes(wire.written)

@@ -110,7 +110,9 @@ def add_commands(sub: Any) -> None:
         "--sizes",
         type=_sizes,
         default=(100, 1_000, 6_420),
-        help="with --scale: participant counts, comma-separated, at most 6422 (default 100,1000,6420)",
+        help="with --scale: participant counts, comma-separated, at most 32110: a bureau and a police "
+        "office per division first, then its procuratorate and seven other departments "
+        "(default 100,1000,6420)",
     )
     p.add_argument(
         "--scale-messages",

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from broker.cli.bench import _sizes
+from broker.domain.address import DEPARTMENTS
 from broker.tools.bench.procstat import cpu_seconds, peak_rss_mb
 from broker.tools.bench.run import PARTICIPANTS
 from broker.tools.bench.scale import participant_addresses
@@ -25,9 +26,18 @@ def test_every_step_holds_the_mix_senders_and_recipients() -> None:
     assert participant_addresses(100) == participant_addresses(1_000)[:100]
 
 
+def test_a_national_deployment_adds_every_department_of_every_division_after_them() -> None:
+    national = participant_addresses(32_110)  # ten parties at each of 3,211 division codes
+    assert len(set(national)) == 32_110
+    assert national[:6_422] == participant_addresses(6_422)
+    parties = {a.split(":")[0] for a in national}
+    assert parties == {"bureau", "police", "procuratorate", *(p.value for p in DEPARTMENTS)}
+    assert {a.split(":")[0] for a in national[:6_422]} == {"bureau", "police"}
+
+
 def test_more_participants_than_divisions_give_is_refused_naming_the_option() -> None:
-    with pytest.raises(ValueError, match="--sizes: 6423 is more than"):
-        participant_addresses(6_423)
+    with pytest.raises(ValueError, match="--sizes: 32111 is more than"):
+        participant_addresses(32_111)
 
 
 @pytest.mark.parametrize("text", ["100,many", "", "5"])

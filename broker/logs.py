@@ -144,6 +144,7 @@ def render_scrubbed(logger: Any, name: str, event_dict: MutableMapping[str, Any]
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
+    _digits_as_zeros()  # made at start-up, not on the first line a worker writes
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

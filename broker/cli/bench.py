@@ -53,6 +53,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(render_cluster(result))
+    elif args.parts:
+        from broker.tools.bench.parts import render_parts, run_parts
+
+        result = run_parts(settings, messages=args.messages)
+        print(render_parts(result))
     elif args.scale:
         from broker.tools.bench.scale import render_scale, run_scale
 
@@ -91,6 +96,12 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (default 20)")
     p.add_argument("--scale", action="store_true", help="measure the participant curve on a node of its own")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="instead: the CPU per message of each part of the router's work (contract, decision, record, "
+        "log line, memory, publish), each alone on --messages messages of the mix",
+    )
     p.add_argument(
         "--cluster",
         action="store_true",

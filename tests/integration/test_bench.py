@@ -100,3 +100,16 @@ def test_bench_profile_names_where_the_routers_cpu_goes(broker_root: Settings, t
         assert steps[step] > 0, step
     assert 0 < sum(result["shares_pct"].values()) <= 100.0
     assert any("amqp/" in t["function"] or "broker/" in t["function"] for t in result["top"])
+
+
+def test_bench_parts_times_every_part_of_the_routers_work_alone(broker_root: Settings) -> None:
+    from broker.tools.bench.parts import PART_NAMES, render_parts, run_parts
+
+    result = run_parts(broker_root, messages=300)
+    assert result["parts_messages"] == 300
+    for name in PART_NAMES:
+        figure = result[f"{name.replace(' ', '_')}_us_per_msg"]
+        assert isinstance(figure, float) and figure > 0, name
+    printed = render_parts(result).splitlines()
+    assert len(printed) == 1 + len(PART_NAMES) and all("µs" in line for line in printed[1:])
+    json.dumps(result)

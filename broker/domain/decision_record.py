@@ -15,15 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from broker.domain.address import AddressText
 from broker.domain.case import CaseFacts
@@ -46,6 +38,16 @@ RECORD_VERSION: Literal[1] = 1
 Time = Annotated[AwareDatetime, PlainSerializer(lambda when: when.isoformat(), return_type=str)]
 """A time with its UTC offset, written as Python's isoformat (``+00:00``, not pydantic's ``Z``), as
 the records have always been written."""
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def _omitted() -> Any:
+    """A field written only when it has a value: pydantic leaves it out in its own serializer,
+    with no pass of ours over what it wrote."""
+    return Field(None, exclude_if=_absent)
 
 
 class _Part(BaseModel):
@@ -80,13 +82,9 @@ class RecordAssistance(_Part):
 class RecordExtension(_Part):
     """extension_request: the days asked; extension_decision: granted and the days granted."""
 
-    requested_working_days: int | None = None
-    granted: bool | None = None
-    extra_working_days: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _only_what_is_said(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
+    requested_working_days: int | None = _omitted()
+    granted: bool | None = _omitted()
+    extra_working_days: int | None = _omitted()
 
 
 class RecordFiling(_Part):
@@ -96,22 +94,6 @@ class RecordFiling(_Part):
 class RecordDirective(_Part):
     directive_type: Literal["directive", "guidance"]
     """督办 (directive: the addressees owe a results report) or 指导 (guidance)."""
-
-
-OMITTED_WHEN_ABSENT = frozenset(
-    {
-        "threshold",
-        "linked_to",
-        "notices",
-        "referral",
-        "assistance",
-        "extension",
-        "filing",
-        "directive",
-        "age_ms",
-    }
-)
-"""Keys written only when they apply; the others are always written, null when empty."""
 
 
 class DecisionRecord(_Part):
@@ -130,23 +112,18 @@ class DecisionRecord(_Part):
     handling: tuple[Handling, ...] = ()
     deliveries: tuple[RecordDelivery, ...]
     case: CaseFacts | None = None
-    threshold: dict[str, Any] | None = None
+    threshold: dict[str, Any] | None = _omitted()
     """police_referral: the router's own threshold assessment, without its explanation."""
-    linked_to: UUID | None = None
+    linked_to: UUID | None = _omitted()
     """police_referral: the earlier referral of the same company and facts it was joined to."""
-    notices: tuple[RecordNotice, ...] | None = None
-    referral: RecordReferral | None = None
-    assistance: RecordAssistance | None = None
-    extension: RecordExtension | None = None
-    filing: RecordFiling | None = None
-    directive: RecordDirective | None = None
-    age_ms: float | None = None
+    notices: tuple[RecordNotice, ...] | None = _omitted()
+    referral: RecordReferral | None = _omitted()
+    assistance: RecordAssistance | None = _omitted()
+    extension: RecordExtension | None = _omitted()
+    filing: RecordFiling | None = _omitted()
+    directive: RecordDirective | None = _omitted()
+    age_ms: float | None = _omitted()
     """Milliseconds from sent_at to routing, added by the router as it publishes."""
-
-    @model_serializer(mode="wrap")
-    def _wire(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        out: dict[str, Any] = handler(self)
-        return {k: v for k, v in out.items() if v is not None or k not in OMITTED_WHEN_ABSENT}
 
     @classmethod
     def of(
@@ -192,6 +169,12 @@ class DecisionRecord(_Part):
     def wire_bytes(self) -> bytes:
         """The JSON as published (compact, UTF-8), serialized in one pass."""
         return self.model_dump_json().encode("utf-8")
+
+
+OMITTED_WHEN_ABSENT = frozenset(
+    name for name, field in DecisionRecord.model_fields.items() if field.exclude_if is _absent
+)
+"""Keys written only when they apply; the others are always written, null when empty."""
 
 
 def _deadline_facts(message: Message) -> dict[str, Any]:

@@ -95,3 +95,27 @@ def test_an_extension_request_that_does_not_say_its_days_is_refused() -> None:
     without = {k: v for k, v in asked.items() if k != "extension"}
     with pytest.raises(RecordError, match=r"extension\.requested_working_days"):
         parse_record(without)
+
+
+def test_a_record_writes_every_key_but_the_absent_optional_ones_in_both_forms() -> None:
+    """The bytes published (wire_bytes) and the object (wire) hold the same keys: every field, null
+    when empty, except the facts that apply to some kinds only, left out when they do not apply."""
+    _, request, asked, granted = _records()
+    everything = set(DecisionRecord.model_fields)
+    for wire in (request, asked, granted):
+        record = DecisionRecord.model_validate(wire)
+        absent = {k for k in OMITTED_WHEN_ABSENT if getattr(record, k) is None}
+        assert set(wire) == everything - absent
+        assert json.loads(record.wire_bytes()) == record.wire() == wire
+    assert {
+        "threshold",
+        "linked_to",
+        "notices",
+        "referral",
+        "assistance",
+        "extension",
+        "filing",
+        "directive",
+        "age_ms",
+    } == OMITTED_WHEN_ABSENT
+    assert set(asked["extension"]) == {"requested_working_days"}  # a part's absent facts too

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -18,6 +18,10 @@ from broker.transport.tls import client_context
 
 _READ_RETRY_WAITS_S = (0.1, 0.3, 1.0)
 """Waits before asking again after a read answered with a server error (see Management._call)."""
+
+
+PAGE_SIZE = 500
+"""The management API's largest page."""
 
 
 class ManagementError(RuntimeError):
@@ -33,6 +37,7 @@ class Management:
         # HTTPS is verified against RB_TLS_CA_FILE (or the system's store), as AMQPS is
         verify = client_context(settings.tls)
         self._client = httpx.Client(auth=settings.admin_credentials, timeout=timeout, verify=verify)
+        self._timeout_s = timeout
 
     def close(self) -> None:
         self._client.close()
@@ -59,12 +64,16 @@ class Management:
     def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
         """Ask the first node that answers (any node's API speaks for the whole cluster). Every
         call here is idempotent, so one cut off mid-request is simply sent to the next node."""
+        last = ""
         for _ in range(len(self._nodes)):
             try:
                 return self._client.request(method, self._nodes[0] + path, json=body)
+            except httpx.TimeoutException:
+                last = f"; the last did not answer within {self._timeout_s:.0f} s"
             except httpx.TransportError:
-                self._nodes.append(self._nodes.pop(0))
-        raise ManagementError(f"{method} {path}: no management API answered ({len(self._nodes)} tried)")
+                last = ""
+            self._nodes.append(self._nodes.pop(0))
+        raise ManagementError(f"{method} {path}: no management API answered ({len(self._nodes)} tried{last})")
 
     def put_vhost(self, vhost: str) -> None:
         self._call("PUT", f"/api/vhosts/{quote(vhost, safe='')}", {})
@@ -121,6 +130,28 @@ class Management:
     def queues(self, vhost: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", f"/api/queues/{quote(vhost, safe='')}")
         return result
+
+    def queue_names(self, vhost: str, pattern: str) -> list[str]:
+        """Names of the vhost's queues matching a regular expression, asked a page at a time with
+        the name only: the broker filters, and reads no statistics but a page's (a vhost of a
+        national deployment lists tens of thousands of queues, too many to read whole in time)."""
+        names: list[str] = []
+        page, pages = 1, 1
+        while page <= pages:
+            query = urlencode(
+                {
+                    "page": page,
+                    "page_size": PAGE_SIZE,
+                    "name": pattern,
+                    "use_regex": "true",
+                    "columns": "name",
+                }
+            )
+            answer = self._call("GET", f"/api/queues/{quote(vhost, safe='')}?{query}&pagination=true")
+            names += [item["name"] for item in answer["items"]]
+            pages = int(answer["page_count"])
+            page += 1
+        return names
 
 
 @contextmanager

@@ -123,7 +123,8 @@ def provision(
             if progress and number % 50 == 0:
                 print(f"provisioned {number}/{len(users)} users", flush=True)
         legacy = {f"{topology.INBOX_PREFIX}{a}" for a in participants}
-        report.legacy_inboxes = sorted(q["name"] for q in api.queues(vhost) if q["name"] in legacy)
+        found = api.queue_names(vhost, f"^{re.escape(topology.INBOX_PREFIX)}")
+        report.legacy_inboxes = sorted(name for name in found if name in legacy)
     return report
 
 

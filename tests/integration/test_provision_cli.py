@@ -205,3 +205,18 @@ def test_provision_signs_the_participants_public_keys_into_the_key_directory(
     assert provision_cli(isolated, monkeypatch, *argv) == 0  # the files still list the revoked key
     again = directory.load("key-directory.json", trusted)
     assert next(g for g in again.entries if g.signing.kid == kid).revoked_at is not None
+
+
+def test_queue_names_are_read_a_page_at_a_time_filtered_by_the_broker(
+    isolated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from broker.transport import management
+
+    monkeypatch.setattr(management, "PAGE_SIZE", 2)  # five matches: three pages
+    wanted = [f"rb.inbox.bureau:33068{n}" for n in range(5)]
+    with pika_channel(isolated.amqp_url) as channel:
+        for name in [*wanted, "rb.other.bureau:330680"]:
+            channel.queue_declare(name, durable=True)
+    with management.Management(isolated) as api:
+        assert sorted(api.queue_names(isolated.vhost, r"^rb\.inbox\.")) == wanted
+        assert api.queue_names(isolated.vhost, r"^nothing-like-this$") == []

@@ -18,6 +18,7 @@ personal data has its values scrubbed one by one and is rendered again.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -125,7 +126,7 @@ def scrub_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -
 
 
 def _dumps(event_dict: MutableMapping[str, Any]) -> str:
-    # repr for what orjson cannot write, as structlog's JSONRenderer does; int keys as text, as json
+    # repr for a value orjson cannot write, as structlog's JSONRenderer does; int keys as text, as json
     return orjson.dumps(event_dict, default=repr, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
@@ -136,8 +137,13 @@ def render_scrubbed(logger: Any, name: str, event_dict: MutableMapping[str, Any]
     escapes only quotes, backslashes and control characters, and adds no separator), so a line
     that `_could_match` rejects once its UUIDs are taken out holds no value `_scrub` would change:
     it is written as rendered. Otherwise the values are scrubbed as `scrub_personal_data` does, and
-    the line rendered from them."""
-    line = _dumps(event_dict)
+    the line rendered from them. What orjson refuses outright (an integer past 64 bits, a lone
+    surrogate) is scrubbed and written by the stdlib's encoder, ASCII-escaped, so that the line can
+    be printed: a log line never stops a worker."""
+    try:
+        line = _dumps(event_dict)
+    except TypeError:
+        return json.dumps(scrub_personal_data(logger, name, event_dict), default=repr)
     if not _could_match(line) or not _could_match(_UUID.sub("", line)):
         return line
     return _dumps(scrub_personal_data(logger, name, event_dict))

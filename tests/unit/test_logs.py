@@ -158,3 +158,19 @@ def test_a_line_with_nothing_to_mask_is_rendered_once_as_json() -> None:
     reason = f"{event['message_id']} 13912345678"
     masked = json.loads(render_scrubbed(None, "info", {**event, "reason": reason}))
     assert masked["reason"] == f"{event['message_id']} {REDACTED}"
+
+
+def test_values_orjson_refuses_are_still_written_and_scrubbed() -> None:
+    from broker.logs import render_scrubbed
+
+    event = {"event": "x", "count": 2**70, "text": "\ud800 13912345678"}
+    line = json.loads(render_scrubbed(None, "info", dict(event)))
+    assert line["count"] == 2**70 and line["text"] == f"\ud800 {REDACTED}"
+
+
+def test_a_line_orjson_refuses_is_scrubbed_before_it_is_escaped() -> None:
+    from broker.logs import render_scrubbed
+
+    wide = CARD16.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})  # full-width digits
+    line = render_scrubbed(None, "info", {"event": "x", "count": 2**70, "text": f"card {wide}"})
+    assert json.loads(line)["text"] == f"card {REDACTED}" and line.isascii()

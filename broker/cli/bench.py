@@ -63,6 +63,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
         result = run_scale(args.sizes, messages=args.scale_messages)
         print(render_scale(result))
+        if any("router_error" in step for step in result["scale"]):
+            if args.json:
+                print(json.dumps(result))
+            return 1  # the curve ends early: what was measured is printed, and the run failed
     else:
         from broker.tools.bench.run import render, run
 

@@ -67,3 +67,23 @@ def test_peak_rss_of_a_live_process_and_none_for_a_gone_one() -> None:
     rss = peak_rss_mb(os.getpid())
     assert rss is not None and rss > 1
     assert cpu_seconds(2**22 + 1) is None and peak_rss_mb(2**22 + 1) is None
+
+
+def test_a_curve_that_ends_early_prints_what_its_last_step_measured() -> None:
+    from broker.tools.bench.scale import render_scale
+
+    measured = {"participants": 100, "queues": 107, "provision_s": 2.0, "provision_ms_per_participant": 20.0}
+    steps = [
+        {**measured, "broker_mem_used_mb": 150.0, "router_msgs_per_s": 2000.0, "router_cpu_us_per_msg": 400},
+        {
+            **measured,
+            "participants": 32_110,
+            "broker_mem_used_mb": 9000.0,
+            "router_error": "TimeoutError: timed out",
+        },
+    ]
+    steps[0]["router_peak_rss_mb"] = 84.0
+    printed = render_scale({"scale": steps, "messages_per_step": 5000, "broker_open_file_limit": 65536})
+    first, last = printed.splitlines()[2:]
+    assert "2,000" in first and "84.0" in first
+    assert "32,110" in last and "9000.0" in last and "routing failed: TimeoutError: timed out" in last

@@ -143,6 +143,10 @@ def _drain_rate(
         process.wait(timeout=30)
 
 
+CONNECT_TIMEOUT_S = 60.0
+"""The bench's own connections wait this long for the broker's handshake: a node just given tens of
+thousands of quorum queues (bench --scale) answers a login slowly for a while."""
+
 RAW_SOURCE, RAW_TARGET = "rb.bench.raw-in", "rb.bench.raw-out"
 BARE = "broker.tools.bench.bare_forwarder"
 KOMBU = "broker.tools.bench.forwarder"
@@ -156,7 +160,7 @@ def _forwarder(dep: Deployment, module: str) -> subprocess.Popen[bytes]:
 
 
 def measure_limit(dep: Deployment, bodies: list[bytes], module: str = BARE) -> Drain:
-    with Connection(dep.settings.amqp_url) as conn:
+    with Connection(dep.settings.amqp_url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         for name in (RAW_SOURCE, RAW_TARGET):
             queue = Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"}).bind(conn.channel())
             queue.declare()
@@ -180,7 +184,7 @@ def publish_as_participants(
         by_sender[message.envelope.sender].append(message)
     for sender, batch in by_sender.items():
         user = dep.participants.username(Address.parse(sender))
-        with Connection(dep.url_for(sender)) as conn:
+        with Connection(dep.url_for(sender), connect_timeout=CONNECT_TIMEOUT_S) as conn:
             publisher = ConfirmedPublisher(conn, conn.channel())
             for i, message in enumerate(batch):
                 publisher.publish(
@@ -249,7 +253,7 @@ def _inbox_totals(recipient_lists: list[list[str]], secret: str) -> dict[str, in
 
 
 def purge(dep: Deployment, queues: list[str]) -> None:
-    with Connection(dep.settings.amqp_url) as conn:
+    with Connection(dep.settings.amqp_url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         channel = conn.channel()
         for q in queues:
             channel.queue_purge(q)

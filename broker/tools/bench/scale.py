@@ -99,25 +99,28 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
             mem_used = _mem_used(node)
             dep = Deployment(settings, Participants.of(addresses, USER_PREFIX), passwords)
             _progress(f"scale: {size} participants provisioned in {provision_s:.0f} s; routing {messages} …")
-            router = measure_router(dep, messages, Path(tmp))
+            step: dict[str, Any] = {
+                "participants": size,
+                "provisioned_now": size - done,
+                "provision_s": round(provision_s, 1),
+                "provision_ms_per_participant": round(provision_s / (size - done) * 1000, 1),
+                "queues": overview["object_totals"]["queues"],
+                "broker_mem_used_mb": round(mem_used / 2**20, 1),
+            }
+            steps.append(step)
+            try:
+                router = measure_router(dep, messages, Path(tmp))
+            except (OSError, RuntimeError) as exc:  # a socket timeout is an OSError
+                # what this step measured so far is kept; the curve ends here
+                step["router_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                _progress(f"scale: routing at {size} participants failed ({step['router_error']}); stopping")
+                break
             inboxes = _inbox_totals([r for *_, r in FLOWS], settings.inbox_secret)
             purge(dep, [*sorted(inboxes), topology.TRACKER_QUEUE])
-            steps.append(
-                {
-                    "participants": size,
-                    "provisioned_now": size - done,
-                    "provision_s": round(provision_s, 1),
-                    "provision_ms_per_participant": round(provision_s / (size - done) * 1000, 1),
-                    "queues": overview["object_totals"]["queues"],
-                    "broker_mem_used_mb": round(mem_used / 2**20, 1),
-                    "router_msgs_per_s": round(router.msgs_per_s, 1),
-                    "router_cpu_us_per_msg": None
-                    if router.cpu_us_per_msg is None
-                    else round(router.cpu_us_per_msg),
-                    "router_peak_rss_mb": None
-                    if router.peak_rss_mb is None
-                    else round(router.peak_rss_mb, 1),
-                }
+            step.update(
+                router_msgs_per_s=round(router.msgs_per_s, 1),
+                router_cpu_us_per_msg=None if router.cpu_us_per_msg is None else round(router.cpu_us_per_msg),
+                router_peak_rss_mb=None if router.peak_rss_mb is None else round(router.peak_rss_mb, 1),
             )
             done = size
         open_files = node.open_file_limit()
@@ -136,9 +139,12 @@ def render_scale(result: dict[str, Any]) -> str:
     )
     rows = [
         f"{s['participants']:>12,} {s['queues']:>7,} {s['provision_s']:>11} "
-        f"{s['provision_ms_per_participant']:>12} "
-        f"{s['broker_mem_used_mb']:>9} {s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} "
-        f"{s['router_peak_rss_mb']:>13}"
+        f"{s['provision_ms_per_participant']:>12} {s['broker_mem_used_mb']:>9} "
+        + (
+            f"{s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} {s['router_peak_rss_mb']:>13}"
+            if "router_error" not in s
+            else f"  routing failed: {s['router_error']}"
+        )
         for s in result["scale"]
     ]
     return "\n".join(

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import sys
+import unicodedata
 from collections.abc import MutableMapping
 from functools import cache
 from typing import Any, TextIO
@@ -83,13 +84,21 @@ def _could_match(text: str) -> bool:
     """Every pattern above but the e-mail address matches digits that only spaces, hyphens and
     parentheses separate, at least ten of them (a landline 10, a mobile 11, an ID card 15, a bank
     card 16): translated, a run of ten zeros, found by a substring search. A text with no such run
-    and no '@' matches none of the patterns, whatever else it holds."""
+    and no '@' matches none of the patterns, whatever else it holds. A text with other than ASCII
+    is read in its NFKC form first, as _mask reads it (a full-width hyphen, space or parenthesis
+    is then one of the separators)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # as _mask reads it: full-width forms as ASCII
     return "@" in text or _TEN_DIGITS in text.translate(_digits_as_zeros())
 
 
 def _mask(text: str) -> str:
     if not _could_match(text):
         return text  # the usual log value: two scans in C instead of six regular expressions
+    if not text.isascii():
+        # full-width digits and signs (１３９…, ＋８６), as Chinese input methods type them, read
+        # as the ASCII ones the patterns name (NFKC); the text is kept in that form
+        text = unicodedata.normalize("NFKC", text)
     for pattern in _PERSONAL:
         text = pattern.sub(REDACTED, text)
     return _CARD.sub(_card, text)

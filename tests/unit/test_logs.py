@@ -174,3 +174,16 @@ def test_a_line_orjson_refuses_is_scrubbed_before_it_is_escaped() -> None:
     wide = CARD16.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})  # full-width digits
     line = render_scrubbed(None, "info", {"event": "x", "count": 2**70, "text": f"card {wide}"})
     assert json.loads(line)["text"] == f"card {REDACTED}" and line.isascii()
+
+
+def _full_width(text: str) -> str:
+    return text.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})  # ASCII to its full-width form
+
+
+@pytest.mark.parametrize("personal", ["13912345678", "+86 138 0013 8000", "0575-87012345", ID18, ID18_X])
+def test_numbers_typed_in_full_width_are_masked_too(personal: str) -> None:
+    wide = _full_width(personal)
+    assert wide != personal and not wide.isascii()
+    text = scrub_text(f"电话：{wide}。")
+    assert REDACTED in text, text
+    assert not any(c.isdecimal() for c in text.replace(REDACTED, "")), text

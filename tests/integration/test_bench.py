@@ -65,7 +65,7 @@ def test_bench_scale_prints_the_curve_on_a_node_of_its_own() -> None:
     assert [s["provisioned_now"] for s in steps] == [10, 20]
     assert steps[1]["queues"] - steps[0]["queues"] == 20  # one quorum inbox per participant
     for step in steps:
-        assert step["broker_mem_used_mb"] > 0 and step["router_msgs_per_s"] > 0
+        assert step["broker_mem_used_mb"] > 0 and step["broker_rss_mb"] > 0 and step["router_msgs_per_s"] > 0
         assert step["router_cpu_us_per_msg"] > 0 and step["router_peak_rss_mb"] > 0
     assert result["broker_open_file_limit"] > 1024
     assert "participants" in done.stdout.splitlines()[1]  # the printed curve's header

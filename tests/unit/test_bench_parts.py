@@ -74,11 +74,18 @@ def test_a_curve_that_ends_early_prints_what_its_last_step_measured() -> None:
 
     measured = {"participants": 100, "queues": 107, "provision_s": 2.0, "provision_ms_per_participant": 20.0}
     steps = [
-        {**measured, "broker_mem_used_mb": 150.0, "router_msgs_per_s": 2000.0, "router_cpu_us_per_msg": 400},
+        {
+            **measured,
+            "broker_mem_used_mb": 150.0,
+            "broker_rss_mb": 200.0,
+            "router_msgs_per_s": 2000.0,
+            "router_cpu_us_per_msg": 400,
+        },
         {
             **measured,
             "participants": 32_110,
             "broker_mem_used_mb": 9000.0,
+            "broker_rss_mb": 9500.0,
             "router_error": "TimeoutError: timed out",
         },
     ]
@@ -86,4 +93,9 @@ def test_a_curve_that_ends_early_prints_what_its_last_step_measured() -> None:
     printed = render_scale({"scale": steps, "messages_per_step": 5000, "broker_open_file_limit": 65536})
     first, last = printed.splitlines()[2:]
     assert "2,000" in first and "84.0" in first
-    assert "32,110" in last and "9000.0" in last and "routing failed: TimeoutError: timed out" in last
+    assert (
+        "32,110" in last
+        and "9000.0" in last
+        and "9500.0" in last
+        and "routing failed: TimeoutError: timed out" in last
+    )

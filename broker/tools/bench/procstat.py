@@ -23,9 +23,18 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def peak_rss_mb(pid: int) -> float | None:
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory now (VmRSS), as the operating system counts it."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None

@@ -22,6 +22,7 @@ from typing import Any
 from broker.domain.address import DEPARTMENTS, Party
 from broker.domain.jurisdictions import default_registry
 from broker.participants import Participants
+from broker.tools.bench.procstat import rss_mb
 from broker.tools.bench.run import (
     FLOWS,
     PARTICIPANTS,
@@ -76,6 +77,10 @@ def _mem_used(node: RabbitNode, timeout_s: float = 30.0) -> int:
         time.sleep(0.5)
 
 
+def _round_mb(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     with own_node("scale") as node, tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +111,7 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
                 "provision_ms_per_participant": round(provision_s / (size - done) * 1000, 1),
                 "queues": overview["object_totals"]["queues"],
                 "broker_mem_used_mb": round(mem_used / 2**20, 1),
+                "broker_rss_mb": _round_mb(rss_mb(node.pid)),
             }
             steps.append(step)
             try:
@@ -135,11 +141,12 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
 def render_scale(result: dict[str, Any]) -> str:
     header = (
         f"{'participants':>12} {'queues':>7} {'provision s':>11} {'ms/particip.':>12} {'broker MB':>9} "
+        f"{'broker RSS MB':>13} "
         f"{'router msg/s':>12} {'µs CPU/msg':>10} {'router RSS MB':>13}"
     )
     rows = [
         f"{s['participants']:>12,} {s['queues']:>7,} {s['provision_s']:>11} "
-        f"{s['provision_ms_per_participant']:>12} {s['broker_mem_used_mb']:>9} "
+        f"{s['provision_ms_per_participant']:>12} {s['broker_mem_used_mb']:>9} {s['broker_rss_mb']!s:>13} "
         + (
             f"{s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} {s['router_peak_rss_mb']:>13}"
             if "router_error" not in s

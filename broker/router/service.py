@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from broker.domain.jurisdictions import Registry, default_registry
 from broker.domain.plausible_time import CLOCK_SKEW
+from broker.domain.validation import contract_names
 from broker.participants import Participants
 from broker.router.bodies import Bodies
 from broker.router.counting import Counters, log
@@ -83,6 +84,9 @@ class Router(Worker):
         """`shard`: which shard of the input this router consumes (by default the one queue,
         rb.router.inbound); routers of several shards share `memory` (PostgreSQL). `bodies`: which
         bodies it takes (broker/router/bodies.py; by default plaintext only, no key directory)."""
+        # the field names a refusal may echo, read from the contract's JSON schemas (about 0.3 s):
+        # made now, not while the router's first batch with an unknown field waits for it
+        contract_names()
         self.participants = participants
         self.shard = shard
         self.memory = memory

@@ -29,6 +29,7 @@ from broker.tools.bench.run import (
     Deployment,
     _inbox_totals,
     _progress,
+    _round,
     measure_router,
     purge,
 )
@@ -77,10 +78,6 @@ def _mem_used(node: RabbitNode, timeout_s: float = 30.0) -> int:
         time.sleep(0.5)
 
 
-def _round_mb(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
 def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     with own_node("scale") as node, tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +108,7 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
                 "provision_ms_per_participant": round(provision_s / (size - done) * 1000, 1),
                 "queues": overview["object_totals"]["queues"],
                 "broker_mem_used_mb": round(mem_used / 2**20, 1),
-                "broker_rss_mb": _round_mb(rss_mb(node.pid)),
+                "broker_rss_mb": _round(rss_mb(node.pid)),
             }
             steps.append(step)
             try:

@@ -80,6 +80,12 @@ def _digits_as_zeros() -> dict[int, str | None]:
     return table
 
 
+def _as_patterns_read(text: str) -> str:
+    """Full-width digits and signs (１３９…, ＋８６), as Chinese input methods type them, as the
+    ASCII ones the patterns name (NFKC); an ASCII text as it is."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def _could_match(text: str) -> bool:
     """Every pattern above but the e-mail address matches digits that only spaces, hyphens and
     parentheses separate, at least ten of them (a landline 10, a mobile 11, an ID card 15, a bank
@@ -87,18 +93,18 @@ def _could_match(text: str) -> bool:
     and no '@' matches none of the patterns, whatever else it holds. A text with other than ASCII
     is read in its NFKC form first, as _mask reads it (a full-width hyphen, space or parenthesis
     is then one of the separators)."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)  # as _mask reads it: full-width forms as ASCII
-    return "@" in text or _TEN_DIGITS in text.translate(_digits_as_zeros())
+    return _quick_check(_as_patterns_read(text))
+
+
+def _quick_check(read: str) -> bool:
+    return "@" in read or _TEN_DIGITS in read.translate(_digits_as_zeros())
 
 
 def _mask(text: str) -> str:
-    if not _could_match(text):
+    read = _as_patterns_read(text)
+    if not _quick_check(read):
         return text  # the usual log value: two scans in C instead of six regular expressions
-    if not text.isascii():
-        # full-width digits and signs (１３９…, ＋８６), as Chinese input methods type them, read
-        # as the ASCII ones the patterns name (NFKC); the text is kept in that form
-        text = unicodedata.normalize("NFKC", text)
+    text = read  # a masked text is kept in the form the patterns read
     for pattern in _PERSONAL:
         text = pattern.sub(REDACTED, text)
     return _CARD.sub(_card, text)

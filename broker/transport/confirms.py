@@ -75,9 +75,7 @@ class ConfirmedPublisher:
             properties["application_headers"] = headers
         present = {k: v for k, v in properties.items() if v is not None}
         encoded = encode_properties(present) if isinstance(body, bytes) else None
-        connection = self.channel.connection
-        if not connection:
-            raise amqp.RecoverableConnectionError("basic_publish: connection closed")
+        connection = self._connection()
         arguments = publish_arguments(exchange, routing_key, mandatory)
         if encoded is None:
             # properties broker/transport/encode.py does not write: py-amqp writes the publish, after
@@ -102,6 +100,13 @@ class ConfirmedPublisher:
                 self.flush()
         self._outstanding[self._sequence] = token
 
+    def _connection(self) -> Any:
+        """The channel's py-amqp connection; a closed one is a connection error (reconnect)."""
+        connection = self.channel.connection
+        if not connection:
+            raise amqp.RecoverableConnectionError("basic_publish: connection closed")
+        return connection
+
     def flush(self) -> None:
         """Write the frames of the publishes kept so far, in one socket write."""
         if not self._unsent:
@@ -109,9 +114,7 @@ class ConfirmedPublisher:
         data = b"".join(self._unsent)
         self._unsent.clear()
         self._unsent_bytes = 0
-        connection = self.channel.connection
-        if not connection:
-            raise amqp.RecoverableConnectionError("basic_publish: connection closed")
+        connection = self._connection()
         connection.transport.write(data)
         connection.bytes_sent += 1  # what py-amqp's writer counts, so heartbeats see traffic
 

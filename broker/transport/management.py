@@ -145,9 +145,10 @@ class Management:
                     "name": pattern,
                     "use_regex": "true",
                     "columns": "name",
+                    "pagination": "true",
                 }
             )
-            answer = self._call("GET", f"/api/queues/{quote(vhost, safe='')}?{query}&pagination=true")
+            answer = self._call("GET", f"/api/queues/{quote(vhost, safe='')}?{query}")
             names += [item["name"] for item in answer["items"]]
             pages = int(answer["page_count"])
             page += 1

@@ -110,13 +110,17 @@ def _one_run(
 
 
 def _queue_stats(settings: Any, vhost: str, queue: str, messages: int) -> dict[str, Any]:
-    """The management API's figures of a queue once they count `messages` (they lag by its statistics
-    interval, 5 s by default, more on a busy machine), or the last ones after STATS_SETTLE_S × 10."""
+    """The management API's figures of a queue once they count `messages` and their bytes (they lag
+    by its statistics interval, 5 s by default, more on a busy machine), or the last ones after
+    STATS_SETTLE_S × 10."""
     deadline = time.monotonic() + STATS_SETTLE_S * 10
     while True:
         with Management(settings) as api:
             found: dict[str, Any] = api.queue(vhost, queue) or {}
-        if found.get("messages") == messages or time.monotonic() > deadline:
+        # the count and the bytes come from separate statistics, which may arrive a tick apart
+        counted = found.get("messages") == messages
+        sized = messages == 0 or int(found.get("message_bytes") or 0) > 0
+        if (counted and sized) or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
 

@@ -110,19 +110,22 @@ def _one_run(
 
 
 def _queue_stats(settings: Any, vhost: str, queue: str, messages: int) -> dict[str, Any]:
-    """The management API's figures of a queue once they count `messages` and their bytes (they lag
-    by its statistics interval, 5 s by default, more on a busy machine), or the last ones after
-    STATS_SETTLE_S × 10."""
+    """The management API's figures of a queue once they count `messages` and have held still for
+    a statistics interval (5 s by default, more on a busy machine), or the last ones after
+    STATS_SETTLE_S × 10. The count and the bytes come from separate statistics that may arrive a
+    tick apart, so a count that is already right can sit beside the bytes of a queue's earlier
+    contents (the second run's quarantine showed the first run's 0.3 MB); only figures that agree
+    across a whole interval are both current."""
     deadline = time.monotonic() + STATS_SETTLE_S * 10
+    earlier: tuple[Any, Any] | None = None
     while True:
         with Management(settings) as api:
             found: dict[str, Any] = api.queue(vhost, queue) or {}
-        # the count and the bytes come from separate statistics, which may arrive a tick apart
-        counted = found.get("messages") == messages
-        sized = messages == 0 or int(found.get("message_bytes") or 0) > 0
-        if (counted and sized) or time.monotonic() > deadline:
+        figures = (found.get("messages"), found.get("message_bytes"))
+        if (figures[0] == messages and figures == earlier) or time.monotonic() > deadline:
             return found
-        time.sleep(0.5)
+        earlier = figures if figures[0] == messages else None
+        time.sleep(STATS_SETTLE_S if earlier is not None else 0.5)
 
 
 def _settled(count: Any) -> float:

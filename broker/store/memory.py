@@ -9,11 +9,11 @@ not routed twice. Records are kept for RETENTION_DAYS after routing and pruned a
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import (
     Column,
     Float,
@@ -119,8 +119,8 @@ class SqlRoutingMemory:
             kind=Kind(row.kind),
             sender=Address.parse(row.sender),
             case_id=row.case_id,
-            to=tuple(Address.parse(a) for a in json.loads(row.to_json)),
-            handling=frozenset(Handling(h) for h in json.loads(row.handling_json)),
+            to=tuple(Address.parse(a) for a in orjson.loads(row.to_json)),
+            handling=frozenset(Handling(h) for h in orjson.loads(row.handling_json)),
             forwards=UUID(row.forwards) if row.forwards else None,
             deliveries=tuple((Address.parse(d.recipient), Rule(d.rule)) for d in rows),
             fingerprint=row.fingerprint,
@@ -236,35 +236,35 @@ class SqlRoutingMemory:
     @staticmethod
     def _insert(conn: Any, records: list[tuple[RoutedRecord, str]]) -> None:
         now = time.time()
+        # each id is turned into its text once, not once per table and row
+        keyed = [(str(r.message_id), r, digest) for r, digest in records]
         conn.execute(
             insert(routed),
             [
                 {
-                    "message_id": str(r.message_id),
+                    "message_id": key,
                     "kind": r.kind.value,
                     "sender": str(r.sender),
                     "case_id": r.case_id,
-                    "to_json": json.dumps([str(a) for a in r.to]),
-                    "handling_json": json.dumps(sorted(h.value for h in r.handling)),
+                    "to_json": orjson.dumps([str(a) for a in r.to]).decode(),
+                    "handling_json": orjson.dumps(sorted(h.value for h in r.handling)).decode(),
                     "forwards": str(r.forwards) if r.forwards else None,
                     "digest": digest,
                     "fingerprint": r.fingerprint,
                     "state": State.ROUTING.value,
                     "routed_at": now,
                 }
-                for r, digest in records
+                for key, r, digest in keyed
             ],
         )
         rows = [
-            {"message_id": str(r.message_id), "recipient": str(a), "rule": rule.value, "confirmed": 0}
-            for r, _ in records
+            {"message_id": key, "recipient": str(a), "rule": rule.value, "confirmed": 0}
+            for key, r, _ in keyed
             for a, rule in r.deliveries
         ]
         if rows:
             conn.execute(insert(deliveries), rows)
-        about = [
-            {"message_id": str(r.message_id), "subject": s} for r, _ in records for s in sorted(r.subjects)
-        ]
+        about = [{"message_id": key, "subject": s} for key, r, _ in keyed for s in sorted(r.subjects)]
         if about:
             conn.execute(insert(subjects), about)
 

@@ -23,10 +23,20 @@ from broker.transport.frames import (
     parse_faults,
     tolerant_frame_handler,
 )
+from broker.transport.readahead import read_ahead
 
 log = structlog.get_logger("referral_broker.inbound")
 
-TRANSPORT_OPTIONS: dict[str, Any] = {"frame_handler": tolerant_frame_handler}
+
+def inbound_frame_handler(connection: Any, callback: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
+    """py-amqp's frame handler for a connection that consumes what participants published: made
+    tolerant of what they chose (frames.py), on a transport that reads in blocks (readahead.py).
+    py-amqp makes it once per connection, just after the socket is connected, a failover's too."""
+    read_ahead(connection.transport)
+    return tolerant_frame_handler(connection, callback, **kwargs)
+
+
+TRANSPORT_OPTIONS: dict[str, Any] = {"frame_handler": inbound_frame_handler}
 """kombu `transport_options` for every connection that consumes what participants published."""
 
 

@@ -5,7 +5,9 @@ It consumes a quorum queue with a window of PREFETCH unacked inputs, publishes e
 to another queue (what has arrived, together) with streamed publisher confirms on a second
 channel, and acknowledges inputs (one `multiple` ack) only up to the oldest publish not yet
 confirmed: nothing is acked before its output is confirmed. A nack stops it (a benchmark must not
-hide a loss).
+hide a loss). It reads frames in blocks, as the router's consuming connections do
+(broker/transport/readahead.py, the one piece of the project it takes: a limit must be as fast as
+what it measures against).
 `referral-broker bench` runs it as a subprocess; SIGTERM stops it.
 """
 
@@ -17,6 +19,8 @@ from collections import deque
 from urllib.parse import unquote, urlsplit
 
 import amqp
+
+from broker.transport.readahead import read_ahead
 
 PREFETCH = 200
 """Unacked inputs in flight: it bounds the confirms outstanding, as the router's prefetch does."""
@@ -41,6 +45,7 @@ def connect(url: str) -> amqp.Connection:
         "connection.blocked": False,
     }
     connection.connect()
+    read_ahead(connection.transport)
     return connection
 
 

@@ -26,6 +26,7 @@ current GB/T 2260 list is not a validity rule here.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -54,19 +55,28 @@ def _final_check(prefix17: str) -> str:
     return ALPHABET[(31 - total % 31) % 31]
 
 
-def _org_value(c: str) -> int:
-    return int(c) if c in _DIGITS else ord(c) - ord("A") + 10
+_ORG_VALUE: Final = {c: int(c) if c in _DIGITS else ord(c) - ord("A") + 10 for c in ALPHABET}
+"""GB 11714's value of each character: a digit its own, a letter its place in the Latin alphabet + 9."""
 
 
 def _org_check(body8: str) -> str:
-    r = 11 - sum(_org_value(c) * w for c, w in zip(body8, ORG_CODE_WEIGHTS, strict=True)) % 11
+    r = 11 - sum(_ORG_VALUE[c] * w for c, w in zip(body8, ORG_CODE_WEIGHTS, strict=True)) % 11
     return "X" if r == 10 else "0" if r == 11 else str(r)
+
+
+_WELL_FORMED: Final = re.compile(
+    r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]*", re.ASCII | re.IGNORECASE
+)
+"""What _normalise accepts, in one match (in either case: ASCII letters only, none of I, O, S, V,
+Z); the character-by-character checks then only run to say what is wrong."""
 
 
 def _normalise(value: str, length: int, what: str) -> str:
     """Upper-case ``value`` after checking its length and that every character is allowed."""
     if len(value) != length:
         raise CreditCodeError(f"{what} must be {length} characters, got {len(value)}")
+    if _WELL_FORMED.fullmatch(value):
+        return value.upper()
     for i, c in enumerate(value, start=1):
         if not c.isascii() or c.upper() not in _VALUE:
             raise CreditCodeError(f"the character at position {i} is not allowed")

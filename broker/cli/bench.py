@@ -59,11 +59,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         result = run_parts(settings, messages=args.messages)
         print(render_parts(result))
     elif args.scale:
-        from broker.tools.bench.scale import render_scale, run_scale
+        from broker.tools.bench.scale import STEP_ERRORS, render_scale, run_scale
 
         result = run_scale(args.sizes, messages=args.scale_messages)
         print(render_scale(result))
-        if any("router_error" in step for step in result["scale"]):
+        if any(error in step for step in result["scale"] for error in STEP_ERRORS):
             if args.json:
                 print(json.dumps(result))
             return 1  # the curve ends early: what was measured is printed, and the run failed

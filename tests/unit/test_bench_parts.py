@@ -99,3 +99,28 @@ def test_a_curve_that_ends_early_prints_what_its_last_step_measured() -> None:
         and "9500.0" in last
         and "routing failed: TimeoutError: timed out" in last
     )
+
+
+def test_a_curve_whose_provisioning_failed_says_so_on_the_bench_node_and_the_run_fails() -> None:
+    from broker.tools.bench.scale import STEP_ERRORS, render_scale
+
+    steps = [
+        {
+            "participants": 100,
+            "queues": 107,
+            "provision_s": 2.0,
+            "provision_ms_per_participant": 20.0,
+            "broker_mem_used_mb": 150.0,
+            "broker_rss_mb": 200.0,
+            "router_msgs_per_s": 2000.0,
+            "router_cpu_us_per_msg": 400,
+            "router_peak_rss_mb": 84.0,
+        },
+        {"participants": 1000, "provision_error": "ManagementError: did not answer within 60 s"},
+    ]
+    printed = render_scale({"scale": steps, "messages_per_step": 5000, "broker_open_file_limit": 65536})
+    first, last = printed.splitlines()[2:]
+    assert "2,000" in first
+    assert "1,000" in last and "bench's own node failed: ManagementError: did not answer within 60 s" in last
+    assert "RB_MANAGEMENT_URL" not in printed
+    assert any(error in steps[-1] for error in STEP_ERRORS)

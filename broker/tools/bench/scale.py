@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from broker.domain.address import DEPARTMENTS, Party
 from broker.domain.jurisdictions import default_registry
 from broker.participants import Participants
@@ -35,6 +37,7 @@ from broker.tools.bench.run import (
 )
 from broker.tools.nodes import NodeError, RabbitNode, own_node
 from broker.transport import topology
+from broker.transport.management import ManagementError
 from broker.transport.provision import provision
 
 SIZES = (100, 1_000, 6_420)
@@ -93,10 +96,17 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
             addresses = participant_addresses(size)
             _progress(f"scale: provisioning participants {done + 1}–{size} …")
             started = time.perf_counter()
-            report = provision(settings, Participants.of(addresses[done:], USER_PREFIX))
+            try:
+                report = provision(settings, Participants.of(addresses[done:], USER_PREFIX))
+                overview = node.api("/api/overview")
+            except (ManagementError, httpx.HTTPError, OSError) as exc:
+                # the bench's own node, not RB_MANAGEMENT_URL's, failed: said here, with the curve so far
+                failure = _failure(exc)
+                steps.append({"participants": size, "provision_error": failure})
+                _progress(f"scale: provisioning {size} participants failed ({failure}); stopping")
+                break
             provision_s = time.perf_counter() - started
             passwords.update(report.created)
-            overview = node.api("/api/overview")
             time.sleep(2)  # one statistics interval after the last declaration
             mem_used = _mem_used(node)
             dep = Deployment(settings, Participants.of(addresses, USER_PREFIX), passwords)
@@ -115,7 +125,7 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
                 router = measure_router(dep, messages, Path(tmp))
             except (OSError, RuntimeError) as exc:  # a socket timeout is an OSError
                 # what this step measured so far is kept; the curve ends here
-                step["router_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                step["router_error"] = _failure(exc)
                 _progress(f"scale: routing at {size} participants failed ({step['router_error']}); stopping")
                 break
             inboxes = _inbox_totals([r for *_, r in FLOWS], settings.inbox_secret)
@@ -135,22 +145,21 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
     }
 
 
+def _failure(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200]
+
+
+STEP_ERRORS = ("provision_error", "router_error")
+"""What a step that ended the curve early says went wrong."""
+
+
 def render_scale(result: dict[str, Any]) -> str:
     header = (
         f"{'participants':>12} {'queues':>7} {'provision s':>11} {'ms/particip.':>12} {'broker MB':>9} "
         f"{'broker RSS MB':>13} "
         f"{'router msg/s':>12} {'µs CPU/msg':>10} {'router RSS MB':>13}"
     )
-    rows = [
-        f"{s['participants']:>12,} {s['queues']:>7,} {s['provision_s']:>11} "
-        f"{s['provision_ms_per_participant']:>12} {s['broker_mem_used_mb']:>9} {s['broker_rss_mb']!s:>13} "
-        + (
-            f"{s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} {s['router_peak_rss_mb']:>13}"
-            if "router_error" not in s
-            else f"  routing failed: {s['router_error']}"
-        )
-        for s in result["scale"]
-    ]
+    rows = [_row(s) for s in result["scale"]]
     return "\n".join(
         [
             f"own RabbitMQ node, open-file limit {result['broker_open_file_limit']}, quorum inboxes; "
@@ -158,4 +167,21 @@ def render_scale(result: dict[str, Any]) -> str:
             header,
             *rows,
         ]
+    )
+
+
+def _row(s: dict[str, Any]) -> str:
+    if "provision_error" in s:
+        return (
+            f"{s['participants']:>12,}  provisioning on the bench's own node failed: {s['provision_error']}"
+        )
+    measured = (
+        f"{s['participants']:>12,} {s['queues']:>7,} {s['provision_s']:>11} "
+        f"{s['provision_ms_per_participant']:>12} {s['broker_mem_used_mb']:>9} {s['broker_rss_mb']!s:>13} "
+    )
+    if "router_error" in s:
+        return measured + f"  routing failed: {s['router_error']}"
+    return (
+        measured
+        + f"{s['router_msgs_per_s']:>12,.0f} {s['router_cpu_us_per_msg']:>10} {s['router_peak_rss_mb']:>13}"
     )

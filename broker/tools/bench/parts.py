@@ -14,7 +14,10 @@ process's CPU clock (time.process_time):
 - memory: the router's SQLite memory for batches of the router's prefetch (seen, begin, confirmed);
 - publish: one ConfirmedPublisher publish of the message's bytes to a quorum queue, its confirm
   read (a scratch vhost on the broker in RB_AMQP_URL), per publish; the router makes 2.25 a message
-  on this mix.
+  on this mix;
+- read: one delivery of those messages read from that queue as the router reads its input (a
+  consuming connection's frame handler and block reads, broker/transport/inbound.py; a window of
+  the router's prefetch, acked a window at a time), per delivery.
 """
 
 from __future__ import annotations
@@ -47,9 +50,14 @@ from broker.store.memory import SqlRoutingMemory
 from broker.tools.bench.run import PARTICIPANTS, mix_message
 from broker.tools.bench.sealed import PLAINTEXT
 from broker.transport.confirms import ConfirmedPublisher
+from broker.transport.inbound import TRANSPORT_OPTIONS, Delivery, consume, serve
 from broker.transport.management import scratch_vhost
 
-PART_NAMES = ("contract", "decide", "record", "log line", "memory", "publish")
+QUEUE = "rb.parts"
+READ_TIMEOUT_S = 30.0
+"""The longest wait for the next delivery while reading back what was published."""
+
+PART_NAMES = ("contract", "decide", "record", "log line", "memory", "publish", "read")
 
 
 def _cpu_us(work: Callable[[], object], count: int) -> float:
@@ -93,7 +101,7 @@ def run_parts(settings: Settings, messages: int = 10_000) -> dict[str, Any]:
         "record": _cpu_us(_each(_record, [(m, d, now) for m, d in pairs]), messages),
         "log line": _log_lines(routes, records),
         "memory": _memory(pairs),
-        "publish": _publishes(settings, raws),
+        **_publishes_and_reads(settings, raws),
     }
     return {
         "parts_messages": messages,
@@ -136,9 +144,9 @@ def _memory(pairs: list[Any]) -> float:
             memory.close()
 
 
-def _publishes(settings: Settings, raws: list[bytes]) -> float:
+def _publishes_and_reads(settings: Settings, raws: list[bytes]) -> dict[str, float]:
     with scratch_vhost(settings, "parts") as scratch, Connection(scratch.amqp_url) as conn:
-        queue = Queue("rb.parts", durable=True, queue_arguments={"x-queue-type": "quorum"})
+        queue = Queue(QUEUE, durable=True, queue_arguments={"x-queue-type": "quorum"})
         queue.bind(conn.channel()).declare()
         publisher = ConfirmedPublisher(conn, conn.channel())
         headers = {"x-sender": "bureau:330681", "x-kind": "case_notice", "x-rule": "vertical.addressed"}
@@ -149,7 +157,7 @@ def _publishes(settings: Settings, raws: list[bytes]) -> float:
                     (i, ""),
                     raw,
                     "",
-                    "rb.parts",
+                    QUEUE,
                     delivery_mode=2,
                     content_type="application/json",
                     message_id=f"{i:08d}-0000-4000-8000-000000000000",
@@ -159,7 +167,31 @@ def _publishes(settings: Settings, raws: list[bytes]) -> float:
                     publisher.wait()
             publisher.wait()
 
-        return _cpu_us(work, len(raws))
+        published = _cpu_us(work, len(raws))
+        return {"publish": published, "read": _reads(scratch.amqp_url, len(raws))}
+
+
+def _reads(url: str, count: int) -> float:
+    """CPU µs per delivery of draining `count` deliveries from QUEUE as the router's input is read."""
+    with Connection(url, transport_options=TRANSPORT_OPTIONS) as conn:
+        conn.connect()
+        channel = conn.channel()
+        channel.basic_qos(0, DEFAULT_PREFETCH, False)
+        got: list[Delivery] = []
+
+        def on_delivery(delivery: Delivery) -> None:
+            got.append(delivery)
+            if len(got) % DEFAULT_PREFETCH == 0 or len(got) == count:
+                delivery.ack(multiple=True)
+
+        consume(channel, QUEUE, on_delivery)
+
+        def work() -> None:
+            while len(got) < count:
+                if not serve(conn, READ_TIMEOUT_S):
+                    raise RuntimeError(f"bench --parts: {count - len(got)} deliveries did not arrive")
+
+        return _cpu_us(work, count)
 
 
 def render_parts(result: dict[str, Any]) -> str:

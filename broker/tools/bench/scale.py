@@ -39,6 +39,7 @@ from broker.tools.nodes import NodeError, RabbitNode, own_node
 from broker.transport import topology
 from broker.transport.management import ManagementError
 from broker.transport.provision import provision
+from broker.transport.reconnect import INFRASTRUCTURE_ERRORS
 
 SIZES = (100, 1_000, 6_420)
 """6,420 is about a bureau and a police office per division (the division table has 3,211 codes
@@ -81,6 +82,16 @@ def _mem_used(node: RabbitNode, timeout_s: float = 30.0) -> int:
         time.sleep(0.5)
 
 
+NODE_FAILURES: tuple[type[BaseException], ...] = (
+    ManagementError,
+    httpx.HTTPError,
+    NodeError,
+    *INFRASTRUCTURE_ERRORS,
+)
+"""What a step's provisioning or reading of the bench's own node can fail with (its HTTP API, its
+AMQP port): the step then ends the curve."""
+
+
 def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     with own_node("scale") as node, tempfile.TemporaryDirectory() as tmp:
@@ -98,17 +109,18 @@ def run_scale(sizes: tuple[int, ...] = SIZES, messages: int = 5_000) -> dict[str
             started = time.perf_counter()
             try:
                 report = provision(settings, Participants.of(addresses[done:], USER_PREFIX))
+                provision_s = time.perf_counter() - started
                 overview = node.api("/api/overview")
-            except (ManagementError, httpx.HTTPError, OSError) as exc:
-                # the bench's own node, not RB_MANAGEMENT_URL's, failed: said here, with the curve so far
+                time.sleep(2)  # one statistics interval after the last declaration
+                mem_used = _mem_used(node)
+            except NODE_FAILURES as exc:
+                # the bench's own node failed (its HTTP API, its AMQP port), not RB_MANAGEMENT_URL's
+                # or RB_AMQP_URL's: said here, with the curve so far
                 failure = _failure(exc)
                 steps.append({"participants": size, "provision_error": failure})
                 _progress(f"scale: provisioning {size} participants failed ({failure}); stopping")
                 break
-            provision_s = time.perf_counter() - started
             passwords.update(report.created)
-            time.sleep(2)  # one statistics interval after the last declaration
-            mem_used = _mem_used(node)
             dep = Deployment(settings, Participants.of(addresses, USER_PREFIX), passwords)
             _progress(f"scale: {size} participants provisioned in {provision_s:.0f} s; routing {messages} …")
             step: dict[str, Any] = {

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from broker.cli.arguments import non_negative_int
 from broker.settings import Settings
 
 
@@ -56,7 +57,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     elif args.parts:
         from broker.tools.bench.parts import render_parts, run_parts
 
-        result = run_parts(settings, messages=args.messages)
+        result = run_parts(settings, messages=args.messages, memory_rows=args.memory_rows)
         print(render_parts(result))
     elif args.scale:
         from broker.tools.bench.scale import STEP_ERRORS, render_scale, run_scale
@@ -104,7 +105,14 @@ def add_commands(sub: Any) -> None:
         "--parts",
         action="store_true",
         help="instead: the CPU per message of each part of the router's work (contract, decision, record, "
-        "log line, memory, publish), each alone on --messages messages of the mix",
+        "log line, memory, publish, read), each alone on --messages messages of the mix",
+    )
+    p.add_argument(
+        "--memory-rows",
+        type=non_negative_int,
+        default=0,
+        help="with --parts: messages the router's memory already remembers when its part is timed "
+        "(default 0, a new database; a router keeps 400 days of them)",
     )
     p.add_argument(
         "--cluster",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,34 @@ def test_a_curve_whose_provisioning_failed_says_so_on_the_bench_node_and_the_run
     assert "1,000" in last and "bench's own node failed: ManagementError: did not answer within 60 s" in last
     assert "RB_MANAGEMENT_URL" not in printed
     assert any(error in steps[-1] for error in STEP_ERRORS)
+
+
+def test_the_memory_part_can_start_from_a_memory_that_already_remembers_many_messages(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import func, select
+
+    from broker.domain.address import Address
+    from broker.domain.jurisdictions import default_registry
+    from broker.domain.routing import RoutingContext, decide
+    from broker.domain.routing_values import InMemoryRoutingMemory, RoutedRecord
+    from broker.store.memory import SqlRoutingMemory, routed
+    from broker.tools.bench.parts import _remember
+    from broker.tools.bench.run import mix_message
+
+    context = RoutingContext(
+        default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
+    )
+    messages = [mix_message(n)[0] for n in range(40)]
+    like = [RoutedRecord.of(m, decide(m, context)) for m in messages]
+    memory = SqlRoutingMemory(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    try:
+        _remember(memory, like, 1_234)
+        with memory.engine.connect() as conn:
+            ids, distinct, state = conn.execute(
+                select(func.count(), func.count(func.distinct(routed.c.message_id)), func.min(routed.c.state))
+            ).one()
+            cases = conn.execute(select(func.count(func.distinct(routed.c.case_id)))).scalar()
+        assert (ids, distinct, state, cases) == (1_234, 1_234, "routed", 1_234)
+    finally:
+        memory.close()

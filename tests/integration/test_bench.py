@@ -110,6 +110,8 @@ def test_bench_parts_times_every_part_of_the_routers_work_alone(broker_root: Set
     for name in PART_NAMES:
         figure = result[f"{name.replace(' ', '_')}_us_per_msg"]
         assert isinstance(figure, float) and figure > 0, name
+    assert result["memory_rows"] == 0 and result["memory_db_mb"] > 0
     printed = render_parts(result).splitlines()
-    assert len(printed) == 1 + len(PART_NAMES) and all("µs" in line for line in printed[1:])
+    assert len(printed) == 2 + len(PART_NAMES) and all("µs" in line for line in printed[1:-1])
+    assert printed[-1].endswith("MB on disk after its part")
     json.dumps(result)

@@ -104,12 +104,14 @@ def run_parts(settings: Settings, messages: int = 10_000, memory_rows: int = 0) 
         "decide": _cpu_us(_each(decide, [(m, context) for m in checked]), messages),
         "record": _cpu_us(_each(_record, [(m, d, now) for m, d in pairs]), messages),
         "log line": _log_lines(routes, records),
-        "memory": _memory(pairs, memory_rows),
+        **_memory(pairs, memory_rows),
         **_publishes_and_reads(settings, raws),
     }
+    db_mb = figures.pop("memory_db_mb")
     return {
         "parts_messages": messages,
         "memory_rows": memory_rows,
+        "memory_db_mb": round(db_mb, 1),
         **{f"{k.replace(' ', '_')}_us_per_msg": round(v, 1) for k, v in figures.items()},
     }
 
@@ -130,7 +132,9 @@ def _log_lines(routes: list[Route], records: list[dict[str, Any]]) -> float:
         logs.configure("INFO")
 
 
-def _memory(pairs: list[Any], rows: int = 0) -> float:
+def _memory(pairs: list[Any], rows: int = 0) -> dict[str, float]:
+    """The memory part's CPU per message, and the database's size on disk once it is done (its
+    file, WAL and shared-memory index), which says what each remembered message takes."""
     with tempfile.TemporaryDirectory() as tmp:
         memory = SqlRoutingMemory(f"sqlite:///{Path(tmp) / 'parts.sqlite3'}")
         _remember(memory, [RoutedRecord.of(m, d) for m, d in pairs], rows)
@@ -145,9 +149,11 @@ def _memory(pairs: list[Any], rows: int = 0) -> float:
                 memory.confirmed({r.message_id: [a for a, _ in r.deliveries] for r, _ in kept}, set(ids))
 
         try:
-            return _cpu_us(work, len(pairs))
+            cpu = _cpu_us(work, len(pairs))
         finally:
             memory.close()
+        on_disk = sum(f.stat().st_size for f in Path(tmp).iterdir())
+        return {"memory": cpu, "memory_db_mb": on_disk / 1e6}
 
 
 def _remember(memory: SqlRoutingMemory, like: list[RoutedRecord], rows: int) -> None:
@@ -226,4 +232,5 @@ def render_parts(result: dict[str, Any]) -> str:
     ]
     for name in PART_NAMES:
         lines.append(f"  {name:<10} {result[name.replace(' ', '_') + '_us_per_msg']:>8.1f} µs")
+    lines.append(f"  the memory's database: {result['memory_db_mb']:,.1f} MB on disk after its part")
     return "\n".join(lines)

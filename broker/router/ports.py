@@ -90,6 +90,10 @@ class Outbox(Protocol):
     def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
         """Mark confirmed deliveries, and the messages whose every output is confirmed."""
 
+    def prune(self, older_than_days: float, limit: int | None = None) -> int:
+        """Forget the messages routed more than `older_than_days` ago, the oldest first, at most
+        `limit` of them; returns how many were forgotten."""
+
 
 class RouterMemory(Outbox, RoutingIndex, Protocol):
     """One store serving both (broker/store/memory.SqlRoutingMemory)."""

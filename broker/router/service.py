@@ -29,6 +29,7 @@ from broker.router.decide import Policy
 from broker.router.outputs import Destinations
 from broker.router.pipeline import Pipeline
 from broker.router.ports import RouterMemory
+from broker.router.pruning import Pruning
 from broker.router.rates import SenderRates
 from broker.router.shares import QuarantineShares, ShareLimits
 from broker.store.outage import ride_out_database
@@ -91,8 +92,17 @@ class Router(Worker):
         self.shard = shard
         self.memory = memory
         self.counters = Counters()
+        self.pruning = Pruning(memory.prune)
+        """Forgets what was routed more than 400 days ago, between batches (broker/router/pruning.py)."""
         self.consumer = BatchConsumer(
-            amqp_url, shard.queue, self, prefetch, HOLD_S, ISOLATION_DELIVERIES, log=log
+            amqp_url,
+            shard.queue,
+            self,
+            prefetch,
+            HOLD_S,
+            ISOLATION_DELIVERIES,
+            log=log,
+            on_turn=self._on_turn,
         )
         self.pipeline = self.pipeline_class(
             participants,
@@ -125,6 +135,10 @@ class Router(Worker):
 
     def handle_alone(self, delivery: Delivery, publisher: ConfirmedPublisher, error: BaseException) -> None:
         self.pipeline.quarantine_alone(delivery, publisher, error)
+
+    def _on_turn(self, publisher: ConfirmedPublisher, caught_up: bool) -> None:
+        del publisher  # pruning publishes nothing
+        self.pruning.turn(caught_up)
 
     def _database(self, operation: Callable[[], T], what: str) -> T:
         return ride_out_database(operation, self.consumer.stopping, self.consumer.keepalive, what)

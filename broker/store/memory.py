@@ -45,6 +45,9 @@ RETENTION_DAYS = 400
 """How long routed message ids are remembered: longer than any reply or transfer chain runs
 (15 working days plus extensions), and past a year so yearly reports can replay them."""
 
+PRUNE_CHUNK = 500
+"""Ids per DELETE … IN (…) while pruning: under SQLite's and PostgreSQL's limits on parameters."""
+
 metadata = MetaData()
 
 routed = Table(
@@ -297,11 +300,22 @@ class SqlRoutingMemory:
                     .values(confirmed=1)
                 )
 
-    def prune(self, older_than_days: float = RETENTION_DAYS) -> int:
+    def prune(self, older_than_days: float = RETENTION_DAYS, limit: int | None = None) -> int:
+        """Forget the messages routed more than `older_than_days` ago, the oldest first, at most
+        `limit` of them (None: all) in one transaction; returns how many were forgotten."""
         cutoff = time.time() - older_than_days * 86400
+        old = select(routed.c.message_id).where(routed.c.routed_at < cutoff)
+        if limit is not None:
+            old = old.order_by(routed.c.routed_at).limit(limit)
+        forgotten = 0
         with self.engine.begin() as conn:
-            old = select(routed.c.message_id).where(routed.c.routed_at < cutoff)
-            conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(old)))
-            conn.execute(delete(subjects).where(subjects.c.message_id.in_(old)))
-            result = conn.execute(delete(routed).where(routed.c.routed_at < cutoff))
-            return int(result.rowcount or 0)
+            keys = list(conn.execute(old).scalars())
+            for start in range(0, len(keys), PRUNE_CHUNK):
+                chunk = keys[start : start + PRUNE_CHUNK]
+                conn.execute(delete(deliveries).where(deliveries.c.message_id.in_(chunk)))
+                conn.execute(delete(subjects).where(subjects.c.message_id.in_(chunk)))
+                # counted as deleted: a router sharing the database may have pruned some first
+                forgotten += int(
+                    conn.execute(delete(routed).where(routed.c.message_id.in_(chunk))).rowcount or 0
+                )
+        return forgotten

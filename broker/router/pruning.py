@@ -1,0 +1,61 @@
+"""The router forgets what it routed more than RETENTION_DAYS ago (broker/store/memory.py).
+
+Its memory otherwise grows for ever, and what each message costs grows with it: `bench --parts
+--memory-rows` measured the memory's part at about 40 µs of CPU per message on a new database,
+80 at 100,000 messages remembered and 105–125 at 1,000,000. Pruning runs between batches, on a
+turn when the input is caught up, so it never holds up routing: at most PRUNE_BATCH messages in
+one transaction (a short write lock, which routers sharing a PostgreSQL memory take in turn),
+again on the next idle turn while there is more, and once an hour after that. A router that
+starts prunes on its first idle turn. A failure (the database away) is logged and tried again a
+minute later; it never stops the router.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from broker.store.memory import RETENTION_DAYS
+
+log = structlog.get_logger("referral_broker.router")
+
+PRUNE_EVERY_S = 3600.0
+"""Between two prunes once nothing was left to forget."""
+PRUNE_BATCH = 5_000
+"""Messages forgotten in one transaction."""
+RETRY_S = 60.0
+"""Before trying again after a prune failed."""
+
+
+@dataclass
+class Pruning:
+    prune: Callable[[float, int], int]
+    """Forgets what was routed more than N days ago, at most M messages; returns how many."""
+    every_s: float = PRUNE_EVERY_S
+    batch: int = PRUNE_BATCH
+    clock: Callable[[], float] = time.monotonic
+    forgotten: int = 0
+    """Messages forgotten since start."""
+    _due: float | None = None
+
+    def turn(self, caught_up: bool) -> int:
+        """On a turn of the consumer's loop: prune if the input is caught up and a prune is due;
+        returns how many messages were forgotten now."""
+        now = self.clock()
+        if not caught_up or (self._due is not None and now < self._due):
+            return 0
+        try:
+            removed = self.prune(RETENTION_DAYS, self.batch)
+        except Exception as exc:
+            log.warning("could not prune the routing memory; trying again later", error=type(exc).__name__)
+            self._due = now + RETRY_S
+            return 0
+        self.forgotten += removed
+        # a full batch leaves more to forget: go on at the next idle turn
+        self._due = now if removed >= self.batch else now + self.every_s
+        if removed:
+            log.info("routing memory pruned", forgotten=removed, older_than_days=RETENTION_DAYS)
+        return removed

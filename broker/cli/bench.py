@@ -35,6 +35,13 @@ def _router_counts(text: str) -> tuple[int, ...]:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.memory_rows and not args.parts:
+        print(
+            "error: --memory-rows fills the memory part's database, a part of --parts\n"
+            "fix: add --parts, or leave --memory-rows out",
+            file=sys.stderr,
+        )
+        return 2
     if args.profile:
         from broker.tools.bench.profile import render_profile, run_profile
 

@@ -39,7 +39,7 @@ from broker.router.outputs import (
     send,
     user_id_of,
 )
-from broker.router.ports import Guard, Inbound, Publisher, RouterMemory, Seen, Token, unguarded
+from broker.router.ports import Guard, Inbound, PipelineMemory, Publisher, Seen, Token, unguarded
 from broker.router.rates import SenderRates
 from broker.router.settle import Action, Confirms, Settlement, read_confirms, settle, settle_alone
 from broker.router.shares import KEEP_WHOLE, WITHOUT_CLEAR_BODY, Admission, Keep, QuarantineShares
@@ -54,7 +54,7 @@ def _never(_error: BaseException) -> bool:
 @dataclass
 class Pipeline:
     participants: Participants
-    memory: RouterMemory
+    memory: PipelineMemory
     policy: Policy
     to: Destinations
     counters: Counters

@@ -90,13 +90,17 @@ class Outbox(Protocol):
     def confirmed(self, done: dict[UUID, list[Address]], finished: set[UUID]) -> None:
         """Mark confirmed deliveries, and the messages whose every output is confirmed."""
 
+
+class PipelineMemory(Outbox, RoutingIndex, Protocol):
+    """One store serving both, what the pipeline uses."""
+
+
+class RouterMemory(PipelineMemory, Protocol):
+    """The pipeline's memory, which the router also prunes (broker/store/memory.SqlRoutingMemory)."""
+
     def prune(self, older_than_days: float, limit: int | None = None) -> int:
         """Forget the messages routed more than `older_than_days` ago, the oldest first, at most
         `limit` of them; returns how many were forgotten."""
-
-
-class RouterMemory(Outbox, RoutingIndex, Protocol):
-    """One store serving both (broker/store/memory.SqlRoutingMemory)."""
 
 
 class Guard(Protocol):

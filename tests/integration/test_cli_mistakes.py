@@ -1,4 +1,4 @@
-"""36 common mistakes with the CLI, each run as a person would (the real `referral-broker` as a
+"""Common mistakes with the CLI, each run as a person would (the real `referral-broker` as a
 subprocess, against the real broker): every one must end in a line or two naming the cause and the
 fix, exit non-zero, and print no traceback. Then what the issue also asked to work: `--debug`
 shows the traceback, `police-example --help` and `refresh-divisions --help`, the demo's hint for
@@ -268,6 +268,7 @@ def mistakes(dep: Deployment, tmp: Path) -> list[Mistake]:
             "RB_AMQP_URL",
             {"RB_AMQP_URL": "http://127.0.0.1:15672/"},
         ),
+        Mistake("bench --memory-rows without --parts", ["bench", "--memory-rows", "1000"], "add --parts"),
     ]
 
 
@@ -275,7 +276,7 @@ def test_each_common_mistake_says_cause_and_fix_without_a_traceback(
     provisioned: Deployment, tmp_path: Path
 ) -> None:
     cases = mistakes(provisioned, tmp_path)
-    assert len(cases) == 41
+    assert len(cases) == 42
     env = base_env(provisioned, tmp_path)
 
     def attempt(mistake: Mistake) -> tuple[Mistake, Run]:

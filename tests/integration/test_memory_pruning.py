@@ -49,8 +49,9 @@ def test_the_router_forgets_messages_past_retention_and_keeps_the_rest(
 
         provisioned.start_router(database_url=url)
         assert provisioned.router is not None
-        assert wait_for(lambda: memory.original(old.envelope.message_id) is None, timeout=15)
-        assert provisioned.router.pruning.forgotten == 1
+        router = provisioned.router
+        assert wait_for(lambda: router.pruning.forgotten == 1, timeout=15)
+        assert memory.original(old.envelope.message_id) is None
         assert memory.original(recent.envelope.message_id) is not None
 
         reply = msg(
@@ -63,7 +64,7 @@ def test_the_router_forgets_messages_past_retention_and_keeps_the_rest(
         )
         send(provisioned, reply)
         ((got, meta),) = receive(provisioned.client(SENDER))
-        assert got.envelope.message_id == reply.envelope.message_id and meta.rule.startswith("reply.")
+        assert got.envelope.message_id == reply.envelope.message_id and str(meta.rule).startswith("reply.")
     finally:
         memory.close()
 
@@ -107,5 +108,26 @@ def test_the_sql_memory_forgets_the_oldest_first_with_their_deliveries_and_subje
                 left = set(conn.execute(select(table.c.message_id).distinct()).scalars())
                 assert left <= kept, table.name
             assert conn.execute(select(func.count()).select_from(routed)).scalar() == 10
+    finally:
+        memory.close()
+
+
+def test_a_prune_of_more_than_one_chunk_forgets_every_one(memory_url: str) -> None:
+    from broker.store.memory import PRUNE_CHUNK
+    from broker.tools.bench.parts import _remember
+
+    context = RoutingContext(
+        default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
+    )
+    like = [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(20))]
+    memory = SqlRoutingMemory(memory_url)
+    try:
+        _remember(memory, like, 2 * PRUNE_CHUNK + 7)
+        with memory.engine.begin() as conn:
+            conn.execute(update(routed).values(routed_at=routed.c.routed_at - (RETENTION_DAYS + 1) * 86_400))
+        assert memory.prune(RETENTION_DAYS) == 2 * PRUNE_CHUNK + 7
+        with memory.engine.connect() as conn:
+            for table in (routed, deliveries, subjects):
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
     finally:
         memory.close()

@@ -133,8 +133,8 @@ def _log_lines(routes: list[Route], records: list[dict[str, Any]]) -> float:
 
 
 def _memory(pairs: list[Any], rows: int = 0) -> dict[str, float]:
-    """The memory part's CPU per message, and the database's size on disk once it is done (its
-    file, WAL and shared-memory index), which says what each remembered message takes."""
+    """The memory part's CPU per message, and the database's size on disk once it is closed (its
+    WAL checkpointed into its file), which says what each remembered message takes."""
     with tempfile.TemporaryDirectory() as tmp:
         memory = SqlRoutingMemory(f"sqlite:///{Path(tmp) / 'parts.sqlite3'}")
         _remember(memory, [RoutedRecord.of(m, d) for m, d in pairs], rows)

@@ -80,11 +80,16 @@ def memory_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_the_sql_memory_forgets_the_oldest_first_with_their_deliveries_and_subjects(memory_url: str) -> None:
+def _mix_records(count: int) -> list[RoutedRecord]:
+    """What the router remembers of the first `count` messages of the bench's mix."""
     context = RoutingContext(
         default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
     )
-    records = [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(30))]
+    return [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(count))]
+
+
+def test_the_sql_memory_forgets_the_oldest_first_with_their_deliveries_and_subjects(memory_url: str) -> None:
+    records = _mix_records(30)
     memory = SqlRoutingMemory(memory_url)
     try:
         memory.begin([(r, "d") for r in records])
@@ -116,10 +121,7 @@ def test_a_prune_of_more_than_one_chunk_forgets_every_one(memory_url: str) -> No
     from broker.store.memory import PRUNE_CHUNK
     from broker.tools.bench.parts import _remember
 
-    context = RoutingContext(
-        default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
-    )
-    like = [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(20))]
+    like = _mix_records(20)
     memory = SqlRoutingMemory(memory_url)
     try:
         _remember(memory, like, 2 * PRUNE_CHUNK + 7)

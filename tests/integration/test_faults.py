@@ -238,7 +238,9 @@ def test_broker_stop_app_start_app_mid_stream_loses_nothing(
 ) -> None:
     dep = own_deployment
     counters = dep.router.counters
-    publisher = RetryingPublisher(dep, total=1500, per_second=250)
+    # 15 s of stream: stop_app takes several seconds (once more than 5 s, when a stream of 6 s
+    # had ended before the broker stopped, and nothing was left to route after it)
+    publisher = RetryingPublisher(dep, total=1500, per_second=100)
     publisher.start()
     try:
         assert wait_for(lambda: counters.routed >= 200, timeout=30)
@@ -247,6 +249,9 @@ def test_broker_stop_app_start_app_mid_stream_loses_nothing(
             own_node.rabbitmqctl("stop_app", timeout=120)  # closes every connection; deletes nothing
             t_stopped = time.monotonic()
             routed_before = counters.routed  # nothing is routed while the broker is away
+            assert publisher.is_alive(), (
+                f"the stream ended before the broker stopped ({t_stopped - t_stop:.1f} s)"
+            )
             time.sleep(1.0)  # stop_app itself takes several seconds: keep the whole outage short
         finally:
             t_start = time.monotonic()

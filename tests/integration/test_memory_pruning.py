@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from broker.domain.address import Address
 from broker.domain.jurisdictions import default_registry
 from broker.domain.messages import Kind
 from broker.domain.routing import RoutingContext, decide
 from broker.domain.routing_values import InMemoryRoutingMemory, RoutedRecord
 from broker.store.memory import RETENTION_DAYS, SqlRoutingMemory, deliveries, routed, subjects
 from broker.store.scratch import postgres_reachable, temporary_database
-from broker.tools.bench.run import PARTICIPANTS, mix_message
 from tests.support.deployment import Deployment
 from tests.support.messages import msg
+from tests.support.routing import mix_records
 from tests.support.traffic import receive, send
 from tests.support.waiting import wait_for
 
@@ -80,16 +79,8 @@ def memory_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _mix_records(count: int) -> list[RoutedRecord]:
-    """What the router remembers of the first `count` messages of the bench's mix."""
-    context = RoutingContext(
-        default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
-    )
-    return [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(count))]
-
-
 def test_the_sql_memory_forgets_the_oldest_first_with_their_deliveries_and_subjects(memory_url: str) -> None:
-    records = _mix_records(30)
+    records = mix_records(30)
     memory = SqlRoutingMemory(memory_url)
     try:
         memory.begin([(r, "d") for r in records])
@@ -121,7 +112,7 @@ def test_a_prune_of_more_than_one_chunk_forgets_every_one(memory_url: str) -> No
     from broker.store.memory import PRUNE_CHUNK
     from broker.tools.bench.parts import _remember
 
-    like = _mix_records(20)
+    like = mix_records(20)
     memory = SqlRoutingMemory(memory_url)
     try:
         _remember(memory, like, 2 * PRUNE_CHUNK + 7)

@@ -59,3 +59,15 @@ def refused(world: World, message: Message) -> RoutingRefused:
     with pytest.raises(RoutingRefused) as info:
         decide(message, world.ctx)
     return info.value
+
+
+def mix_records(count: int) -> list[RoutedRecord]:
+    """What the router remembers of the first `count` messages of the bench's mix, routed among the
+    bench's participants (broker/tools/bench/run.py)."""
+    from broker.tools.bench.run import PARTICIPANTS as BENCH_PARTICIPANTS
+    from broker.tools.bench.run import mix_message
+
+    context = RoutingContext(
+        default_registry(), frozenset(Address.parse(a) for a in BENCH_PARTICIPANTS), InMemoryRoutingMemory()
+    )
+    return [RoutedRecord.of(m, decide(m, context)) for m in (mix_message(n)[0] for n in range(count))]

@@ -132,19 +132,11 @@ def test_the_memory_part_can_start_from_a_memory_that_already_remembers_many_mes
 ) -> None:
     from sqlalchemy import func, select
 
-    from broker.domain.address import Address
-    from broker.domain.jurisdictions import default_registry
-    from broker.domain.routing import RoutingContext, decide
-    from broker.domain.routing_values import InMemoryRoutingMemory, RoutedRecord
     from broker.store.memory import SqlRoutingMemory, routed
     from broker.tools.bench.parts import _remember
-    from broker.tools.bench.run import mix_message
+    from tests.support.routing import mix_records
 
-    context = RoutingContext(
-        default_registry(), frozenset(Address.parse(a) for a in PARTICIPANTS), InMemoryRoutingMemory()
-    )
-    messages = [mix_message(n)[0] for n in range(40)]
-    like = [RoutedRecord.of(m, decide(m, context)) for m in messages]
+    like = mix_records(40)
     memory = SqlRoutingMemory(f"sqlite:///{tmp_path / 'm.sqlite3'}")
     try:
         _remember(memory, like, 1_234)
